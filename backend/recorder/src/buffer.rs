@@ -1,0 +1,229 @@
+//! Per-thread event buffers: the only thing the hot path writes to.
+//!
+//! Each thread that records owns a `ThreadBuffer` (thread-local) and writes `RawRecord`s into
+//! its current `Chunk` with plain stores and one release-store of the chunk's length. Nothing
+//! is shared between threads per event: no lock, no shared queue, no allocation. Once every
+//! `CHUNK_LEN` records the thread takes its own `ThreadShared::state` lock (uncontended but for
+//! the collector) to hand the full chunk over and pick up a recycled one.
+//!
+//! The collector (`collector.rs`) reads full chunks and, for liveness, the published prefix of
+//! each thread's current chunk. Chunks come from a global budget; when it is exhausted and the
+//! collector has not returned any, records are dropped and counted in `ThreadShared::dropped`,
+//! which the collector turns into `dropped` events. Memory is bounded by
+//! `max_chunks * CHUNK_LEN * 40` bytes.
+
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::record::RawRecord;
+
+/// Records per chunk: 4096 x 40 bytes = 160 KiB.
+pub(crate) const CHUNK_LEN: usize = 4096;
+
+/// How many chunks may exist at once, over all threads (default 1,600 = 250 MiB).
+static MAX_CHUNKS: AtomicUsize = AtomicUsize::new(1600);
+static ALLOCATED_CHUNKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the global chunk budget; takes effect for chunks allocated afterwards.
+pub(crate) fn set_max_chunks(n: usize) {
+    MAX_CHUNKS.store(n.max(2), Ordering::Relaxed);
+}
+
+pub(crate) struct Chunk {
+    slots: Box<[UnsafeCell<RawRecord>]>,
+    /// How many slots the producer has published (release-stored after each write).
+    len: AtomicUsize,
+}
+
+// SAFETY: slots below `len` are written only before `len` is release-stored past them and
+// never written again until the chunk is recycled (which happens-after the collector is done
+// reading it, through the `ThreadShared::state` mutex); slots at or above `len` are touched
+// only by the single producer thread that holds the chunk as its current one.
+unsafe impl Sync for Chunk {}
+unsafe impl Send for Chunk {}
+
+impl Chunk {
+    fn try_new() -> Option<Arc<Chunk>> {
+        let max = MAX_CHUNKS.load(Ordering::Relaxed);
+        let mut n = ALLOCATED_CHUNKS.load(Ordering::Relaxed);
+        loop {
+            if n >= max {
+                return None;
+            }
+            match ALLOCATED_CHUNKS.compare_exchange_weak(n, n + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(seen) => n = seen,
+            }
+        }
+        let slots = (0..CHUNK_LEN).map(|_| UnsafeCell::new(RawRecord::default())).collect();
+        Some(Arc::new(Chunk { slots, len: AtomicUsize::new(0) }))
+    }
+
+    /// The published records from `from` on. Only the collector calls this.
+    pub(crate) fn published_from(&self, from: usize, out: &mut Vec<RawRecord>) -> usize {
+        let len = self.len.load(Ordering::Acquire);
+        for slot in &self.slots[from.min(len)..len] {
+            // SAFETY: below `len`, see the `Sync` impl.
+            out.push(unsafe { *slot.get() });
+        }
+        len
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        ALLOCATED_CHUNKS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The part of a thread's buffer the collector can see.
+pub(crate) struct ThreadShared {
+    /// Global index of the thread, in registration order; poll records name threads by it.
+    pub index: u32,
+    pub name: String,
+    pub state: Mutex<HandOff>,
+    /// Records this thread could not store, not yet reported.
+    pub dropped: AtomicU64,
+    /// The run the thread last recorded for; the collector charges drops to it.
+    pub last_run: AtomicU16,
+    /// Set when the thread exits; the collector drains it one last time and forgets it.
+    pub closed: AtomicBool,
+    /// Variable-size data a record points at by sequence number (`RawRecord::c`): spawn
+    /// metadata and marks. Rare next to polls and wakes, so a per-thread lock is fine here.
+    pub side: Mutex<Vec<(u64, SideEntry)>>,
+}
+
+/// The strings of a spawn or a mark, which do not fit in a `RawRecord`.
+#[derive(Debug, Clone)]
+pub(crate) enum SideEntry {
+    Spawn(SpawnInfo),
+    Mark(String),
+}
+
+/// What tokio's `runtime.spawn` span says about a task.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnInfo {
+    pub name: String,
+    pub kind: String,
+    pub loc: String,
+    pub size: Option<u64>,
+}
+
+pub(crate) struct HandOff {
+    pub full: VecDeque<Arc<Chunk>>,
+    pub free: Vec<Arc<Chunk>>,
+    pub current: Option<Arc<Chunk>>,
+}
+
+impl ThreadShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HandOff> {
+        // A poisoned hand-off only means a thread panicked between two plain field updates.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Every thread that ever recorded and has not been forgotten by the collector.
+static THREADS: Mutex<Vec<Arc<ThreadShared>>> = Mutex::new(Vec::new());
+static NEXT_THREAD_INDEX: AtomicUsize = AtomicUsize::new(1);
+
+pub(crate) fn registered_threads(out: &mut Vec<Arc<ThreadShared>>) {
+    out.clear();
+    out.extend(THREADS.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+}
+
+pub(crate) fn forget_thread(index: u32) {
+    THREADS.lock().unwrap_or_else(|e| e.into_inner()).retain(|t| t.index != index);
+}
+
+/// The producer side, owned by one thread.
+pub(crate) struct ThreadBuffer {
+    pub shared: Arc<ThreadShared>,
+    current: Option<Arc<Chunk>>,
+    len: usize,
+    /// While no chunk is available, retry the hand-off only every so many records.
+    starved_for: u32,
+    next_side_seq: u64,
+}
+
+impl ThreadBuffer {
+    pub(crate) fn register() -> ThreadBuffer {
+        let index = NEXT_THREAD_INDEX.fetch_add(1, Ordering::Relaxed) as u32;
+        let name = std::thread::current().name().unwrap_or("unnamed").to_owned();
+        let current = Chunk::try_new();
+        let shared = Arc::new(ThreadShared {
+            index,
+            name,
+            state: Mutex::new(HandOff { full: VecDeque::new(), free: Vec::new(), current: current.clone() }),
+            dropped: AtomicU64::new(0),
+            last_run: AtomicU16::new(0),
+            closed: AtomicBool::new(false),
+            side: Mutex::new(Vec::new()),
+        });
+        THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(shared.clone());
+        ThreadBuffer { shared, current, len: 0, starved_for: 0, next_side_seq: 1 }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, rec: RawRecord) {
+        if self.len == CHUNK_LEN || self.current.is_none() {
+            if !self.rotate() {
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                self.shared.last_run.store(rec.run, Ordering::Relaxed);
+                return;
+            }
+        }
+        let chunk = self.current.as_ref().expect("rotate() leaves a current chunk on success");
+        // SAFETY: this thread is the only producer of `chunk`, and `len` is not yet published.
+        unsafe { *chunk.slots[self.len].get() = rec };
+        self.len += 1;
+        chunk.len.store(self.len, Ordering::Release);
+    }
+
+    /// Stores variable-size data for a record about to be pushed; returns its sequence number.
+    pub(crate) fn push_side(&mut self, entry: SideEntry) -> u64 {
+        let seq = self.next_side_seq;
+        self.next_side_seq += 1;
+        self.shared.side.lock().unwrap_or_else(|e| e.into_inner()).push((seq, entry));
+        seq
+    }
+
+    /// Hands the full chunk to the collector and takes a fresh one; false if none is free.
+    #[cold]
+    fn rotate(&mut self) -> bool {
+        if self.current.is_none() && self.starved_for > 0 {
+            self.starved_for -= 1;
+            return false;
+        }
+        let mut hand_off = self.shared.lock();
+        if let Some(full) = self.current.take() {
+            hand_off.full.push_back(full);
+        }
+        let next = hand_off.free.pop().or_else(Chunk::try_new);
+        hand_off.current = next.clone();
+        drop(hand_off);
+        self.len = 0;
+        self.current = next;
+        if self.current.is_none() {
+            self.starved_for = 256;
+            return false;
+        }
+        true
+    }
+}
+
+impl Drop for ThreadBuffer {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
+}
+
+/// Returns a chunk the collector has read to its thread's free list.
+pub(crate) fn recycle(shared: &ThreadShared, chunk: Arc<Chunk>) {
+    if shared.closed.load(Ordering::Acquire) {
+        return; // dropped: gives its budget back
+    }
+    chunk.len.store(0, Ordering::Relaxed);
+    shared.lock().free.push(chunk);
+}

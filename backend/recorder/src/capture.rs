@@ -1,0 +1,255 @@
+//! The hot path: what each runtime hook and tracing callback does on the thread it fires on.
+//!
+//! All per-thread state lives in one thread-local `Capture`, so each callback costs one TLS
+//! access, a few branches, a clock read and a store into the thread's own buffer.
+//!
+//! How a poll is found. tokio calls the before/after poll hooks around `task.run()`, outside
+//! the task's tracing span; inside, tokio's `Instrumented` wrapper enters the task span to poll
+//! and, separately, enters it again while dropping the future (after it completed, or when a
+//! cancelled task is run only to be dropped). So within one hook window:
+//! - the first span enter is the poll (its time is `poll_start`), its first exit is `poll_end`;
+//! - the terminate hook firing inside the window means the task ended there: `ready` if the
+//!   window saw two enters (poll + drop), a cancelled task's drop if it saw one;
+//! - a panic is seen as the poll's exit happening while the thread is unwinding.
+//!
+//! `poll_start` is published as soon as the poll begins (so a long poll shows while it runs);
+//! `poll_end` waits for the hook's end, when `ready` is known. Blocking-pool tasks have no poll
+//! hooks: their single run is the enter/exit of their span.
+
+use std::cell::RefCell;
+
+use crate::buffer::{SideEntry, SpawnInfo, ThreadBuffer};
+use crate::clock;
+use crate::record::{FLAG_BY_REF, FLAG_DROP, FLAG_READY, Outcome, RawRecord, RecordKind};
+
+#[derive(Default)]
+struct PollWindow {
+    active: bool,
+    task: u64,
+    /// The span entered first in the window (the task's span), 0 until then.
+    span: u64,
+    enters: u8,
+    exit_t: u64,
+    panicked: bool,
+    terminated: bool,
+}
+
+#[derive(Default)]
+struct Capture {
+    /// The run this thread works for (0: none known; the collector routes by task).
+    run: u16,
+    /// The task being polled or run on this thread right now (0: none).
+    current_task: u64,
+    window: PollWindow,
+    buffer: Option<ThreadBuffer>,
+}
+
+thread_local! {
+    static CAPTURE: RefCell<Capture> = const { RefCell::new(Capture {
+        run: 0,
+        current_task: 0,
+        window: PollWindow { active: false, task: 0, span: 0, enters: 0, exit_t: 0, panicked: false, terminated: false },
+        buffer: None,
+    }) };
+}
+
+impl Capture {
+    #[inline]
+    fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, c: u64, flags: u8) {
+        let rec = RawRecord { t, task, a, b, c, run: self.run, kind, flags };
+        self.buffer.get_or_insert_with(ThreadBuffer::register).push(rec);
+    }
+
+    fn thread_index(&mut self) -> u32 {
+        self.buffer.get_or_insert_with(ThreadBuffer::register).shared.index
+    }
+}
+
+#[inline]
+fn with<R>(f: impl FnOnce(&mut Capture) -> R) -> Option<R> {
+    // `try_with`: callbacks can fire while the thread-local is being destroyed.
+    // `try_borrow_mut`: a callback that fires inside another one (never expected) is skipped.
+    CAPTURE.try_with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c))).ok().flatten()
+}
+
+/// Sets the run the current thread records for; returns the previous one.
+pub(crate) fn set_run(run: u16) -> u16 {
+    with(|c| std::mem::replace(&mut c.run, run)).unwrap_or(0)
+}
+
+pub(crate) fn current_run() -> u16 {
+    with(|c| c.run).unwrap_or(0)
+}
+
+/// The task this thread is polling right now, if any.
+pub fn current_task() -> Option<u64> {
+    with(|c| c.current_task).filter(|&t| t != 0)
+}
+
+// ---- runtime hooks -------------------------------------------------------------------------
+
+#[inline]
+pub(crate) fn poll_hook_start(task: u64) {
+    with(|c| {
+        c.window = PollWindow { active: true, task, ..PollWindow::default() };
+        c.current_task = task;
+    });
+}
+
+#[inline]
+pub(crate) fn poll_hook_end(task: u64) {
+    with(|c| {
+        let w = std::mem::take(&mut c.window);
+        c.current_task = 0;
+        if !w.active || w.task != task {
+            return;
+        }
+        let thread = c.thread_index();
+        let t = clock::now();
+        if w.enters == 0 {
+            // The task span was disabled: the hook window is the best bound we have.
+            c.push(RecordKind::PollStart, t, task, 0, thread, 0, 0);
+        }
+        let dropped_only = w.terminated && w.enters == 1;
+        let mut flags = 0;
+        if w.terminated {
+            flags |= FLAG_READY;
+        }
+        if dropped_only {
+            flags |= FLAG_DROP;
+        }
+        let end = if w.exit_t != 0 { w.exit_t } else { t };
+        c.push(RecordKind::PollEnd, end, task, 0, thread, 0, flags);
+        if w.terminated {
+            let outcome = if dropped_only {
+                Outcome::Cancelled
+            } else if w.panicked {
+                Outcome::Panicked
+            } else {
+                Outcome::Completed
+            };
+            c.push(RecordKind::Done, end, task, 0, 0, 0, outcome as u8);
+        }
+    });
+}
+
+pub(crate) fn task_terminated(task: u64) {
+    with(|c| {
+        if c.window.active && c.window.task == task {
+            c.window.terminated = true;
+        } else {
+            // Dropped outside a poll: runtime shutdown, or the last handle of an idle task.
+            c.push(RecordKind::Done, clock::now(), task, 0, 0, 0, Outcome::Cancelled as u8);
+        }
+    });
+}
+
+// ---- tracing callbacks ---------------------------------------------------------------------
+
+/// A span was entered. `blocking` tells (only when asked: it may cost a lookup) the task id when
+/// the span is a blocking-pool task's (which has no poll hooks), else 0.
+#[inline]
+pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
+    let in_window = with(|c| c.window.active).unwrap_or(false);
+    let blocking = if in_window { 0 } else { blocking() };
+    with(|c| {
+        if c.window.active {
+            c.window.enters = c.window.enters.saturating_add(1);
+            if c.window.enters == 1 {
+                c.window.span = span;
+                let thread = c.thread_index();
+                c.push(RecordKind::PollStart, clock::now(), c.window.task, 0, thread, 0, 0);
+            }
+        } else if blocking != 0 {
+            c.current_task = blocking;
+            let thread = c.thread_index();
+            c.push(RecordKind::PollStart, clock::now(), blocking, 0, thread, 0, 0);
+        }
+    });
+}
+
+#[inline]
+pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
+    let in_window = with(|c| c.window.active).unwrap_or(false);
+    let blocking = if in_window { 0 } else { blocking() };
+    with(|c| {
+        if c.window.active {
+            if c.window.span == span && c.window.exit_t == 0 {
+                c.window.exit_t = clock::now();
+                c.window.panicked = std::thread::panicking();
+            }
+        } else if blocking != 0 && c.current_task == blocking {
+            c.current_task = 0;
+            let thread = c.thread_index();
+            let t = clock::now();
+            let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
+            c.push(RecordKind::PollEnd, t, blocking, 0, thread, 0, FLAG_READY);
+            c.push(RecordKind::Done, t, blocking, 0, 0, 0, outcome as u8);
+        }
+    });
+}
+
+/// A task was spawned from this thread (by the task polled here, if any).
+pub(crate) fn spawned(task: u64, info: SpawnInfo) {
+    with(|c| {
+        let parent = c.current_task;
+        let t = clock::now();
+        let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
+        let seq = buffer.push_side(SideEntry::Spawn(info));
+        let thread = buffer.shared.index;
+        c.push(RecordKind::Spawn, t, task, parent, thread, seq, 0);
+    });
+}
+
+/// What a `tokio::task::waker` event reported.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WakerOp {
+    Clone,
+    Drop,
+    Wake,
+    WakeByRef,
+}
+
+#[inline]
+pub(crate) fn waker_op(op: WakerOp, task: u64) {
+    with(|c| {
+        let t = clock::now();
+        match op {
+            WakerOp::Clone => c.push(RecordKind::WakerClone, t, task, 0, 0, 0, 0),
+            WakerOp::Drop => c.push(RecordKind::WakerDrop, t, task, 0, 0, 0, 0),
+            WakerOp::Wake | WakerOp::WakeByRef => {
+                let by = c.current_task;
+                let thread = c.thread_index();
+                let flags = if op == WakerOp::WakeByRef { FLAG_BY_REF } else { 0 };
+                c.push(RecordKind::Wake, t, task, by, thread, 0, flags);
+            }
+        }
+    });
+}
+
+// ---- probes and marks ----------------------------------------------------------------------
+
+/// Records a probe state change on the current thread, for the task being polled.
+#[inline]
+pub(crate) fn probe_state(future: u64, state: u8, b: u32, c_field: u64) {
+    with(|c| {
+        let task = c.current_task;
+        c.push(RecordKind::State, clock::now(), task, future, b, c_field, state);
+    });
+}
+
+pub(crate) fn mark(label: String) {
+    with(|c| {
+        let task = c.current_task;
+        let t = clock::now();
+        let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
+        let seq = buffer.push_side(SideEntry::Mark(label));
+        let thread = buffer.shared.index;
+        c.push(RecordKind::Mark, t, task, 0, thread, seq, 0);
+    });
+}
+
+/// The global index of this thread's buffer (registering it if needed).
+pub(crate) fn this_thread_index() -> u32 {
+    with(|c| c.thread_index()).unwrap_or(0)
+}

@@ -1,0 +1,413 @@
+//! The collector: one thread that drains every thread's buffer, orders the records by time,
+//! routes them to their runs and turns them into stored events.
+//!
+//! It owns all the state that would be shared if the hot path kept it: which run a task
+//! belongs to, which lane a thread is in a run, spawn metadata, probe ids, lint state. It runs
+//! on a plain thread outside any runtime and emits no tracing, so it never records itself.
+//!
+//! Ordering: each thread's records are in time order, but threads publish independently, so
+//! a drain keeps back the records of the last `HOLD_NS` (they may still be joined by earlier
+//! records from a thread that was preempted between reading the clock and publishing) unless
+//! a flush asks for everything.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
+use crate::clock;
+use crate::lint::{Finding, LintThresholds};
+use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent};
+use crate::record::{ProbeState, RawRecord, RecordKind};
+
+/// How far behind "now" a regular drain stops.
+const HOLD_NS: u64 = 2_000_000;
+/// How often the collector drains when nobody asks it to.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Recorder settings, fixed when it starts.
+#[derive(Clone, Debug)]
+pub struct RecorderConfig {
+    /// Memory for in-flight records, in bytes (per-thread chunks of 160 KiB come from it).
+    pub buffer_bytes: usize,
+    pub lints: LintThresholds,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        RecorderConfig { buffer_bytes: 256 << 20, lints: LintThresholds::default() }
+    }
+}
+
+/// The process's recorder: owns the collector thread. Get it with `Recorder::global`.
+pub struct Recorder {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    runs: Mutex<HashMap<u16, Arc<RunLog>>>,
+    next_run: AtomicU16,
+    flush: Mutex<FlushState>,
+    flushed: Condvar,
+    wake: Condvar,
+    stop: AtomicBool,
+    config: RecorderConfig,
+}
+
+#[derive(Default)]
+struct FlushState {
+    requested: u64,
+    completed: u64,
+}
+
+static GLOBAL: OnceLock<Recorder> = OnceLock::new();
+
+impl Recorder {
+    /// The process-wide recorder, started with `config` on first call (later configs are ignored).
+    pub fn global_with(config: RecorderConfig) -> &'static Recorder {
+        GLOBAL.get_or_init(|| Recorder::start(config))
+    }
+
+    pub fn global() -> &'static Recorder {
+        Recorder::global_with(RecorderConfig::default())
+    }
+
+    fn start(config: RecorderConfig) -> Recorder {
+        clock::init();
+        buffer::set_max_chunks(config.buffer_bytes / (buffer::CHUNK_LEN * std::mem::size_of::<RawRecord>()));
+        let shared = Arc::new(Shared {
+            runs: Mutex::new(HashMap::new()),
+            next_run: AtomicU16::new(1),
+            flush: Mutex::new(FlushState::default()),
+            flushed: Condvar::new(),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+            config,
+        });
+        let for_thread = shared.clone();
+        std::thread::Builder::new()
+            .name("futurescope-collector".into())
+            .spawn(move || Collector::new(for_thread).run())
+            .expect("spawning the collector thread failed: the OS refused a thread");
+        Recorder { shared }
+    }
+
+    /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
+    pub fn begin_run(&self) -> Arc<RunLog> {
+        let mut runs = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let id = loop {
+            let id = self.shared.next_run.fetch_add(1, Ordering::Relaxed);
+            if id != 0 && !runs.contains_key(&id) {
+                break id;
+            }
+        };
+        let log = Arc::new(RunLog::new(id, clock::now()));
+        log.lock().lints.thresholds = self.shared.config.lints;
+        runs.insert(id, log.clone());
+        log
+    }
+
+    /// Waits until every record written before this call is in its run's log.
+    pub fn flush(&self) {
+        let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+        st.requested += 1;
+        let want = st.requested;
+        self.shared.wake.notify_one();
+        while st.completed < want {
+            st = self.shared.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Ends a run: flushes, applies end-of-run lints, marks the log finished and stops routing
+    /// records to it (records arriving later for it are discarded).
+    pub fn finish_run(&self, log: &RunLog) {
+        self.flush();
+        let now = clock::now().saturating_sub(log.start);
+        {
+            let mut inner = log.lock();
+            let mut findings = Vec::new();
+            inner.lints.finish(now, &mut findings);
+            store_findings(&mut inner, findings);
+            inner.finished = true;
+        }
+        self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).remove(&log.id);
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+}
+
+fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
+    for f in findings {
+        let idx = inner.push_string(f.detail);
+        inner.events.push(StoredEvent { t: f.t, task: f.task, a: 0, b: idx, kind: EventKind::Lint, flags: f.rule as u8 });
+        inner.counts.events += 1;
+    }
+}
+
+/// Per-thread reading position: the chunk last read as "current", and how far.
+#[derive(Default)]
+struct Cursor {
+    chunk: usize,
+    read: usize,
+}
+
+struct Collector {
+    shared: Arc<Shared>,
+    threads: Vec<Arc<ThreadShared>>,
+    cursors: HashMap<u32, Cursor>,
+    thread_names: HashMap<u32, String>,
+    side: HashMap<(u32, u64), SideEntry>,
+    task_run: HashMap<u64, u16>,
+    batch: Vec<RawRecord>,
+    held: Vec<RawRecord>,
+    per_run: HashMap<u16, Vec<RawRecord>>,
+    /// Dropped counts per run, found this drain.
+    dropped: HashMap<u16, u64>,
+}
+
+impl Collector {
+    fn new(shared: Arc<Shared>) -> Collector {
+        Collector {
+            shared,
+            threads: Vec::new(),
+            cursors: HashMap::new(),
+            thread_names: HashMap::new(),
+            side: HashMap::new(),
+            task_run: HashMap::new(),
+            batch: Vec::new(),
+            held: Vec::new(),
+            per_run: HashMap::new(),
+            dropped: HashMap::new(),
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let target = {
+                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let st = if st.requested == st.completed {
+                    self.shared.wake.wait_timeout(st, TICK).unwrap_or_else(|e| e.into_inner()).0
+                } else {
+                    st
+                };
+                st.requested
+            };
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let forced = {
+                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                st.completed < target
+            };
+            self.drain(forced);
+            if forced {
+                let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                st.completed = st.completed.max(target);
+                self.shared.flushed.notify_all();
+            }
+        }
+    }
+
+    /// Reads every thread's new records into `self.batch`.
+    fn read_threads(&mut self) {
+        buffer::registered_threads(&mut self.threads);
+        for thread in &self.threads {
+            let closed = thread.closed.load(Ordering::Acquire);
+            let (full, current) = {
+                let mut hand_off = thread.lock();
+                (std::mem::take(&mut hand_off.full), hand_off.current.clone())
+            };
+            let cursor = self.cursors.entry(thread.index).or_default();
+            for chunk in full {
+                let ptr = Arc::as_ptr(&chunk) as usize;
+                let from = if ptr == cursor.chunk { cursor.read } else { 0 };
+                chunk.published_from(from, &mut self.batch);
+                if ptr == cursor.chunk {
+                    *cursor = Cursor::default();
+                }
+                buffer::recycle(thread, chunk);
+            }
+            if let Some(chunk) = current {
+                let ptr = Arc::as_ptr(&chunk) as usize;
+                let from = if ptr == cursor.chunk { cursor.read } else { 0 };
+                let read = chunk.published_from(from, &mut self.batch);
+                *cursor = Cursor { chunk: ptr, read };
+            }
+            let side = std::mem::take(&mut *thread.side.lock().unwrap_or_else(|e| e.into_inner()));
+            for (seq, entry) in side {
+                self.side.insert((thread.index, seq), entry);
+            }
+            let dropped = thread.dropped.swap(0, Ordering::Relaxed);
+            if dropped > 0 {
+                *self.dropped.entry(thread.last_run.load(Ordering::Relaxed)).or_default() += dropped;
+            }
+            self.thread_names.entry(thread.index).or_insert_with(|| thread.name.clone());
+            if closed {
+                // Its last records were read above; it will write no more.
+                self.cursors.remove(&thread.index);
+                buffer::forget_thread(thread.index);
+            }
+        }
+    }
+
+    fn drain(&mut self, forced: bool) {
+        let now = clock::now();
+        self.batch.clear();
+        self.batch.append(&mut self.held);
+        self.read_threads();
+        self.batch.sort_by_key(|r| r.t);
+        if !forced {
+            let horizon = now.saturating_sub(HOLD_NS);
+            let keep_from = self.batch.partition_point(|r| r.t <= horizon);
+            self.held.extend_from_slice(&self.batch[keep_from..]);
+            self.batch.truncate(keep_from);
+        }
+        let runs: HashMap<u16, Arc<RunLog>> =
+            self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for rec in self.batch.drain(..) {
+            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
+            if run == 0 || !runs.contains_key(&run) {
+                continue;
+            }
+            if rec.kind == RecordKind::Spawn {
+                self.task_run.insert(rec.task, run);
+            }
+            self.per_run.entry(run).or_default().push(rec);
+        }
+        for (run, log) in &runs {
+            let records = self.per_run.remove(run).unwrap_or_default();
+            let dropped = self.dropped.remove(run).unwrap_or(0);
+            let mut inner = log.lock();
+            if inner.finished {
+                continue;
+            }
+            for rec in &records {
+                self.store(log, &mut inner, rec);
+            }
+            if dropped > 0 {
+                let t = now.saturating_sub(log.start);
+                inner.events.push(StoredEvent { t, task: 0, a: dropped, b: 0, kind: EventKind::Dropped, flags: 0 });
+                inner.counts.events += 1;
+                inner.counts.dropped += dropped;
+            }
+            let mut findings = Vec::new();
+            let horizon = if forced { now } else { now.saturating_sub(HOLD_NS) };
+            inner.lints.tick(horizon.saturating_sub(log.start), &mut findings);
+            store_findings(&mut inner, findings);
+        }
+        // Records for runs that ended (or never existed) are gone; so are their drop counts.
+        self.per_run.clear();
+        self.dropped.clear();
+        if self.task_run.len() > 1_000_000 {
+            self.task_run.retain(|_, run| runs.contains_key(run));
+        }
+    }
+
+    fn lane(&self, inner: &mut RunLogInner, thread: u32, t: u64, kind: &'static str) -> u32 {
+        if let Some(&lane) = inner.lane_of_thread.get(&thread) {
+            return lane;
+        }
+        let lane = inner.lanes.len() as u32;
+        let name = self.thread_names.get(&thread).cloned().unwrap_or_else(|| format!("thread {thread}"));
+        inner.lanes.push(Lane { name, kind });
+        inner.lane_of_thread.insert(thread, lane);
+        inner.events.push(StoredEvent { t, task: 0, a: 0, b: lane, kind: EventKind::Worker, flags: 0 });
+        inner.counts.events += 1;
+        lane
+    }
+
+    fn future_id(inner: &mut RunLogInner, global: u64) -> u32 {
+        if global == 0 {
+            return 0;
+        }
+        let next = inner.futures.len() as u32 + 1;
+        *inner.futures.entry(global).or_insert(next)
+    }
+
+    fn store(&mut self, log: &RunLog, inner: &mut RunLogInner, rec: &RawRecord) {
+        let t = rec.t.saturating_sub(log.start);
+        let mut size = None;
+        let ev = match rec.kind {
+            RecordKind::Empty => return,
+            RecordKind::Spawn => {
+                let info = match self.side.remove(&(rec.b, rec.c)) {
+                    Some(SideEntry::Spawn(info)) => info,
+                    _ => SpawnInfo::default(),
+                };
+                if info.kind == "blocking" {
+                    inner.blocking_tasks.insert(rec.task);
+                }
+                size = info.size;
+                inner.spawns.push(info);
+                inner.counts.tasks += 1;
+                StoredEvent {
+                    t,
+                    task: rec.task,
+                    a: rec.a,
+                    b: (inner.spawns.len() - 1) as u32,
+                    kind: EventKind::Spawn,
+                    flags: 0,
+                }
+            }
+            RecordKind::PollStart | RecordKind::PollEnd => {
+                let kind = if inner.blocking_tasks.contains(&rec.task) { "blocking" } else { "worker" };
+                let lane = self.lane(inner, rec.b, t, kind);
+                let kind = if rec.kind == RecordKind::PollStart {
+                    inner.counts.polls += 1;
+                    EventKind::PollStart
+                } else {
+                    EventKind::PollEnd
+                };
+                StoredEvent { t, task: rec.task, a: 0, b: lane, kind, flags: rec.flags }
+            }
+            RecordKind::Wake => {
+                inner.counts.wakes += 1;
+                let lane = match inner.lane_of_thread.get(&rec.b) {
+                    Some(&lane) => lane + 1,
+                    None if rec.a == 0 && rec.b != 0 => self.lane(inner, rec.b, t, "thread") + 1,
+                    None => 0,
+                };
+                StoredEvent { t, task: rec.task, a: rec.a, b: lane, kind: EventKind::Wake, flags: rec.flags }
+            }
+            RecordKind::WakerClone => StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerClone, flags: 0 },
+            RecordKind::WakerDrop => StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerDrop, flags: 0 },
+            RecordKind::State => {
+                let future = Self::future_id(inner, rec.a);
+                let state = ProbeState::from_flags(rec.flags);
+                let (parent, site) = if state == ProbeState::Start {
+                    (Self::future_id(inner, rec.c), rec.b)
+                } else {
+                    (0, rec.b)
+                };
+                StoredEvent {
+                    t,
+                    task: rec.task,
+                    a: u64::from(future) | (u64::from(parent) << 32),
+                    b: site,
+                    kind: EventKind::State,
+                    flags: rec.flags,
+                }
+            }
+            RecordKind::Done => StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::Done, flags: rec.flags },
+            RecordKind::Mark => {
+                let label = match self.side.remove(&(rec.b, rec.c)) {
+                    Some(SideEntry::Mark(label)) => label,
+                    _ => String::new(),
+                };
+                let idx = inner.push_string(label);
+                StoredEvent { t, task: rec.task, a: 0, b: idx, kind: EventKind::Mark, flags: 0 }
+            }
+        };
+        inner.events.push(ev);
+        inner.counts.events += 1;
+        let mut findings = Vec::new();
+        inner.lints.observe(&ev, size, &mut findings);
+        store_findings(inner, findings);
+    }
+}

@@ -1,0 +1,53 @@
+//! futurescope-recorder: records what a tokio runtime's tasks do (spawns, polls and the worker
+//! that ran them, wakes and who woke whom, waker clones and drops, task ends, and where each
+//! probed future is suspended) cheaply enough to leave on, and keeps it as compact per-run logs
+//! that render to the wire format of `docs/protocol.md`.
+//!
+//! Layout, in the order data flows:
+//! - `runtime`: attaches the recorder to a `tokio::runtime::Builder` (poll/terminate hooks,
+//!   the run context of its threads), and `task_id_u64`.
+//! - `subscriber` / `layer`: the tracing side. `RecorderSubscriber` is a whole, minimal
+//!   subscriber (fastest); `RecorderLayer` sits in a `Registry` next to console-subscriber.
+//!   Both only classify tokio's callsites (`callsites`) and call into `capture`.
+//! - `capture`: the hot path, one thread-local per thread, writing `record::RawRecord`s into
+//!   `buffer`'s per-thread chunks. No lock, no shared queue, no allocation per event.
+//! - `collector`: one thread that drains the chunks, orders records by time, routes them to
+//!   runs and stores them (`log::RunLog`), deriving `lint`s on the way.
+//! - `probe`: await-point probes (`state` events); `site!` names an await point.
+//!
+//! What it leaves to others: serving, streaming and drawing (crate `futurescope`), the
+//! scenarios, and the choice of runtime flavour. It needs `--cfg tokio_unstable` and tokio's
+//! `tracing` feature.
+
+mod buffer;
+mod callsites;
+mod capture;
+pub mod clock;
+mod collector;
+pub mod layer;
+pub mod lint;
+pub mod log;
+pub mod probe;
+mod record;
+pub mod runtime;
+pub mod subscriber;
+
+pub use buffer::SpawnInfo;
+pub use collector::{Recorder, RecorderConfig};
+pub use layer::RecorderLayer;
+pub use lint::LintThresholds;
+pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};
+pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
+pub use record::{Outcome, ProbeState};
+pub use runtime::{RunContextGuard, instrument, spawn_thread, task_id_u64};
+pub use subscriber::RecorderSubscriber;
+
+/// The task being polled on this thread right now, as tokio numbers it.
+pub fn current_task() -> Option<u64> {
+    capture::current_task()
+}
+
+/// Puts an annotation on the run's time axis ("phase 2: with spawn_blocking").
+pub fn mark(label: impl Into<String>) {
+    capture::mark(label.into());
+}

@@ -1,0 +1,338 @@
+//! `RunLog`: one run's whole recorded history, compact, append-only, readable while it grows.
+//!
+//! Events are kept as 32-byte `StoredEvent`s; their strings (task names, spawn locations, lane
+//! names, lint details, marks) live once in side tables the events index. The collector
+//! appends a batch per drain under the log's lock; readers (WebSocket streams, the `/events`
+//! endpoint, tests) copy or encode a range by index, so a reader's position is just an index
+//! and a slow reader holds no memory of its own.
+//!
+//! The JSON produced here is the wire format of `docs/protocol.md`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::buffer::SpawnInfo;
+use crate::lint::{LintRule, LintState};
+use crate::probe;
+use crate::record::{Outcome, ProbeState};
+
+/// What a stored event is. Field meanings per kind are in `StoredEvent`'s doc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[repr(u8)]
+pub enum EventKind {
+    Worker,
+    Spawn,
+    PollStart,
+    PollEnd,
+    Wake,
+    WakerClone,
+    WakerDrop,
+    State,
+    Done,
+    Lint,
+    Dropped,
+    Mark,
+}
+
+/// One retained event, 32 bytes.
+///
+/// | kind | task | a | b | flags |
+/// |---|---|---|---|---|
+/// | Worker | - | - | lane | - |
+/// | Spawn | task | parent (0: none) | spawn table index | - |
+/// | PollStart | task | - | lane | - |
+/// | PollEnd | task | - | lane | 1: ready, 2: only dropped a cancelled future |
+/// | Wake | task | waking task (0: none) | lane of the waking thread + 1 (0: unknown) | 1: by ref |
+/// | WakerClone, WakerDrop | task | - | - | - |
+/// | State | task | future id (low 32 bits), parent future id (high 32) | site id | `ProbeState` |
+/// | Done | task | - | - | `Outcome` |
+/// | Lint | task (0: run-wide) | - | string index | `LintRule` |
+/// | Dropped | - | count | - | - |
+/// | Mark | task | - | string index | - |
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct StoredEvent {
+    pub t: u64,
+    pub task: u64,
+    pub a: u64,
+    pub b: u32,
+    pub kind: EventKind,
+    pub flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<StoredEvent>() == 32);
+
+/// A thread as the timeline shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Lane {
+    pub name: String,
+    /// `worker`, `blocking` or `thread`.
+    pub kind: &'static str,
+}
+
+/// Figures kept up to date as events arrive (each derivable from the events).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct RunCounts {
+    pub events: u64,
+    pub dropped: u64,
+    pub tasks: u64,
+    pub polls: u64,
+    pub wakes: u64,
+}
+
+pub struct RunLog {
+    pub id: u16,
+    /// `clock::now()` when the run began; stored times are relative to it.
+    pub start: u64,
+    inner: Mutex<RunLogInner>,
+}
+
+pub struct RunLogInner {
+    pub events: Vec<StoredEvent>,
+    pub spawns: Vec<SpawnInfo>,
+    pub strings: Vec<String>,
+    pub lanes: Vec<Lane>,
+    pub counts: RunCounts,
+    pub finished: bool,
+    pub(crate) lane_of_thread: HashMap<u32, u32>,
+    pub(crate) blocking_tasks: std::collections::HashSet<u64>,
+    pub(crate) futures: HashMap<u64, u32>,
+    pub(crate) lints: LintState,
+}
+
+impl RunLog {
+    pub(crate) fn new(id: u16, start: u64) -> RunLog {
+        RunLog {
+            id,
+            start,
+            inner: Mutex::new(RunLogInner {
+                events: Vec::new(),
+                spawns: Vec::new(),
+                strings: Vec::new(),
+                lanes: Vec::new(),
+                counts: RunCounts::default(),
+                finished: false,
+                lane_of_thread: HashMap::new(),
+                blocking_tasks: Default::default(),
+                futures: HashMap::new(),
+                lints: LintState::default(),
+            }),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, RunLogInner> {
+        // The collector never panics while holding the lock; if a reader did, the data is
+        // still consistent (appends are whole events).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.lock().finished
+    }
+
+    pub fn counts(&self) -> RunCounts {
+        self.lock().counts
+    }
+
+    /// Events from index `from`, at most `max`, encoded as JSON objects separated by `sep`;
+    /// returns the index after the last one encoded.
+    pub fn encode_range(&self, from: usize, max: usize, sep: &str, out: &mut String) -> usize {
+        let inner = self.lock();
+        let end = inner.events.len().min(from.saturating_add(max));
+        for i in from..end {
+            if i > from {
+                out.push_str(sep);
+            }
+            inner.encode_event(&inner.events[i], out);
+        }
+        end.max(from)
+    }
+
+    /// All events as wire JSON values (for tests and small exports).
+    pub fn to_json_values(&self) -> Vec<serde_json::Value> {
+        let mut s = String::new();
+        let n = self.encode_range(0, usize::MAX, "\n", &mut s);
+        if n == 0 {
+            return Vec::new();
+        }
+        s.lines().map(|l| serde_json::from_str(l).expect("the log encodes valid JSON")).collect()
+    }
+
+    /// The lint events so far, as wire JSON values.
+    pub fn lints_json(&self) -> Vec<serde_json::Value> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        for ev in inner.events.iter().filter(|e| e.kind == EventKind::Lint) {
+            let mut s = String::new();
+            inner.encode_event(ev, &mut s);
+            out.push(serde_json::from_str(&s).expect("the log encodes valid JSON"));
+        }
+        out
+    }
+
+    /// Bytes this log holds (events and side tables), for the run store's memory budget.
+    pub fn approx_bytes(&self) -> usize {
+        let inner = self.lock();
+        inner.events.capacity() * std::mem::size_of::<StoredEvent>()
+            + inner.spawns.iter().map(|s| 64 + s.name.len() + s.loc.len() + s.kind.len()).sum::<usize>()
+            + inner.strings.iter().map(|s| 24 + s.len()).sum::<usize>()
+    }
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn push_task_or_null(out: &mut String, task: u64) {
+    if task == 0 {
+        out.push_str("null");
+    } else {
+        let _ = write!(out, "{task}");
+    }
+}
+
+impl RunLogInner {
+    pub(crate) fn push_string(&mut self, s: String) -> u32 {
+        self.strings.push(s);
+        (self.strings.len() - 1) as u32
+    }
+
+    /// Appends one wire JSON object for `ev` to `out`.
+    pub fn encode_event(&self, ev: &StoredEvent, out: &mut String) {
+        let t = ev.t;
+        match ev.kind {
+            EventKind::Worker => {
+                let lane = &self.lanes[ev.b as usize];
+                let _ = write!(out, r#"{{"k":"worker","t":{t},"worker":{},"name":"#, ev.b);
+                push_json_str(out, &lane.name);
+                let _ = write!(out, r#","kind":"{}"}}"#, lane.kind);
+            }
+            EventKind::Spawn => {
+                let info = &self.spawns[ev.b as usize];
+                let _ = write!(out, r#"{{"k":"spawn","t":{t},"task":{},"name":"#, ev.task);
+                push_json_str(out, &info.name);
+                out.push_str(r#","kind":"#);
+                push_json_str(out, &info.kind);
+                out.push_str(r#","loc":"#);
+                push_json_str(out, &info.loc);
+                out.push_str(r#","size":"#);
+                match info.size {
+                    Some(size) => {
+                        let _ = write!(out, "{size}");
+                    }
+                    None => out.push_str("null"),
+                }
+                out.push_str(r#","parent":"#);
+                push_task_or_null(out, ev.a);
+                out.push('}');
+            }
+            EventKind::PollStart => {
+                let _ = write!(out, r#"{{"k":"poll_start","t":{t},"task":{},"worker":{}}}"#, ev.task, ev.b);
+            }
+            EventKind::PollEnd => {
+                let ready = ev.flags & 1 != 0;
+                let _ = write!(
+                    out,
+                    r#"{{"k":"poll_end","t":{t},"task":{},"worker":{},"ready":{ready}"#,
+                    ev.task, ev.b
+                );
+                if ev.flags & 2 != 0 {
+                    out.push_str(r#","drop":true"#);
+                }
+                out.push('}');
+            }
+            EventKind::Wake => {
+                let op = if ev.flags & 1 != 0 { "wake_by_ref" } else { "wake" };
+                let _ = write!(out, r#"{{"k":"wake","t":{t},"task":{},"by":"#, ev.task);
+                push_task_or_null(out, ev.a);
+                let _ = write!(out, r#","op":"{op}","worker":"#);
+                if ev.b == 0 {
+                    out.push_str("null");
+                } else {
+                    let _ = write!(out, "{}", ev.b - 1);
+                }
+                out.push('}');
+            }
+            EventKind::WakerClone => {
+                let _ = write!(out, r#"{{"k":"waker_clone","t":{t},"task":{}}}"#, ev.task);
+            }
+            EventKind::WakerDrop => {
+                let _ = write!(out, r#"{{"k":"waker_drop","t":{t},"task":{}}}"#, ev.task);
+            }
+            EventKind::State => {
+                let future = ev.a & 0xffff_ffff;
+                let parent = ev.a >> 32;
+                let state = ProbeState::from_flags(ev.flags);
+                let site = probe::site(ev.b);
+                let _ = write!(out, r#"{{"k":"state","t":{t},"task":"#);
+                push_task_or_null(out, ev.task);
+                let _ = write!(out, r#","future":{future},"parent":"#);
+                push_task_or_null(out, parent);
+                out.push_str(r#","label":"#);
+                match (state, site) {
+                    (ProbeState::Suspended, Some(site)) => push_json_str(out, site.label),
+                    _ => push_json_str(out, state.as_label()),
+                }
+                out.push_str(r#","loc":"#);
+                match site {
+                    Some(site) if state != ProbeState::Ready && state != ProbeState::Cancelled => {
+                        push_json_str(out, &format!("{}:{}", site.file, site.line))
+                    }
+                    _ => out.push_str("null"),
+                }
+                if let (ProbeState::Start, Some(site)) = (state, site) {
+                    out.push_str(r#","name":"#);
+                    push_json_str(out, site.label);
+                }
+                out.push('}');
+            }
+            EventKind::Done => {
+                let outcome = Outcome::from_flags(ev.flags).as_str();
+                let _ = write!(out, r#"{{"k":"done","t":{t},"task":{},"outcome":"{outcome}"}}"#, ev.task);
+            }
+            EventKind::Lint => {
+                let rule = LintRule::from_flags(ev.flags).as_str();
+                let _ = write!(out, r#"{{"k":"lint","t":{t},"task":"#);
+                push_task_or_null(out, ev.task);
+                let _ = write!(out, r#","rule":"{rule}","detail":"#);
+                push_json_str(out, &self.strings[ev.b as usize]);
+                out.push('}');
+            }
+            EventKind::Dropped => {
+                let _ = write!(out, r#"{{"k":"dropped","t":{t},"count":{}}}"#, ev.a);
+            }
+            EventKind::Mark => {
+                let _ = write!(out, r#"{{"k":"mark","t":{t},"task":"#);
+                push_task_or_null(out, ev.task);
+                out.push_str(r#","label":"#);
+                push_json_str(out, &self.strings[ev.b as usize]);
+                out.push('}');
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Exact event sequences of small futures, recorded from a real tokio runtime.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Once;
+use std::task::{Context, Poll};
+
+use futurescope_recorder::{Recorder, RunContextGuard, instrument};
+use serde_json::Value;
+
+fn install() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        tracing::subscriber::set_global_default(futurescope_recorder::RecorderSubscriber::new())
+            .expect("no other global subscriber in this test binary");
+    });
+}
+
+/// Runs `main` as a task named "main" on a fresh current-thread runtime and returns the events.
+fn record<F>(main: F) -> Vec<Value>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    install();
+    let recorder = Recorder::global();
+    let log = recorder.begin_run();
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    instrument(&mut builder, log.id);
+    let rt = builder.build().unwrap();
+    {
+        let _ctx = RunContextGuard::enter(log.id);
+        rt.block_on(async {
+            tokio::task::Builder::new().name("main").spawn(main).unwrap().await.unwrap();
+        });
+    }
+    drop(rt);
+    recorder.finish_run(&log);
+    log.to_json_values()
+}
+
+fn kinds_of(events: &[Value], task: u64) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["task"].as_u64() == Some(task))
+        .map(|e| {
+            let k = e["k"].as_str().unwrap();
+            match k {
+                "poll_end" => format!("poll_end(ready={})", e["ready"]),
+                "wake" => format!("wake(by={},{})", e["by"], e["op"].as_str().unwrap()),
+                "done" => format!("done({})", e["outcome"].as_str().unwrap()),
+                other => other.to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn main_task(events: &[Value]) -> u64 {
+    events.iter().find(|e| e["k"] == "spawn" && e["name"] == "main").expect("main was spawned")["task"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Returns Pending `n` times, waking itself by reference each time.
+struct YieldBy {
+    left: u32,
+}
+
+impl Future for YieldBy {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.left == 0 {
+            return Poll::Ready(());
+        }
+        self.left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_task_that_yields_twice_by_waking_itself() {
+    let events = record(async {
+        YieldBy { left: 2 }.await;
+    });
+    let main = main_task(&events);
+    let m = main.to_string();
+    assert_eq!(
+        kinds_of(&events, main),
+        vec![
+            "spawn".to_owned(),
+            "poll_start".into(),
+            format!("wake(by={m},wake_by_ref)"),
+            "poll_end(ready=false)".into(),
+            "poll_start".into(),
+            format!("wake(by={m},wake_by_ref)"),
+            "poll_end(ready=false)".into(),
+            "poll_start".into(),
+            "poll_end(ready=true)".into(),
+            "done(completed)".into(),
+        ]
+    );
+}
+
+#[test]
+fn tokio_yield_now_defers_the_wake_to_the_scheduler() {
+    let events = record(async {
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+    });
+    let main = main_task(&events);
+    let kinds = kinds_of(&events, main);
+    eprintln!("{kinds:#?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "poll_start").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| k.starts_with("wake(")).count(), 2);
+    assert_eq!(kinds.last().unwrap(), "done(completed)");
+}
+
+#[test]
+fn parent_and_spawn_metadata() {
+    let events = record(async {
+        let child = tokio::task::Builder::new().name("child").spawn(async {}).unwrap();
+        child.await.unwrap();
+    });
+    let main = main_task(&events);
+    let child = events.iter().find(|e| e["k"] == "spawn" && e["name"] == "child").unwrap();
+    assert_eq!(child["parent"].as_u64(), Some(main));
+    assert_eq!(child["kind"], "task");
+    assert!(child["loc"].as_str().unwrap().contains("sequences.rs:"), "{child}");
+    assert!(child["size"].as_u64().unwrap() > 0);
+    for e in &events {
+        eprintln!("{e}");
+    }
+}

@@ -1,0 +1,669 @@
+// draw.js — paints the timeline of one run on a 2D canvas: the time axis, worker lanes
+// (polls coloured by task, long-poll stalls), the driver lane, task lanes (polls solid,
+// scheduled time hatched, idle empty, done markers), wake markers and wake edges, marks,
+// the lane labels and the hover line.
+//
+// It reads a `scene` (model + Viewport + lane list + options) and never changes it:
+// what is visible and how slices merge is layout.js's, what the figures are is model.js's,
+// input handling is views/timeline.js's. Draw calls are batched by fill colour; redraws
+// are coalesced into one animation frame by `RedrawScheduler`; the backing store is
+// sized for devicePixelRatio and everything is drawn in CSS pixels through one transform.
+
+import { OPEN, LONG_POLL_FLOOR_NS } from './model.js';
+import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound } from './layout.js';
+import { formatTick, formatDuration } from './units.js';
+
+/** Task colours; a task keeps its colour (id modulo the palette) in every view. */
+export const PALETTE = [
+  '#4e9cff',
+  '#f0a03c',
+  '#45c48a',
+  '#e0607e',
+  '#a57cf0',
+  '#3cc4d0',
+  '#d8c24a',
+  '#f07850',
+  '#7fb45a',
+  '#d07ad0',
+  '#6a8cf0',
+  '#c09070',
+];
+
+export const THEME = {
+  bg: '#14161b',
+  laneAlt: '#181b21',
+  laneSelected: '#1f2b3d',
+  laneLine: '#22262e',
+  headerBg: '#1c2028',
+  headerText: '#8b93a3',
+  gutterBg: '#111318',
+  gutterLine: '#2a2f39',
+  text: '#c9d1dc',
+  textDim: '#7d8594',
+  axisBg: '#1a1d24',
+  axisText: '#9aa3b2',
+  grid: 'rgba(255,255,255,0.045)',
+  merged: '#6f7a8c',
+  mergedSparse: '#465061',
+  lifeline: '#3a404c',
+  stall: '#ff4d4d',
+  stallBand: 'rgba(255,77,77,0.18)',
+  wakeTask: '#e8ecf2',
+  wakeDriver: '#38d0e0',
+  edge: 'rgba(232,236,242,0.55)',
+  edgeDriver: 'rgba(56,208,224,0.55)',
+  mark: '#ffcf5a',
+  now: 'rgba(120,200,120,0.7)',
+  hover: 'rgba(255,255,255,0.35)',
+  done: { completed: '#45c48a', cancelled: '#f0a03c', panicked: '#ff4d4d' },
+  font: '11px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
+  fontSmall: '10px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
+};
+
+export const GUTTER_PX = 210;
+export const AXIS_PX = 26;
+const MAX_EDGES = 400;
+
+export function taskColor(task) {
+  return PALETTE[((task.id % PALETTE.length) + PALETTE.length) % PALETTE.length];
+}
+
+/** Coalesces redraw requests into one requestAnimationFrame callback. */
+export class RedrawScheduler {
+  constructor(draw, raf = (fn) => requestAnimationFrame(fn)) {
+    this.draw = draw;
+    this.raf = raf;
+    this.pending = false;
+    this.frames = 0;
+  }
+
+  request() {
+    if (this.pending) return;
+    this.pending = true;
+    this.raf(() => {
+      this.pending = false;
+      this.frames++;
+      this.draw();
+    });
+  }
+}
+
+/** Rectangles grouped by fill style, flushed with one fill() per style. */
+class RectBatch {
+  constructor() {
+    this.byStyle = new Map();
+  }
+
+  add(style, x, y, w, h) {
+    let list = this.byStyle.get(style);
+    if (!list) {
+      list = [];
+      this.byStyle.set(style, list);
+    }
+    list.push(x, y, w, h);
+  }
+
+  flush(ctx) {
+    let rects = 0;
+    for (const [style, list] of this.byStyle) {
+      ctx.fillStyle = style;
+      ctx.beginPath();
+      for (let i = 0; i < list.length; i += 4) ctx.rect(list[i], list[i + 1], list[i + 2], list[i + 3]);
+      ctx.fill();
+      rects += list.length / 4;
+    }
+    this.byStyle.clear();
+    return rects;
+  }
+}
+
+export class TimelineRenderer {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
+    this.merged = new MergedRects(4096);
+    this.batch = new RectBatch();
+    this.hatches = new Map();
+    this.labels = []; // {x0, x1, y, h, text, light} collected while batching, drawn after
+    this.stats = { rects: 0, lanes: 0, edges: 0, ms: 0 };
+  }
+
+  /** Sizes the backing store for the CSS size and devicePixelRatio. */
+  resize(cssWidth, cssHeight, dpr) {
+    const w = Math.max(1, Math.round(cssWidth * dpr));
+    const h = Math.max(1, Math.round(cssHeight * dpr));
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+    }
+    this.cssWidth = cssWidth;
+    this.cssHeight = cssHeight;
+    this.dpr = dpr;
+  }
+
+  /** A hatch pattern (diagonal stripes) in `color` for scheduled time. */
+  hatch(color) {
+    let p = this.hatches.get(color);
+    if (p) return p;
+    const c = document.createElement('canvas');
+    const s = Math.round(6 * (this.dpr || 1));
+    c.width = s;
+    c.height = s;
+    const g = c.getContext('2d');
+    g.fillStyle = hexAlpha(color, 0.16);
+    g.fillRect(0, 0, s, s);
+    g.strokeStyle = hexAlpha(color, 0.75);
+    g.lineWidth = Math.max(1, (this.dpr || 1) * 1.2);
+    g.beginPath();
+    for (let k = -s; k <= s; k += s) {
+      g.moveTo(k, s);
+      g.lineTo(k + s, 0);
+    }
+    g.stroke();
+    p = this.ctx.createPattern(c, 'repeat');
+    if (p && p.setTransform && typeof DOMMatrix !== 'undefined') p.setTransform(new DOMMatrix().scale(1 / (this.dpr || 1)));
+    this.hatches.set(color, p);
+    return p;
+  }
+
+  /**
+   * scene: {model, viewport, lanes: buildLanes() result, scrollY, options: {wakeEdges,
+   * stallNs, selectedTask, hover: {x, y} | null, live}}
+   */
+  render(scene) {
+    const started = performance.now();
+    const { ctx } = this;
+    const W = this.cssWidth;
+    const H = this.cssHeight;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = THEME.bg;
+    ctx.fillRect(0, 0, W, H);
+    this.stats.rects = 0;
+    this.stats.edges = 0;
+    const { model, viewport: vp } = scene;
+    if (!model) {
+      this.drawEmpty(W, H, scene.emptyText || 'Pick a scenario and press Run, or drop a .jsonl run here.');
+      return;
+    }
+    const plotW = W - GUTTER_PX;
+    const plotH = H - AXIS_PX;
+    const { lanes } = scene.lanes;
+    const [j0, j1] = visibleLanes(lanes, scene.scrollY, plotH);
+    this.stats.lanes = j1 - j0;
+    const laneTop = (j) => AXIS_PX + lanes[j].y - scene.scrollY;
+
+    // Plot area: lanes clipped right of the gutter and below the axis.
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER_PX, AXIS_PX, plotW, plotH);
+    ctx.clip();
+    ctx.translate(GUTTER_PX, 0);
+    this.drawLaneBackgrounds(scene, j0, j1, laneTop, plotW);
+    this.drawGrid(vp, plotW, H);
+    for (let j = j0; j < j1; j++) {
+      const lane = lanes[j];
+      const y = laneTop(j);
+      if (lane.kind === 'worker') this.drawWorkerLane(scene, lane, y, plotW);
+      else if (lane.kind === 'task') this.drawTaskLane(scene, lane, y, plotW);
+    }
+    this.stats.rects += this.batch.flush(ctx);
+    this.drawStalls(scene, j0, j1, laneTop, plotW);
+    this.drawLabels(plotW);
+    this.drawWakes(scene, j0, j1, laneTop, plotW);
+    this.drawMarks(scene, plotW, H);
+    if (scene.options.live && model.endT > vp.t0 && model.endT < vp.t1) {
+      const x = Math.round(vp.timeToX(model.endT)) + 0.5;
+      ctx.strokeStyle = THEME.now;
+      ctx.beginPath();
+      ctx.moveTo(x, AXIS_PX);
+      ctx.lineTo(x, H);
+      ctx.stroke();
+    }
+    this.drawHover(scene, plotW, H);
+    ctx.restore();
+
+    this.drawAxis(scene, plotW);
+    this.drawGutter(scene, j0, j1, laneTop, H);
+    this.drawScrollbar(scene, W, plotH);
+    this.stats.ms = performance.now() - started;
+  }
+
+  drawEmpty(W, H, text) {
+    const { ctx } = this;
+    ctx.fillStyle = THEME.textDim;
+    ctx.font = '13px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    ctx.fillText(text, W / 2, H / 2);
+    ctx.textAlign = 'left';
+  }
+
+  drawLaneBackgrounds(scene, j0, j1, laneTop, plotW) {
+    const { lanes } = scene.lanes;
+    const sel = scene.options.selectedTask;
+    for (let j = j0; j < j1; j++) {
+      const lane = lanes[j];
+      const y = laneTop(j);
+      if (lane.kind === 'header') this.batch.add(THEME.headerBg, 0, y, plotW, lane.height);
+      else if (lane.kind === 'task' && lane.task.index === sel) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
+      else if (j % 2 === 0) this.batch.add(THEME.laneAlt, 0, y, plotW, lane.height);
+      this.batch.add(THEME.laneLine, 0, y + lane.height - 1, plotW, 1);
+    }
+    this.stats.rects += this.batch.flush(this.ctx);
+  }
+
+  drawGrid(vp, plotW, H) {
+    const { ticks } = niceTicks(vp.t0, vp.t1, plotW);
+    for (const t of ticks) this.batch.add(THEME.grid, Math.round(vp.timeToX(t)), AXIS_PX, 1, H - AXIS_PX);
+    this.stats.rects += this.batch.flush(this.ctx);
+  }
+
+  /** Adds merged rects of a slice column to the batch; returns the MergedRects. */
+  addSlices(scene, column, y, h, plotW, styleOf) {
+    const { viewport: vp, model } = scene;
+    const [i0, i1] = visibleSliceRange(column, vp.t0, vp.t1);
+    const out = mergeSlices(column, i0, i1, vp.nsPerPx, model.endT, this.merged);
+    for (let i = 0; i < out.length; i++) {
+      let x0 = vp.timeToX(out.start[i]);
+      let x1 = vp.timeToX(out.end[i]);
+      if (x1 < -1 || x0 > plotW + 1) continue;
+      x0 = Math.max(-2, x0);
+      x1 = Math.min(plotW + 2, x1);
+      this.batch.add(styleOf(out, i), x0, y, Math.max(1, x1 - x0), h);
+    }
+    return out;
+  }
+
+  drawWorkerLane(scene, lane, y, plotW) {
+    const { model, viewport: vp } = scene;
+    const h = lane.height;
+    const pad = h > 10 ? 3 : 1;
+    const out = this.addSlices(scene, lane.worker.slices, y + pad, h - 2 * pad, plotW, (o, i) => {
+      const ref = o.ref[i];
+      if (ref === MIXED) {
+        const density = o.busy[i] / Math.max(1, o.end[i] - o.start[i]);
+        return density > 0.4 ? THEME.merged : THEME.mergedSparse;
+      }
+      return taskColor(model.taskList[ref]);
+    });
+    if (h < 12) return;
+    for (let i = 0; i < out.length; i++) {
+      if (out.count[i] !== 1) continue;
+      const x0 = vp.timeToX(out.start[i]);
+      const x1 = vp.timeToX(out.end[i]);
+      if (x1 - x0 < 40) continue;
+      const task = model.taskList[out.ref[i]];
+      this.labels.push({ x0, x1, y, h, text: `${task.label} ${formatDuration(out.end[i] - out.start[i])}`, light: false });
+    }
+  }
+
+  drawTaskLane(scene, lane, y, plotW) {
+    const { model, viewport: vp } = scene;
+    const task = lane.task;
+    const h = lane.height;
+    const color = taskColor(task);
+    const small = h < 10;
+    // Lifeline: from spawn to done (or now), a thin line in the middle of the lane.
+    const end = task.doneT !== OPEN ? task.doneT : model.endT;
+    const lx0 = Math.max(-2, vp.timeToX(task.spawnT));
+    const lx1 = Math.min(plotW + 2, vp.timeToX(end));
+    if (lx1 > lx0) this.batch.add(THEME.lifeline, lx0, y + Math.floor(h / 2), lx1 - lx0, 1);
+    if (!small) {
+      // Scheduled: runnable, waiting for a worker. Hatched in the task's colour.
+      const hatch = this.hatch(color);
+      const pad = 4;
+      this.addSlices(scene, task.sched, y + pad, h - 2 * pad, plotW, () => hatch);
+      if (task.schedOpenT !== OPEN) {
+        const x0 = Math.max(-2, vp.timeToX(task.schedOpenT));
+        const x1 = Math.min(plotW + 2, vp.timeToX(model.endT));
+        if (x1 > x0) this.batch.add(hatch, x0, y + pad, Math.max(1, x1 - x0), h - 2 * pad);
+      }
+    }
+    const pad = small ? 1 : 2;
+    const out = this.addSlices(scene, task.polls, y + pad, h - 2 * pad, plotW, () => color);
+    if (!small) {
+      for (let i = 0; i < out.length; i++) {
+        if (out.count[i] !== 1) continue;
+        const x0 = vp.timeToX(out.start[i]);
+        const x1 = vp.timeToX(out.end[i]);
+        if (x1 - x0 >= 40) this.labels.push({ x0, x1, y, h, text: formatDuration(out.end[i] - out.start[i]), light: false });
+      }
+    }
+    if (task.doneT !== OPEN) {
+      const x = vp.timeToX(task.doneT);
+      if (x > -4 && x < plotW + 4) {
+        const c = THEME.done[task.outcome] || THEME.done.completed;
+        this.batch.add(c, x, y + 1, 2, h - 2);
+        if (!small) this.batch.add(c, x - 3, y + 1, 5, 2);
+      }
+    }
+  }
+
+  /** Long polls (stalls) on worker lanes: a red band and outline, at any zoom. */
+  drawStalls(scene, j0, j1, laneTop, plotW) {
+    const { ctx } = this;
+    const { model, viewport: vp, options } = scene;
+    const { lanes } = scene.lanes;
+    const stallNs = options.stallNs;
+    const longOnes = (w) => {
+      const list = stallNs >= LONG_POLL_FLOOR_NS ? w.longSlices : null;
+      const out = [];
+      const consider = (i) => {
+        const s = w.slices.start[i];
+        const e = w.slices.end[i] === OPEN ? model.endT : w.slices.end[i];
+        if (e - s >= stallNs && e >= vp.t0 && s <= vp.t1) out.push(i);
+      };
+      if (list) for (const i of list) consider(i);
+      else {
+        const [i0, i1] = visibleSliceRange(w.slices, vp.t0, vp.t1);
+        for (let i = i0; i < i1 && i - i0 < 50000; i++) consider(i);
+      }
+      // A stall in progress: the open slice.
+      if (w.openTask >= 0 && w.slices.length && list) consider(w.slices.length - 1);
+      return out;
+    };
+    for (let j = j0; j < j1; j++) {
+      const lane = lanes[j];
+      if (lane.kind !== 'worker') continue;
+      const w = lane.worker;
+      const y = laneTop(j);
+      for (const i of longOnes(w)) {
+        const s = w.slices.start[i];
+        const e = w.slices.end[i] === OPEN ? model.endT : w.slices.end[i];
+        const x0 = Math.max(-2, vp.timeToX(s));
+        const x1 = Math.min(plotW + 2, vp.timeToX(e));
+        ctx.fillStyle = THEME.stallBand;
+        ctx.fillRect(x0, y, Math.max(2, x1 - x0), lane.height - 1);
+        ctx.strokeStyle = THEME.stall;
+        ctx.lineWidth = 1.5;
+        ctx.strokeRect(x0 + 0.75, y + 0.75, Math.max(1, x1 - x0 - 1.5), lane.height - 2.5);
+        ctx.lineWidth = 1;
+        if (x1 - x0 > 40 && lane.height >= 12) {
+          const task = model.taskList[w.slices.ref[i]];
+          this.labels.push({ x0, x1, y, h: lane.height, text: `⚠ ${task.label} blocked ${formatDuration(e - s)}`, light: true, replace: true });
+        }
+      }
+    }
+  }
+
+  /** Text inside slices wide enough to hold it. */
+  drawLabels(plotW) {
+    const { ctx } = this;
+    ctx.font = THEME.fontSmall;
+    ctx.textBaseline = 'middle';
+    for (const l of this.labels) {
+      const lx = Math.max(l.x0, 0) + 4;
+      const room = Math.min(l.x1, plotW) - lx - 3;
+      if (room < 24) continue;
+      if (l.replace) {
+        // A stall label replaces the plain one drawn under it.
+        ctx.fillStyle = 'rgba(120,20,20,0.92)';
+        ctx.fillRect(lx - 3, l.y + 3, Math.min(room + 4, ctx.measureText(l.text).width + 6), l.h - 7);
+      }
+      ctx.fillStyle = l.light ? '#fff' : '#0d0f13';
+      ctx.fillText(fitText(ctx, l.text, room), lx, l.y + l.h / 2 + 0.5);
+    }
+    this.labels.length = 0;
+  }
+
+  drawWakes(scene, j0, j1, laneTop, plotW) {
+    const { ctx } = this;
+    const { model, viewport: vp, options } = scene;
+    const { lanes, taskLaneByIndex, driverLane } = scene.lanes;
+    const wakes = model.wakes;
+    const n = wakes.length;
+    if (!n) return;
+    const a = lowerBound(wakes.t, n, vp.t0 - vp.nsPerPx * 4);
+    const b = upperBound(wakes.t, n, vp.t1 + vp.nsPerPx * 4);
+    const visible = (j) => j >= j0 && j < j1;
+    // Markers: one per lane per 3 px at most.
+    const lastX = new Float64Array(lanes.length).fill(-1e9);
+    const tri = new Path2D();
+    const triDriver = new Path2D();
+    const ticks = new Path2D();
+    for (let i = a; i < b; i++) {
+      const x = vp.timeToX(wakes.t[i]);
+      const j = taskLaneByIndex[wakes.task[i]];
+      const byDriver = wakes.by[i] < 0;
+      if (j >= 0 && visible(j) && lanes[j].height >= 10 && x - lastX[j] >= 3) {
+        lastX[j] = x;
+        const y = laneTop(j);
+        const p = byDriver ? triDriver : tri;
+        p.moveTo(x - 3, y + 1);
+        p.lineTo(x + 3, y + 1);
+        p.lineTo(x, y + 6);
+        p.closePath();
+      }
+      if (byDriver && driverLane >= 0 && visible(driverLane) && x - lastX[driverLane] >= 2) {
+        lastX[driverLane] = x;
+        const y = laneTop(driverLane);
+        ticks.rect(x - 0.5, y + 3, 1.5, lanes[driverLane].height - 6);
+      }
+    }
+    ctx.fillStyle = THEME.wakeTask;
+    ctx.fill(tri);
+    ctx.fillStyle = THEME.wakeDriver;
+    ctx.fill(triDriver);
+    ctx.fill(ticks);
+
+    if (!options.wakeEdges) return;
+    // Edges from the waker (its lane, or the driver lane) to the woken task's next poll.
+    const count = b - a;
+    const stride = Math.max(1, Math.ceil(count / MAX_EDGES));
+    const taskEdges = new Path2D();
+    const driverEdges = new Path2D();
+    const heads = new Path2D();
+    let drawn = 0;
+    for (let i = a; i < b; i += stride) {
+      const target = wakes.target[i];
+      if (target === OPEN) continue;
+      const jt = taskLaneByIndex[wakes.task[i]];
+      const by = wakes.by[i];
+      const js = by >= 0 ? taskLaneByIndex[by] : driverLane;
+      if (jt < 0 || js < 0) continue;
+      if (!visible(jt) && !visible(js)) continue;
+      const x0 = vp.timeToX(wakes.t[i]);
+      const x1 = vp.timeToX(target);
+      const y0 = laneTop(js) + lanes[js].height / 2;
+      const y1 = laneTop(jt) + lanes[jt].height / 2;
+      if (Math.abs(x1 - x0) < 2 && Math.abs(y1 - y0) < 2) continue;
+      const p = by >= 0 ? taskEdges : driverEdges;
+      const mx = (x0 + x1) / 2;
+      p.moveTo(x0, y0);
+      p.bezierCurveTo(mx, y0, mx, y1, x1 - 1, y1);
+      heads.moveTo(x1, y1);
+      heads.lineTo(x1 - 6, y1 - 3.5);
+      heads.lineTo(x1 - 6, y1 + 3.5);
+      heads.closePath();
+      drawn++;
+    }
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = THEME.edge;
+    ctx.stroke(taskEdges);
+    ctx.strokeStyle = THEME.edgeDriver;
+    ctx.stroke(driverEdges);
+    ctx.fillStyle = THEME.edge;
+    ctx.fill(heads);
+    this.stats.edges = drawn;
+  }
+
+  drawMarks(scene, plotW, H) {
+    const { ctx } = this;
+    const { model, viewport: vp } = scene;
+    ctx.strokeStyle = THEME.mark;
+    ctx.setLineDash([4, 4]);
+    ctx.globalAlpha = 0.7;
+    ctx.beginPath();
+    for (const m of model.marks) {
+      const x = Math.round(vp.timeToX(m.t)) + 0.5;
+      if (x < 0 || x > plotW) continue;
+      ctx.moveTo(x, AXIS_PX);
+      ctx.lineTo(x, H);
+    }
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
+  }
+
+  drawHover(scene, plotW, H) {
+    const hover = scene.options.hover;
+    if (!hover || hover.x < GUTTER_PX) return;
+    const { ctx } = this;
+    const x = Math.round(hover.x - GUTTER_PX) + 0.5;
+    ctx.strokeStyle = THEME.hover;
+    ctx.beginPath();
+    ctx.moveTo(x, AXIS_PX);
+    ctx.lineTo(x, H);
+    ctx.stroke();
+    const hit = scene.options.hit;
+    if (hit && hit.y != null) {
+      const vp = scene.viewport;
+      const x0 = vp.timeToX(hit.start);
+      const x1 = vp.timeToX(hit.end);
+      ctx.strokeStyle = '#ffffff';
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(Math.max(-2, x0) - 0.5, hit.y + 0.5, Math.max(2, Math.min(plotW + 2, x1) - Math.max(-2, x0)) + 1, hit.h - 1);
+      ctx.lineWidth = 1;
+    }
+  }
+
+  drawAxis(scene, plotW) {
+    const { ctx } = this;
+    const { viewport: vp, model } = scene;
+    ctx.fillStyle = THEME.axisBg;
+    ctx.fillRect(0, 0, this.cssWidth, AXIS_PX);
+    ctx.fillStyle = THEME.gutterLine;
+    ctx.fillRect(0, AXIS_PX - 1, this.cssWidth, 1);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER_PX, 0, plotW, AXIS_PX);
+    ctx.clip();
+    ctx.translate(GUTTER_PX, 0);
+    const { step, ticks } = niceTicks(vp.t0, vp.t1, plotW);
+    ctx.font = THEME.fontSmall;
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = THEME.axisText;
+    for (const t of ticks) {
+      const x = Math.round(vp.timeToX(t)) + 0.5;
+      ctx.fillRect(x - 0.5, AXIS_PX - 6, 1, 5);
+      ctx.fillText(formatTick(t, step), x + 3, 9);
+    }
+    // Marks: a flag with the label on the axis.
+    for (const m of model.marks) {
+      const x = vp.timeToX(m.t);
+      if (x < -200 || x > plotW) continue;
+      const text = fitText(ctx, m.label, 220);
+      const w = ctx.measureText(text).width + 8;
+      ctx.fillStyle = THEME.mark;
+      ctx.fillRect(x, 14, w, 11);
+      ctx.fillStyle = '#1a1400';
+      ctx.fillText(text, x + 4, 20);
+      ctx.fillStyle = THEME.axisText;
+    }
+    ctx.restore();
+    // Corner: the visible span.
+    ctx.fillStyle = THEME.gutterBg;
+    ctx.fillRect(0, 0, GUTTER_PX, AXIS_PX - 1);
+    ctx.fillStyle = THEME.textDim;
+    ctx.font = THEME.fontSmall;
+    ctx.fillText(`span ${formatDuration(vp.t1 - vp.t0)}`, 8, AXIS_PX / 2);
+  }
+
+  drawGutter(scene, j0, j1, laneTop, H) {
+    const { ctx } = this;
+    const { lanes } = scene.lanes;
+    const { model } = scene;
+    const sel = scene.options.selectedTask;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, AXIS_PX, GUTTER_PX, H - AXIS_PX);
+    ctx.clip();
+    ctx.fillStyle = THEME.gutterBg;
+    ctx.fillRect(0, AXIS_PX, GUTTER_PX, H - AXIS_PX);
+    ctx.textBaseline = 'middle';
+    for (let j = j0; j < j1; j++) {
+      const lane = lanes[j];
+      const y = laneTop(j);
+      const mid = y + lane.height / 2 + 0.5;
+      if (lane.kind === 'header') {
+        ctx.fillStyle = THEME.headerBg;
+        ctx.fillRect(0, y, GUTTER_PX, lane.height);
+        ctx.fillStyle = THEME.headerText;
+        ctx.font = 'bold 10px system-ui, sans-serif';
+        ctx.fillText(lane.title.toUpperCase(), 8, mid);
+        continue;
+      }
+      if (lane.height < 10) {
+        if (lane.kind === 'task') {
+          ctx.fillStyle = taskColor(lane.task);
+          ctx.fillRect(GUTTER_PX - 6, y + 1, 4, lane.height - 2);
+        }
+        continue;
+      }
+      if (lane.kind === 'task' && lane.task.index === sel) {
+        ctx.fillStyle = THEME.laneSelected;
+        ctx.fillRect(0, y, GUTTER_PX, lane.height);
+      }
+      ctx.font = THEME.font;
+      if (lane.kind === 'worker') {
+        const w = lane.worker;
+        const badge = w.kind === 'worker' ? 'W' : w.kind === 'blocking' ? 'B' : 'T';
+        ctx.fillStyle = w.kind === 'blocking' ? '#b98cff' : w.kind === 'worker' ? '#4e9cff' : '#8b93a3';
+        ctx.fillRect(8, y + 5, 14, lane.height - 10);
+        ctx.fillStyle = '#0d0f13';
+        ctx.font = 'bold 9px system-ui, sans-serif';
+        ctx.fillText(badge, 11.5, mid);
+        ctx.font = THEME.font;
+        ctx.fillStyle = THEME.text;
+        ctx.fillText(fitText(ctx, w.name, GUTTER_PX - 38), 28, mid);
+      } else if (lane.kind === 'driver') {
+        ctx.fillStyle = THEME.wakeDriver;
+        ctx.font = THEME.fontSmall;
+        ctx.fillText('⏱ driver / thread wakes', 8, mid);
+      } else {
+        const task = lane.task;
+        ctx.fillStyle = taskColor(task);
+        ctx.fillRect(4, y + 3, 3, lane.height - 6);
+        const activity = model.taskActivity(task);
+        const idText = `#${task.id}`;
+        ctx.fillStyle = THEME.textDim;
+        const idW = ctx.measureText(idText).width;
+        ctx.fillText(idText, GUTTER_PX - idW - 8, mid);
+        ctx.fillStyle = activity === 'done' ? THEME.textDim : THEME.text;
+        ctx.fillText(fitText(ctx, task.label, GUTTER_PX - idW - 26), 12, mid);
+      }
+    }
+    ctx.fillStyle = THEME.gutterLine;
+    ctx.fillRect(GUTTER_PX - 1, AXIS_PX, 1, H - AXIS_PX);
+    ctx.restore();
+  }
+
+  drawScrollbar(scene, W, plotH) {
+    const total = scene.lanes.height;
+    if (total <= plotH) return;
+    const { ctx } = this;
+    const h = Math.max(24, (plotH * plotH) / total);
+    const y = AXIS_PX + (scene.scrollY / (total - plotH)) * (plotH - h);
+    ctx.fillStyle = 'rgba(255,255,255,0.18)';
+    ctx.fillRect(W - 6, y, 4, h);
+  }
+}
+
+/** `text` shortened with an ellipsis to fit `maxWidth` px in the current font. */
+export function fitText(ctx, text, maxWidth) {
+  if (maxWidth <= 0) return '';
+  if (ctx.measureText(text).width <= maxWidth) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (ctx.measureText(`${text.slice(0, mid)}…`).width <= maxWidth) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo > 0 ? `${text.slice(0, lo)}…` : '';
+}
+
+/** '#rrggbb' with an alpha as an rgba() string. */
+export function hexAlpha(hex, alpha) {
+  const v = parseInt(hex.slice(1), 16);
+  return `rgba(${(v >> 16) & 255},${(v >> 8) & 255},${v & 255},${alpha})`;
+}

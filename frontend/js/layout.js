@@ -1,0 +1,328 @@
+// layout.js — where things go on the timeline: the one time <-> pixel transform, the
+// visible part of a lane's slices (binary search), the merging of slices narrower than a
+// pixel, the lane list (worker lanes, the driver lane, task lanes) and which lanes are on
+// screen.
+//
+// Coordinate spaces: "time" is ns since run start; "timeline x" is CSS pixels from the
+// left edge of the plotting area (right of the lane labels); "lane y" is CSS pixels from
+// the top of the first lane, before vertical scrolling. Only `Viewport` converts time to x.
+//
+// It reads the model's columns but never changes the model, and never touches a canvas:
+// painting is draw.js's.
+
+import { OPEN } from './model.js';
+
+/** The horizontal view: the time at x = 0 and the ns one CSS pixel spans. */
+export class Viewport {
+  constructor(widthPx = 1000, t0 = 0, nsPerPx = 1000) {
+    this.widthPx = widthPx;
+    this.t0 = t0;
+    this.nsPerPx = nsPerPx;
+  }
+
+  timeToX(t) {
+    return (t - this.t0) / this.nsPerPx;
+  }
+
+  xToTime(x) {
+    return this.t0 + x * this.nsPerPx;
+  }
+
+  get t1() {
+    return this.t0 + this.widthPx * this.nsPerPx;
+  }
+
+  /** Zooms by `factor` (>1 zooms in) keeping the time under `x` where it is. */
+  zoomAt(x, factor) {
+    const t = this.xToTime(x);
+    this.nsPerPx = clamp(this.nsPerPx / factor, MIN_NS_PER_PX, MAX_NS_PER_PX);
+    this.t0 = t - x * this.nsPerPx;
+  }
+
+  panByPx(dx) {
+    this.t0 -= dx * this.nsPerPx;
+  }
+
+  /** Shows [tStart, tEnd] across the whole width. */
+  fit(tStart, tEnd) {
+    const span = Math.max(tEnd - tStart, 1000);
+    this.nsPerPx = clamp(span / Math.max(1, this.widthPx), MIN_NS_PER_PX, MAX_NS_PER_PX);
+    this.t0 = tStart;
+  }
+
+  /** Keeps the zoom level and puts time `t` at the right edge. */
+  alignRight(t) {
+    this.t0 = t - this.widthPx * this.nsPerPx;
+  }
+
+  snapshot() {
+    return { t0: this.t0, nsPerPx: this.nsPerPx, widthPx: this.widthPx, t1: this.t1 };
+  }
+}
+
+export const MIN_NS_PER_PX = 0.01;
+export const MAX_NS_PER_PX = 1e10;
+
+function clamp(v, lo, hi) {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+/** First index i in [0, length) with arr[i] >= value (length if none). */
+export function lowerBound(arr, length, value) {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index i in [0, length) with arr[i] > value (length if none). */
+export function upperBound(arr, length, value) {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid] <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The slices of one lane that intersect [tStart, tEnd], as [i0, i1). Slices in a lane do
+ * not overlap and are sorted by start, so only the slice just before the first start in
+ * range can reach into it.
+ */
+export function visibleSliceRange(column, tStart, tEnd) {
+  const n = column.length;
+  let i0 = lowerBound(column.start, n, tStart);
+  if (i0 > 0) {
+    const prevEnd = column.end[i0 - 1];
+    if (prevEnd === OPEN || prevEnd >= tStart) i0--;
+  }
+  const i1 = upperBound(column.start, n, tEnd);
+  return [i0, Math.max(i0, i1)];
+}
+
+/**
+ * The slice of a lane under time `t`, with `slackNs` of tolerance each side so thin
+ * slices can be hovered; `nowT` is the end of open slices. Returns an index or -1.
+ */
+export function sliceAt(column, t, slackNs, nowT) {
+  const n = column.length;
+  const i = upperBound(column.start, n, t + slackNs) - 1;
+  // Check the candidate and its predecessor (the nearest one wins).
+  let best = -1;
+  let bestDist = Infinity;
+  for (let j = i; j >= 0 && j >= i - 1; j--) {
+    const s = column.start[j];
+    const e = column.end[j] === OPEN ? nowT : column.end[j];
+    const dist = t < s ? s - t : t > e ? t - e : 0;
+    if (dist <= slackNs && dist < bestDist) {
+      best = j;
+      bestDist = dist;
+    }
+  }
+  return best;
+}
+
+/** Reusable output of mergeSlices: one rect per row, in time order. */
+export class MergedRects {
+  constructor(capacity = 1024) {
+    this.alloc(capacity);
+    this.length = 0;
+  }
+
+  alloc(cap) {
+    const prev = this.start;
+    const next = {
+      start: new Float64Array(cap),
+      end: new Float64Array(cap),
+      ref: new Int32Array(cap),
+      count: new Int32Array(cap),
+      busy: new Float64Array(cap),
+      first: new Int32Array(cap),
+    };
+    if (prev) for (const k of Object.keys(next)) next[k].set(this[k]);
+    Object.assign(this, next);
+  }
+
+  reset() {
+    this.length = 0;
+  }
+
+  push(start, end, ref, count, busy, first) {
+    if (this.length === this.start.length) this.alloc(this.start.length * 2);
+    const i = this.length++;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.ref[i] = ref;
+    this.count[i] = count;
+    this.busy[i] = busy;
+    this.first[i] = first;
+  }
+}
+
+/** `ref` of a merged rect whose slices belong to different tasks / workers. */
+export const MIXED = -2;
+
+/**
+ * Turns the slices [i0, i1) of one lane into rects worth drawing at `nsPerPx`. A slice at
+ * least `minPx` wide is kept as it is. Narrower slices are merged per pixel bucket: the
+ * bucket is floor(start / nsPerPx), counted from time 0 (not from the viewport's left
+ * edge), so panning never changes how slices are grouped. A slice joins the group
+ * before it when it starts in the bucket where that group ends or in the next one; the
+ * group's rect spans from its first start to its last end, at least one pixel.
+ * `busy` is the summed duration of the merged slices, so the total busy time over all
+ * rects equals that of the input slices. `nowT` is the end of an open slice.
+ */
+export function mergeSlices(column, i0, i1, nsPerPx, nowT, out, minPx = 1) {
+  out.reset();
+  const starts = column.start;
+  const ends = column.end;
+  const refs = column.ref;
+  const minNs = minPx * nsPerPx;
+  let gStart = 0;
+  let gEnd = 0;
+  let gRef = 0;
+  let gCount = 0;
+  let gBusy = 0;
+  let gFirst = 0;
+  let gEndBucket = 0;
+  for (let i = i0; i < i1; i++) {
+    const s = starts[i];
+    const e = ends[i] === OPEN ? Math.max(s, nowT) : ends[i];
+    const d = e - s;
+    if (d >= minNs) {
+      if (gCount) {
+        out.push(gStart, Math.max(gEnd, gStart + nsPerPx), gRef, gCount, gBusy, gFirst);
+        gCount = 0;
+      }
+      out.push(s, e, refs[i], 1, d, i);
+      continue;
+    }
+    const bucket = Math.floor(s / nsPerPx);
+    if (gCount && bucket <= gEndBucket + 1) {
+      if (e > gEnd) {
+        gEnd = e;
+        gEndBucket = Math.floor(e / nsPerPx);
+      }
+      if (refs[i] !== gRef) gRef = MIXED;
+      gCount++;
+      gBusy += d;
+    } else {
+      if (gCount) out.push(gStart, Math.max(gEnd, gStart + nsPerPx), gRef, gCount, gBusy, gFirst);
+      gStart = s;
+      gEnd = e;
+      gEndBucket = Math.floor(e / nsPerPx);
+      gRef = refs[i];
+      gCount = 1;
+      gBusy = d;
+      gFirst = i;
+    }
+  }
+  if (gCount) out.push(gStart, Math.max(gEnd, gStart + nsPerPx), gRef, gCount, gBusy, gFirst);
+  return out;
+}
+
+export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, collapsed: 6, header: 18 };
+
+/**
+ * The lanes in display order: worker lanes, then the driver lane (wakes that came from a
+ * timer or the I/O reactor rather than a task), then one lane per task in spawn order.
+ * `opts`: {hidden: Set of lane keys, collapsed: Set of lane keys, collapseTasks: bool,
+ * filter: string matched against task names}. Lane keys: "w:<index>", "driver",
+ * "t:<task index>". Returns {lanes, height, taskLaneByIndex (Int32Array: task index ->
+ * lane position or -1), workerLaneByIndex (Map)}.
+ */
+export function buildLanes(model, opts = {}) {
+  const hidden = opts.hidden || new Set();
+  const collapsed = opts.collapsed || new Set();
+  const filter = (opts.filter || '').toLowerCase();
+  const lanes = [];
+  let y = 0;
+  const add = (lane, height) => {
+    lane.y = y;
+    lane.height = height;
+    y += height;
+    lanes.push(lane);
+  };
+  const workerLaneByIndex = new Map();
+  if (model.workerList.length) add({ kind: 'header', key: 'h:workers', title: 'Threads' }, LANE_HEIGHT.header);
+  for (const w of model.workerList) {
+    const key = `w:${w.index}`;
+    if (hidden.has(key)) continue;
+    workerLaneByIndex.set(w.index, lanes.length);
+    add({ kind: 'worker', key, worker: w }, collapsed.has(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.worker);
+  }
+  let driverLane = -1;
+  if (!hidden.has('driver') && model.wakes.length) {
+    driverLane = lanes.length;
+    add({ kind: 'driver', key: 'driver', title: 'driver wakes' }, LANE_HEIGHT.driver);
+  }
+  const taskLaneByIndex = new Int32Array(model.taskList.length).fill(-1);
+  if (model.taskList.length) {
+    add({ kind: 'header', key: 'h:tasks', title: `Tasks (${model.taskList.length})` }, LANE_HEIGHT.header);
+  }
+  for (const task of model.taskList) {
+    const key = `t:${task.index}`;
+    if (hidden.has(key)) continue;
+    if (filter && !matchesTask(task, filter)) continue;
+    taskLaneByIndex[task.index] = lanes.length;
+    const small = opts.collapseTasks ? !collapsed.has(key) : collapsed.has(key);
+    add({ kind: 'task', key, task }, small ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
+  }
+  return { lanes, height: y, taskLaneByIndex, workerLaneByIndex, driverLane };
+}
+
+function matchesTask(task, filter) {
+  return (
+    String(task.id) === filter ||
+    task.label.toLowerCase().includes(filter) ||
+    (task.loc && String(task.loc).toLowerCase().includes(filter))
+  );
+}
+
+/** The lanes that intersect [scrollY, scrollY + viewHeight), as [j0, j1). */
+export function visibleLanes(lanes, scrollY, viewHeight) {
+  let lo = 0;
+  let hi = lanes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (lanes[mid].y + lanes[mid].height <= scrollY) lo = mid + 1;
+    else hi = mid;
+  }
+  let j1 = lo;
+  while (j1 < lanes.length && lanes[j1].y < scrollY + viewHeight) j1++;
+  return [lo, j1];
+}
+
+/** The lane position at lane-y `y`, or -1. */
+export function laneAtY(lanes, y) {
+  const [j0] = visibleLanes(lanes, y, 1);
+  return j0 < lanes.length && lanes[j0].y <= y ? j0 : -1;
+}
+
+/**
+ * Axis ticks for [t0, t1] over `widthPx`: a step of 1, 2 or 5 times a power of ten ns,
+ * the smallest one keeping ticks at least `minPxPerTick` apart.
+ */
+export function niceTicks(t0, t1, widthPx, minPxPerTick = 90) {
+  const span = Math.max(t1 - t0, 1e-9);
+  const raw = (span * minPxPerTick) / Math.max(widthPx, 1);
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  let step = pow;
+  for (const m of [1, 2, 5, 10]) {
+    if (pow * m >= raw) {
+      step = pow * m;
+      break;
+    }
+  }
+  const ticks = [];
+  const first = Math.ceil(t0 / step) * step;
+  for (let t = first; t <= t1 && ticks.length < 1000; t += step) ticks.push(t);
+  return { step, ticks };
+}

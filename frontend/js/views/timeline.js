@@ -1,0 +1,401 @@
+// views/timeline.js — the interactive timeline: owns the canvas, the Viewport and the
+// vertical scroll, turns wheel / drag / hover / click into view changes, keeps the right
+// edge at the newest event while following a live run, and shows the hover tooltip.
+//
+// Painting is draw.js's, geometry is layout.js's, figures are model.js's. It tells the
+// app about a clicked task through `onSelectTask`; what the panels show is the app's.
+
+import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound } from '../layout.js';
+import { TimelineRenderer, RedrawScheduler, GUTTER_PX, AXIS_PX, taskColor } from '../draw.js';
+import { OPEN } from '../model.js';
+import { formatDuration, formatTick } from '../units.js';
+import { escapeHtml } from './dom.js';
+
+export class TimelineView {
+  constructor({ wrap, canvas, tooltip, onSelectTask, onViewChange }) {
+    this.wrap = wrap;
+    this.canvas = canvas;
+    this.tooltip = tooltip;
+    this.onSelectTask = onSelectTask || (() => {});
+    this.onViewChange = onViewChange || (() => {});
+    this.renderer = new TimelineRenderer(canvas);
+    this.viewport = new Viewport(800, 0, 1e5);
+    this.scheduler = new RedrawScheduler(() => this.draw());
+    this.model = null;
+    this.lanes = { lanes: [], height: 0, taskLaneByIndex: new Int32Array(0), workerLaneByIndex: new Map(), driverLane: -1 };
+    this.lanesVersion = -1;
+    this.scrollY = 0;
+    this.follow = true;
+    this.autoFit = true; // until the user zooms, following shows the whole run
+    this.live = false;
+    this.options = { wakeEdges: true, stallNs: 10e6, selectedTask: -1, hover: null, hit: null, live: false };
+    this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '' };
+    this.drag = null;
+    this.emptyText = undefined;
+    this.bindInput();
+    this.observeSize();
+  }
+
+  observeSize() {
+    const apply = () => {
+      const r = this.wrap.getBoundingClientRect();
+      this.renderer.resize(r.width, r.height, window.devicePixelRatio || 1);
+      this.canvas.style.width = `${r.width}px`;
+      this.canvas.style.height = `${r.height}px`;
+      const before = this.viewport.widthPx;
+      this.viewport.widthPx = Math.max(50, r.width - GUTTER_PX);
+      if (this.autoFit && before !== this.viewport.widthPx) this.fitAll(false);
+      this.clampScroll();
+      this.requestRedraw();
+    };
+    new ResizeObserver(apply).observe(this.wrap);
+    window.matchMedia?.(`(resolution: ${window.devicePixelRatio}dppx)`).addEventListener?.('change', apply);
+    apply();
+  }
+
+  setModel(model, { live = false } = {}) {
+    this.model = model;
+    this.live = live;
+    this.options.selectedTask = -1;
+    this.options.hover = null;
+    this.options.hit = null;
+    this.lanesVersion = -1;
+    this.scrollY = 0;
+    this.follow = true;
+    this.autoFit = true;
+    this.hideTooltip();
+    this.refresh();
+    this.fitAll(false);
+  }
+
+  /** Call after the model ingested events. */
+  refresh() {
+    if (!this.model) {
+      this.requestRedraw();
+      return;
+    }
+    this.rebuildLanes();
+    if (this.follow && this.model.endT > 0) {
+      if (this.autoFit) this.fitAll(false);
+      else if (this.live) this.viewport.alignRight(this.model.endT + this.viewport.nsPerPx * 20);
+    }
+    this.requestRedraw();
+  }
+
+  rebuildLanes() {
+    const m = this.model;
+    const key = `${m.taskList.length}/${m.workerList.length}/${m.wakes.length > 0}`;
+    if (key === this.lanesKey && !this.lanesDirty) return;
+    this.lanesKey = key;
+    this.lanesDirty = false;
+    this.lanes = buildLanes(m, this.laneOptions);
+    this.clampScroll();
+  }
+
+  setLaneOptions(patch) {
+    Object.assign(this.laneOptions, patch);
+    this.lanesDirty = true;
+    if (this.model) this.rebuildLanes();
+    this.requestRedraw();
+  }
+
+  toggleLaneCollapsed(key) {
+    const c = this.laneOptions.collapsed;
+    if (c.has(key)) c.delete(key);
+    else c.add(key);
+    this.setLaneOptions({});
+  }
+
+  fitAll(redraw = true) {
+    const end = this.model ? Math.max(this.model.endT, 1000) : 1e9;
+    this.viewport.fit(0, end * 1.02);
+    if (redraw) {
+      this.autoFit = true;
+      this.follow = true;
+      this.requestRedraw();
+      this.onViewChange();
+    }
+  }
+
+  /** Shows time `t` in the middle without changing the zoom, and stops following. */
+  jumpTo(t, spanNs) {
+    if (spanNs) this.viewport.fit(0, spanNs);
+    this.viewport.t0 = t - (this.viewport.widthPx / 2) * this.viewport.nsPerPx;
+    this.follow = false;
+    this.autoFit = false;
+    this.requestRedraw();
+    this.onViewChange();
+  }
+
+  /** Scrolls vertically so the lane of task index `ti` is visible. */
+  revealTask(ti) {
+    const j = this.lanes.taskLaneByIndex[ti];
+    if (j == null || j < 0) return;
+    const lane = this.lanes.lanes[j];
+    const viewH = this.plotHeight();
+    if (lane.y < this.scrollY || lane.y + lane.height > this.scrollY + viewH) {
+      this.scrollY = lane.y - viewH / 3;
+      this.clampScroll();
+    }
+    this.requestRedraw();
+  }
+
+  zoom(factor, x = null) {
+    const anchor = x ?? (this.follow && this.live ? this.viewport.widthPx : this.viewport.widthPx / 2);
+    this.viewport.zoomAt(anchor, factor);
+    this.autoFit = false;
+    this.requestRedraw();
+    this.onViewChange();
+  }
+
+  pan(dxPx) {
+    this.viewport.panByPx(dxPx);
+    this.follow = false;
+    this.autoFit = false;
+    this.requestRedraw();
+    this.onViewChange();
+  }
+
+  scrollBy(dy) {
+    this.scrollY += dy;
+    this.clampScroll();
+    this.requestRedraw();
+  }
+
+  setFollow(on) {
+    this.follow = on;
+    if (on) this.refresh();
+    this.onViewChange();
+  }
+
+  selectTask(index) {
+    this.options.selectedTask = index;
+    this.requestRedraw();
+  }
+
+  plotHeight() {
+    return Math.max(0, (this.renderer.cssHeight || 0) - AXIS_PX);
+  }
+
+  clampScroll() {
+    const max = Math.max(0, this.lanes.height - this.plotHeight());
+    this.scrollY = Math.min(max, Math.max(0, this.scrollY));
+  }
+
+  requestRedraw() {
+    this.scheduler.request();
+  }
+
+  draw() {
+    this.options.live = this.live;
+    this.renderer.render({
+      model: this.model,
+      viewport: this.viewport,
+      lanes: this.lanes,
+      scrollY: this.scrollY,
+      options: this.options,
+      emptyText: this.emptyText,
+    });
+  }
+
+  // ---- input -------------------------------------------------------------------------
+
+  localPoint(ev) {
+    const r = this.canvas.getBoundingClientRect();
+    return { x: ev.clientX - r.left, y: ev.clientY - r.top };
+  }
+
+  bindInput() {
+    const c = this.canvas;
+    c.addEventListener(
+      'wheel',
+      (ev) => {
+        if (!this.model) return;
+        ev.preventDefault();
+        const p = this.localPoint(ev);
+        const scale = ev.deltaMode === 1 ? 33 : ev.deltaMode === 2 ? 400 : 1;
+        const dx = ev.deltaX * scale;
+        const dy = ev.deltaY * scale;
+        if (ev.shiftKey) {
+          this.scrollBy(dy || dx);
+        } else if (Math.abs(dx) > Math.abs(dy)) {
+          this.pan(-dx);
+        } else if (p.x < GUTTER_PX) {
+          this.scrollBy(dy);
+        } else {
+          const x = this.follow && this.live ? this.viewport.widthPx : p.x - GUTTER_PX;
+          this.zoom(Math.exp(-dy * 0.0018), x);
+        }
+        this.updateHover(p, ev);
+      },
+      { passive: false },
+    );
+    c.addEventListener('mousedown', (ev) => {
+      if (ev.button !== 0 || !this.model) return;
+      const p = this.localPoint(ev);
+      this.drag = { x: p.x, y: p.y, lastX: p.x, lastY: p.y, moved: false };
+      ev.preventDefault();
+    });
+    window.addEventListener('mousemove', (ev) => {
+      const p = this.localPoint(ev);
+      if (this.drag) {
+        const dx = p.x - this.drag.lastX;
+        const dy = p.y - this.drag.lastY;
+        if (Math.abs(p.x - this.drag.x) + Math.abs(p.y - this.drag.y) > 3) this.drag.moved = true;
+        if (this.drag.moved) {
+          this.canvas.classList.add('dragging');
+          if (dx) this.pan(dx);
+          if (dy) this.scrollBy(-dy);
+        }
+        this.drag.lastX = p.x;
+        this.drag.lastY = p.y;
+        this.hideTooltip();
+        return;
+      }
+      if (ev.target === c) this.updateHover(p, ev);
+    });
+    window.addEventListener('mouseup', (ev) => {
+      if (!this.drag) return;
+      const wasClick = !this.drag.moved;
+      this.drag = null;
+      this.canvas.classList.remove('dragging');
+      if (wasClick && ev.target === c) this.click(this.localPoint(ev));
+    });
+    c.addEventListener('mouseleave', () => {
+      this.options.hover = null;
+      this.options.hit = null;
+      this.hideTooltip();
+      this.requestRedraw();
+    });
+  }
+
+  /** What is under the point: {lane, j, task, worker, kind, start, end, ...} or null. */
+  hitTest(p) {
+    if (!this.model || p.y < AXIS_PX) return null;
+    const ly = p.y - AXIS_PX + this.scrollY;
+    const j = laneAtY(this.lanes.lanes, ly);
+    if (j < 0) return null;
+    const lane = this.lanes.lanes[j];
+    const m = this.model;
+    const y = AXIS_PX + lane.y - this.scrollY;
+    const base = { j, lane, y, h: lane.height, inGutter: p.x < GUTTER_PX };
+    if (p.x < GUTTER_PX) {
+      if (lane.kind === 'task') return { ...base, kind: 'task-label', task: lane.task };
+      return base;
+    }
+    const t = this.viewport.xToTime(p.x - GUTTER_PX);
+    const slack = this.viewport.nsPerPx * 2;
+    base.t = t;
+    if (lane.kind === 'worker') {
+      const col = lane.worker.slices;
+      const i = sliceAt(col, t, slack, m.endT);
+      if (i < 0) return { ...base, kind: 'worker-idle', worker: lane.worker };
+      const end = col.end[i] === OPEN ? m.endT : col.end[i];
+      return { ...base, kind: 'poll', task: m.taskList[col.ref[i]], worker: lane.worker, start: col.start[i], end, open: col.end[i] === OPEN };
+    }
+    if (lane.kind === 'task') {
+      const task = lane.task;
+      const i = sliceAt(task.polls, t, slack, m.endT);
+      if (i >= 0) {
+        const end = task.polls.end[i] === OPEN ? m.endT : task.polls.end[i];
+        return { ...base, kind: 'poll', task, worker: m.workers.get(task.polls.ref[i]), start: task.polls.start[i], end, open: task.polls.end[i] === OPEN, pollNo: i + 1 };
+      }
+      const s = sliceAt(task.sched, t, 0, m.endT);
+      if (s >= 0) return { ...base, kind: 'scheduled', task, start: task.sched.start[s], end: task.sched.end[s], cause: task.sched.ref[s] };
+      if (task.schedOpenT !== OPEN && t >= task.schedOpenT && t <= m.endT) return { ...base, kind: 'scheduled', task, start: task.schedOpenT, end: m.endT, cause: task.schedCause, open: true };
+      return { ...base, kind: 'task-idle', task };
+    }
+    if (lane.kind === 'driver') {
+      const w = m.wakes;
+      const i = lowerBound(w.t, w.length, t - slack * 2);
+      for (let k = i; k < w.length && w.t[k] <= t + slack * 2; k++) {
+        if (w.by[k] < 0) return { ...base, kind: 'driver-wake', wake: k, task: m.taskList[w.task[k]], start: w.t[k], end: w.t[k] };
+      }
+      return base;
+    }
+    return base;
+  }
+
+  updateHover(p) {
+    this.options.hover = p;
+    const hit = this.hitTest(p);
+    this.options.hit = hit && hit.kind === 'poll' ? hit : null;
+    this.requestRedraw();
+    if (!hit || !hit.kind) {
+      this.hideTooltip();
+      this.canvas.style.cursor = '';
+      return;
+    }
+    this.canvas.style.cursor = hit.task ? 'pointer' : '';
+    this.showTooltip(p, this.tooltipHtml(hit));
+  }
+
+  tooltipHtml(hit) {
+    const m = this.model;
+    const name = (task) =>
+      `<span class="sw" style="background:${taskColor(task)}"></span><b>${escapeHtml(task.label)}</b> <span class="dim">#${task.id}</span>`;
+    const at = (t) => formatTick(t, this.viewport.nsPerPx);
+    switch (hit.kind) {
+      case 'poll': {
+        const w = hit.worker;
+        const stall = hit.end - hit.start >= this.options.stallNs;
+        return `${name(hit.task)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
+          stall ? ' <span class="bad">long poll</span>' : ''
+        }</div><div class="dim">on ${escapeHtml(w ? w.name : 'thread ?')} · at ${at(hit.start)}</div>${
+          hit.pollNo ? `<div class="dim">poll ${hit.pollNo} of ${hit.task.polls.length}</div>` : ''
+        }`;
+      }
+      case 'scheduled': {
+        let cause = 'spawned, waiting for its first poll';
+        if (hit.cause >= 0) {
+          const by = m.wakes.by[hit.cause];
+          cause = `woken by ${by >= 0 ? escapeHtml(m.taskList[by].label) + ' #' + m.taskList[by].id : 'a driver / thread'}`;
+        }
+        return `${name(hit.task)}<div>scheduled <b>${formatDuration(hit.end - hit.start)}</b>${hit.open ? ' (still waiting)' : ''}</div><div class="dim">${cause}</div>`;
+      }
+      case 'task-idle': {
+        const aw = hit.task.currentAwait();
+        return `${name(hit.task)}<div>idle (suspended)</div>${aw ? `<div class="dim">now at <code>${escapeHtml(aw.label)}</code></div>` : ''}`;
+      }
+      case 'task-label': {
+        const f = m.taskFigures(hit.task);
+        return `${name(hit.task)}<div class="dim">${escapeHtml(hit.task.kind)} · ${f.polls} polls · busy ${formatDuration(f.busy)}</div><div class="dim">click for details</div>`;
+      }
+      case 'worker-idle':
+        return `<b>${escapeHtml(hit.worker.name)}</b> <span class="dim">(${escapeHtml(hit.worker.kind)})</span><div class="dim">idle · busy ${formatDuration(hit.worker.busyNs)} total</div>`;
+      case 'driver-wake':
+        return `<b>driver wake</b><div>woke ${name(hit.task)}</div><div class="dim">at ${at(hit.start)}</div>`;
+      default:
+        return '';
+    }
+  }
+
+  showTooltip(p, html) {
+    if (!html) return this.hideTooltip();
+    const tip = this.tooltip;
+    tip.innerHTML = html;
+    tip.hidden = false;
+    const r = this.wrap.getBoundingClientRect();
+    const tw = tip.offsetWidth;
+    const th = tip.offsetHeight;
+    let x = p.x + 14;
+    let y = p.y + 14;
+    if (x + tw > r.width - 4) x = p.x - tw - 10;
+    if (y + th > r.height - 4) y = p.y - th - 10;
+    tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+  }
+
+  hideTooltip() {
+    this.tooltip.hidden = true;
+  }
+
+  click(p) {
+    const hit = this.hitTest(p);
+    if (!hit) return;
+    if (hit.lane && hit.lane.kind === 'header' && hit.lane.key === 'h:tasks') {
+      this.setLaneOptions({ collapseTasks: !this.laneOptions.collapseTasks });
+      return;
+    }
+    if (hit.task) this.onSelectTask(hit.task.index);
+  }
+}

@@ -1,0 +1,196 @@
+// Tests of layout.js: the time <-> pixel transform, binary search of the visible range,
+// sub-pixel merging (stable while panning, conserving busy time), lanes and ticks.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Viewport,
+  lowerBound,
+  upperBound,
+  visibleSliceRange,
+  sliceAt,
+  mergeSlices,
+  MergedRects,
+  MIXED,
+  buildLanes,
+  visibleLanes,
+  laneAtY,
+  niceTicks,
+} from '../js/layout.js';
+import { SliceColumn, RunModel, OPEN } from '../js/model.js';
+import { syntheticRun, mulberry32 } from './support/synthetic-run.mjs';
+
+test('time <-> px round trip and zoom around the cursor', () => {
+  const vp = new Viewport(1200, 5_000, 250);
+  for (const t of [5_000, 5_123.5, 80_000, 1e9]) assert.ok(Math.abs(vp.xToTime(vp.timeToX(t)) - t) < 1e-6);
+  assert.equal(vp.timeToX(5_000), 0);
+  assert.equal(vp.t1, 5_000 + 1200 * 250);
+  const under = vp.xToTime(300);
+  vp.zoomAt(300, 4);
+  assert.equal(vp.nsPerPx, 62.5);
+  assert.ok(Math.abs(vp.xToTime(300) - under) < 1e-6, 'the time under the cursor stays put');
+  vp.panByPx(100);
+  assert.ok(Math.abs(vp.xToTime(400) - under) < 1e-6);
+  vp.fit(0, 1_200_000);
+  assert.equal(vp.t0, 0);
+  assert.equal(vp.nsPerPx, 1000);
+  vp.alignRight(5_000_000);
+  assert.equal(vp.t1, 5_000_000);
+});
+
+test('lower/upper bound', () => {
+  const a = Float64Array.from([1, 3, 3, 5, 9]);
+  assert.equal(lowerBound(a, 5, 3), 1);
+  assert.equal(upperBound(a, 5, 3), 3);
+  assert.equal(lowerBound(a, 5, 0), 0);
+  assert.equal(lowerBound(a, 5, 10), 5);
+  assert.equal(lowerBound(a, 3, 10), 3, 'respects length, not capacity');
+});
+
+function column(slices) {
+  const c = new SliceColumn(2);
+  for (const [s, e, r] of slices) c.push(s, e, r ?? 0);
+  return c;
+}
+
+test('visible range includes the slice reaching in from the left', () => {
+  const c = column([
+    [0, 10],
+    [20, 50],
+    [60, 70],
+    [80, 90],
+    [100, OPEN],
+  ]);
+  assert.deepEqual(visibleSliceRange(c, 30, 65), [1, 3]);
+  assert.deepEqual(visibleSliceRange(c, 55, 58), [2, 2], 'a gap: nothing visible');
+  assert.deepEqual(visibleSliceRange(c, 95, 500), [4, 5]);
+  assert.deepEqual(visibleSliceRange(c, 150, 500), [4, 5], 'an open slice reaches to now');
+  assert.deepEqual(visibleSliceRange(c, -100, -50), [0, 0]);
+  // Matches a linear scan on random data.
+  const rand = mulberry32(11);
+  const slices = [];
+  let t = 0;
+  for (let i = 0; i < 2000; i++) {
+    t += rand() * 100;
+    const s = t;
+    t += rand() * 100;
+    slices.push([s, t]);
+  }
+  const big = column(slices);
+  for (let k = 0; k < 200; k++) {
+    const a = rand() * t;
+    const b = a + rand() * 5000;
+    const expect = slices.map(([s, e], i) => (e >= a && s <= b ? i : -1)).filter((i) => i >= 0);
+    const [i0, i1] = visibleSliceRange(big, a, b);
+    assert.deepEqual([i0, i1], expect.length ? [expect[0], expect[expect.length - 1] + 1] : [i0, i0]);
+  }
+});
+
+test('sliceAt finds the slice under the cursor, with slack for thin ones', () => {
+  const c = column([
+    [0, 10, 1],
+    [20, 21, 2],
+    [40, OPEN, 3],
+  ]);
+  assert.equal(sliceAt(c, 5, 0, 100), 0);
+  assert.equal(sliceAt(c, 15, 0, 100), -1);
+  assert.equal(sliceAt(c, 23, 3, 100), 1);
+  assert.equal(sliceAt(c, 90, 0, 100), 2);
+  assert.equal(sliceAt(c, 120, 0, 100), -1);
+});
+
+function totalBusy(rects) {
+  let sum = 0;
+  for (let i = 0; i < rects.length; i++) sum += rects.busy[i];
+  return sum;
+}
+
+test('merging keeps wide slices, merges sub-pixel ones and conserves busy time', () => {
+  // 1 px = 100 ns. Ten 10-ns slices 20 ns apart, then a 500 ns slice, then three far apart.
+  const slices = [];
+  for (let i = 0; i < 10; i++) slices.push([1000 + i * 20, 1010 + i * 20, i % 2]);
+  slices.push([2000, 2500, 7]);
+  slices.push([5000, 5010, 3], [9000, 9010, 3], [9030, 9040, 3]);
+  const c = column(slices);
+  const out = mergeSlices(c, 0, c.length, 100, 0, new MergedRects(2));
+  const rows = Array.from({ length: out.length }, (_, i) => [out.start[i], out.end[i], out.ref[i], out.count[i]]);
+  assert.deepEqual(rows, [
+    [1000, 1190, MIXED, 10],
+    [2000, 2500, 7, 1],
+    [5000, 5100, 3, 1], // widened to one pixel
+    [9000, 9100, 3, 2],
+  ]);
+  const input = slices.reduce((a, [s, e]) => a + (e - s), 0);
+  assert.equal(totalBusy(out), input);
+});
+
+test('merging is stable while panning and conserves busy time at every zoom', () => {
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 5, tasks: 60, pollsPerTask: 60 }));
+  const lane = m.workers.get(0).slices;
+  let input = 0;
+  for (let i = 0; i < lane.length; i++) input += lane.end[i] - lane.start[i];
+  for (const nsPerPx of [10, 1e3, 37_000, 1e6, 1e8]) {
+    const all = mergeSlices(lane, 0, lane.length, nsPerPx, m.endT, new MergedRects());
+    assert.ok(Math.abs(totalBusy(all) - input) < 1e-3 * Math.max(1, input / 1e6), `busy conserved at ${nsPerPx}`);
+    // Pan: a viewport starting anywhere yields the same rects where it overlaps.
+    const key = (o, i) => `${o.start[i]}-${o.end[i]}-${o.count[i]}`;
+    const whole = new Set(Array.from({ length: all.length }, (_, i) => key(all, i)));
+    for (const frac of [0.25, 0.5]) {
+      const vp = new Viewport(1000, m.endT * frac, nsPerPx);
+      // Start merging from the group the first visible slice belongs to, as draw.js does.
+      const [i0, i1] = visibleSliceRange(lane, vp.t0, vp.t1);
+      const part = mergeSlices(lane, i0, i1, nsPerPx, m.endT, new MergedRects());
+      for (let i = 1; i < part.length - 1; i++) assert.ok(whole.has(key(part, i)), `rect ${i} differs at ${nsPerPx} ns/px`);
+    }
+  }
+});
+
+test('fewer rects than slices when zoomed out', () => {
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 5, tasks: 200, pollsPerTask: 50 }));
+  const lane = m.workers.get(1).slices;
+  const out = mergeSlices(lane, 0, lane.length, m.endT / 1000, m.endT, new MergedRects());
+  assert.ok(out.length <= 1000 + 1, `${out.length} rects for ${lane.length} slices on 1000 px`);
+});
+
+test('lanes: workers first, then the driver lane, then tasks; hidden and collapsed lanes', () => {
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 2, tasks: 10, pollsPerTask: 5 }));
+  const { lanes, height, taskLaneByIndex } = buildLanes(m, { hidden: new Set(['t:3']), collapsed: new Set(['t:4']) });
+  const kinds = lanes.map((l) => l.kind);
+  const firstTask = kinds.indexOf('task');
+  assert.ok(kinds.lastIndexOf('worker') < kinds.indexOf('driver'));
+  assert.ok(kinds.indexOf('driver') < firstTask);
+  assert.equal(lanes.filter((l) => l.kind === 'worker').length, m.workerList.length);
+  assert.equal(lanes.filter((l) => l.kind === 'task').length, m.taskList.length - 1);
+  assert.equal(taskLaneByIndex[3], -1);
+  assert.equal(lanes[taskLaneByIndex[4]].height, 6);
+  assert.equal(height, lanes[lanes.length - 1].y + lanes[lanes.length - 1].height);
+  // Only visible lanes, by binary search.
+  const [j0, j1] = visibleLanes(lanes, 100, 60);
+  for (let j = 0; j < lanes.length; j++) {
+    const on = lanes[j].y < 160 && lanes[j].y + lanes[j].height > 100;
+    assert.equal(j >= j0 && j < j1, on, `lane ${j}`);
+  }
+  assert.equal(laneAtY(lanes, lanes[firstTask].y + 1), firstTask);
+  assert.equal(laneAtY(lanes, height + 50), -1);
+  const filtered = buildLanes(m, { filter: 'worker-task-7' });
+  assert.equal(filtered.lanes.filter((l) => l.kind === 'task').length, 1);
+});
+
+test('nice ticks: 1/2/5 steps, at least the minimum spacing apart', () => {
+  for (const [t0, t1, w] of [
+    [0, 1e9, 1000],
+    [123_456, 129_000, 800],
+    [0, 37, 500],
+    [5e9, 9e9, 1600],
+  ]) {
+    const { step, ticks } = niceTicks(t0, t1, w, 80);
+    const mant = step / 10 ** Math.floor(Math.log10(step) + 1e-9);
+    assert.ok([1, 2, 5].some((m) => Math.abs(mant - m) < 1e-6), `step ${step}`);
+    assert.ok((step / (t1 - t0)) * w >= 80 - 1e-6);
+    assert.ok(ticks.length >= 1);
+    for (const t of ticks) assert.ok(t >= t0 && t <= t1);
+  }
+});

@@ -1,0 +1,238 @@
+//! `RunContext`: what a scenario is given to run in.
+//!
+//! A scenario builds its observed runtimes through the context (so they carry the recorder's
+//! hooks and the run's id), starts plain threads through it (so their wakes are attributed to
+//! the run), marks its phases on the time axis, and notices cancellation. `block_on` is the
+//! usual entry point: it runs the scenario's main future as a task named "main", stops it when
+//! the run is cancelled or times out, and shuts the runtime down without waiting for ever on a
+//! worker that a scenario blocked on purpose.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use futurescope_recorder::{RunContextGuard, instrument};
+use tokio::runtime::Runtime;
+use tokio::sync::Notify;
+
+use crate::ScenarioError;
+
+/// Which tokio scheduler a runtime uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    CurrentThread,
+    MultiThread { workers: usize },
+}
+
+impl Flavor {
+    /// From a `flavor` choice parameter and a worker count.
+    pub fn from_choice(choice: &str, workers: usize) -> Flavor {
+        if choice == "current_thread" { Flavor::CurrentThread } else { Flavor::MultiThread { workers: workers.max(1) } }
+    }
+}
+
+/// How long a cancelled run's runtime gets to stop its threads before they are abandoned.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    notify: Notify,
+    /// For plain threads sleeping in `sleep_unless_cancelled`.
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+/// Cancels a run from outside (the run manager, on request or at its time limit).
+#[derive(Clone)]
+pub struct CancelHandle(Arc<CancelState>);
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        let st = &self.0;
+        st.cancelled.store(true, Ordering::SeqCst);
+        st.notify.notify_waiters();
+        let _guard = st.lock.lock().unwrap_or_else(|e| e.into_inner());
+        st.cv.notify_all();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// The scenario's view of its run.
+pub struct RunContext {
+    run: u16,
+    cancel: Arc<CancelState>,
+}
+
+impl RunContext {
+    /// A context recording into run `run`, and the handle that cancels it.
+    pub fn new(run: u16) -> (RunContext, CancelHandle) {
+        let cancel = Arc::new(CancelState::default());
+        (RunContext { run, cancel: cancel.clone() }, CancelHandle(cancel))
+    }
+
+    pub fn run_id(&self) -> u16 {
+        self.run
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the run is cancelled.
+    pub async fn cancelled(&self) {
+        cancelled(&self.cancel).await
+    }
+
+    /// Sleeps on a plain thread; returns false (early) if the run was cancelled.
+    pub fn sleep_unless_cancelled(&self, d: Duration) -> bool {
+        let st = &self.cancel;
+        let guard = st.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (_guard, _) = st
+            .cv
+            .wait_timeout_while(guard, d, |_| !st.cancelled.load(Ordering::SeqCst))
+            .unwrap_or_else(|e| e.into_inner());
+        !self.is_cancelled()
+    }
+
+    /// Puts a label on the time axis ("part 2: spawn_blocking").
+    pub fn mark(&self, label: impl Into<String>) {
+        let _ctx = RunContextGuard::enter(self.run);
+        futurescope_recorder::mark(label);
+    }
+
+    /// An observed runtime: its threads record for this run, named `label-N`.
+    pub fn runtime(&self, flavor: Flavor, label: &str) -> std::io::Result<Runtime> {
+        let mut builder = match flavor {
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+            Flavor::MultiThread { workers } => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(workers);
+                b
+            }
+        };
+        let label = label.to_owned();
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        builder
+            .enable_all()
+            .max_blocking_threads(16)
+            .thread_name_fn(move || format!("{label}-{}", counter.fetch_add(1, Ordering::Relaxed)));
+        instrument(&mut builder, self.run);
+        builder.build()
+    }
+
+    /// Runs `main` as a task named "main" on a new observed runtime until it finishes or the run
+    /// is cancelled; then shuts the runtime down (abandoning threads stuck past a short grace).
+    pub fn block_on<F>(&self, flavor: Flavor, label: &str, main: F) -> Result<F::Output, ScenarioError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let rt = self.runtime(flavor, label).map_err(|e| ScenarioError::Failed(format!("building a runtime: {e}")))?;
+        let _ctx = RunContextGuard::enter(self.run);
+        let cancel = self.cancel.clone();
+        let result = rt.block_on(async move {
+            let handle = spawn_named("main", main);
+            let abort = handle.abort_handle();
+            tokio::select! {
+                joined = handle => joined.map_err(join_error),
+                () = cancelled(&cancel) => {
+                    abort.abort();
+                    Err(ScenarioError::Cancelled)
+                }
+            }
+        });
+        rt.shutdown_timeout(SHUTDOWN_GRACE);
+        result
+    }
+
+    /// Like `block_on` for a `!Send` main future: a current-thread runtime with a `LocalSet`,
+    /// `main` spawned with `spawn_local`.
+    pub fn block_on_local<F>(&self, label: &str, main: F) -> Result<F::Output, ScenarioError>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let rt = self
+            .runtime(Flavor::CurrentThread, label)
+            .map_err(|e| ScenarioError::Failed(format!("building a runtime: {e}")))?;
+        let _ctx = RunContextGuard::enter(self.run);
+        let cancel = self.cancel.clone();
+        let local = tokio::task::LocalSet::new();
+        let result = local.block_on(&rt, async move {
+            let handle = tokio::task::Builder::new()
+                .name("main")
+                .spawn_local(main)
+                .expect("spawning on a LocalSet only fails outside one");
+            let abort = handle.abort_handle();
+            tokio::select! {
+                joined = handle => joined.map_err(join_error),
+                () = cancelled(&cancel) => {
+                    abort.abort();
+                    Err(ScenarioError::Cancelled)
+                }
+            }
+        });
+        drop(local);
+        rt.shutdown_timeout(SHUTDOWN_GRACE);
+        result
+    }
+
+    /// A plain OS thread recording for this run (its wakes of the run's tasks are attributed).
+    pub fn spawn_thread<F, T>(&self, name: &str, f: F) -> std::thread::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _ctx = RunContextGuard::enter(self.run);
+        futurescope_recorder::spawn_thread(name, f).expect("the OS refused to start a thread")
+    }
+}
+
+async fn cancelled(st: &CancelState) {
+    loop {
+        let notified = st.notify.notified();
+        if st.cancelled.load(Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> ScenarioError {
+    if e.is_panic() {
+        let payload = e.into_panic();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-string payload".to_owned());
+        ScenarioError::Panicked(msg)
+    } else {
+        ScenarioError::Cancelled
+    }
+}
+
+/// Spawns a task with a name (the name both this dashboard and tokio-console show).
+#[track_caller]
+pub fn spawn_named<F>(name: &str, fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::task::Builder::new().name(name).spawn(fut).expect("spawning only fails outside a runtime")
+}
+
+/// `spawn_blocking` with a name.
+#[track_caller]
+pub fn spawn_blocking_named<F, R>(name: &str, f: F) -> tokio::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::Builder::new().name(name).spawn_blocking(f).expect("spawning only fails outside a runtime")
+}
