@@ -1,0 +1,272 @@
+//! The command line: `futurescope [serve]`, `list`, `run NAME`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use futurescope_recorder::Recorder;
+
+use crate::runs::{RunManager, RunManagerConfig, RunState};
+use crate::{AccessPolicy, AppState, observe};
+
+#[derive(Parser, Debug)]
+#[command(name = "futurescope", version, about = "See async Rust run: a live timeline of tokio tasks, polls, wakes and await points")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the dashboard (the default).
+    Serve(ServeArgs),
+    /// List the scenarios.
+    List {
+        /// Print the catalogue as JSON (as /api/scenarios does).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one scenario headless and write its events.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address for the dashboard.
+    #[arg(long, default_value = "127.0.0.1:6680")]
+    bind: SocketAddr,
+    /// Address for console-subscriber's gRPC server (tokio-console connects here).
+    #[arg(long, default_value = "127.0.0.1:6669")]
+    console_bind: SocketAddr,
+    /// Do not serve console-subscriber (the recorder then runs alone, with less overhead).
+    #[arg(long)]
+    no_console: bool,
+    /// Open the dashboard in a browser.
+    #[arg(long)]
+    open: bool,
+    /// Allow binding a non-loopback address; a token printed at start is then required.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Cancel runs that take longer than this many seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    time_limit: u64,
+    /// Keep finished runs until their logs take this many MiB, then evict the oldest.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=65536))]
+    memory_budget_mib: u64,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Scenario name (see `futurescope list`).
+    name: String,
+    /// A parameter, as name=value (repeatable).
+    #[arg(long = "param", value_parser = parse_pair)]
+    params: Vec<(String, String)>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// Cancel the run after this many seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    time_limit: u64,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Format {
+    Jsonl,
+    Chrome,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .ok_or_else(|| format!("expected name=value, got `{s}`"))
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::List { json }) => list(json),
+        Some(Command::Run(args)) => run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("futurescope: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn list(json: bool) -> Result<ExitCode, String> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&crate::api::scenarios_json()).expect("catalogue serializes"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut topic = "";
+    for s in futurescope_scenarios::catalogue() {
+        if s.topic != topic {
+            topic = s.topic;
+            println!("\n{topic}");
+        }
+        println!("  {:<32} {}", s.name, s.summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let scenario = futurescope_scenarios::find(&args.name)
+        .ok_or_else(|| format!("unknown scenario `{}`; `futurescope list` shows them", args.name))?;
+    let params = futurescope_scenarios::Params::from_pairs(scenario.params, &args.params).map_err(|e| e.to_string())?;
+    observe::install(None).map_err(|e| e.to_string())?;
+    observe::quiet_thread();
+    let config = RunManagerConfig { time_limit: Duration::from_secs(args.time_limit), ..RunManagerConfig::default() };
+    let manager = RunManager::new(Recorder::global(), config);
+    let run = manager.start(scenario.name, &params.to_json()).map_err(|e| e.to_string())?;
+    while !run.is_over() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let write = |out: &mut Box<dyn Write>| -> std::io::Result<()> {
+        match args.format {
+            Format::Jsonl => {
+                writeln!(out, "{}", crate::api::events_header(&run))?;
+                let mut from = 0;
+                loop {
+                    let mut chunk = String::new();
+                    let next = run.log.encode_range(from, 20_000, "\n", &mut chunk);
+                    if next == from {
+                        break;
+                    }
+                    writeln!(out, "{chunk}")?;
+                    from = next;
+                }
+            }
+            Format::Chrome => writeln!(out, "{}", crate::export::chrome_trace(&run.log, scenario.name))?,
+        }
+        out.flush()
+    };
+    write(&mut out).map_err(|e| format!("writing the events failed: {e}"))?;
+    let s = run.summary();
+    eprintln!(
+        "futurescope: {} {:?} in {:.1} ms: {} events, {} tasks, {} polls, {} wakes, {} dropped{}",
+        scenario.name,
+        s.status,
+        s.duration_ns as f64 / 1e6,
+        s.counts.events,
+        s.counts.tasks,
+        s.counts.polls,
+        s.counts.wakes,
+        s.counts.dropped,
+        s.error.map(|e| format!(": {e}")).unwrap_or_default()
+    );
+    Ok(if s.status == RunState::Finished { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for i in 0..4u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i ^ std::process::id() as u64);
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    if !args.bind.ip().is_loopback() && !args.allow_remote {
+        return Err(format!(
+            "refusing to listen on {} (not a loopback address): anyone who can reach it could start runs. \
+             Pass --allow-remote to do it anyway (a token will then be required).",
+            args.bind
+        ));
+    }
+    let console = if args.no_console { None } else { Some(args.console_bind) };
+    let console = observe::install(console).map_err(|e| e.to_string())?;
+    observe::quiet_thread();
+    let token = (!args.bind.ip().is_loopback()).then(random_token);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("futurescope-http")
+        .on_thread_start(observe::quiet_thread)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the server runtime: {e}"))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e} (is another futurescope running? use --bind)", args.bind))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let config = RunManagerConfig {
+            time_limit: Duration::from_secs(args.time_limit),
+            memory_budget: (args.memory_budget_mib as usize) << 20,
+            ..RunManagerConfig::default()
+        };
+        let runs = RunManager::new(Recorder::global(), config);
+        let state = AppState {
+            runs: runs.clone(),
+            access: Arc::new(AccessPolicy::new(addr, token.clone())),
+            console: console.as_ref().map(|c| c.addr.to_string()),
+            console_clients: console.as_ref().map(|c| c.clients.clone()),
+        };
+        let url = match &token {
+            Some(t) => format!("http://{addr}/?token={t}"),
+            None => format!("http://{addr}/"),
+        };
+        println!("futurescope {}: dashboard on {url}", env!("CARGO_PKG_VERSION"));
+        match &console {
+            Some(c) => println!("futurescope: tokio-console can attach with: tokio-console http://{}", c.addr),
+            None => println!("futurescope: console-subscriber is off (--no-console)"),
+        }
+        let _ = std::io::stdout().flush();
+        if args.open {
+            let _ = std::process::Command::new("xdg-open").arg(&url).spawn();
+        }
+        axum::serve(listener, crate::app(state))
+            .with_graceful_shutdown(shutdown_signal(runs))
+            .await
+            .map_err(|e| format!("server error: {e}"))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on ctrl-c or SIGTERM, after cancelling the running runs.
+async fn shutdown_signal(runs: Arc<RunManager>) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    eprintln!("futurescope: shutting down; cancelling running runs");
+    runs.cancel_all();
+}

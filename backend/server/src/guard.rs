@@ -1,0 +1,165 @@
+//! Who may talk to the dashboard.
+//!
+//! A dashboard on localhost that starts work on request is reachable from every page the user
+//! has open, so every request is checked:
+//! - `Host` must name the dashboard (a loopback name with its port, or the bound address):
+//!   a DNS-rebinding page that resolves its own name to 127.0.0.1 sends its own name and is
+//!   refused.
+//! - `Origin`, when present, must be the dashboard's own: another site's page can neither POST
+//!   a run nor open the WebSocket (browsers always send Origin on both).
+//! - When bound to a non-loopback address (only with `--allow-remote`), a token printed at
+//!   start is required on every request: `?token=` once (it is then kept in a cookie) or an
+//!   `Authorization: Bearer` header.
+
+use std::net::SocketAddr;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+
+const TOKEN_COOKIE: &str = "futurescope_token";
+
+/// The hosts and token the dashboard accepts.
+#[derive(Debug, Clone)]
+pub struct AccessPolicy {
+    /// `host:port` values accepted in `Host` (lowercase).
+    hosts: Vec<String>,
+    token: Option<String>,
+}
+
+impl AccessPolicy {
+    /// For a dashboard bound to `addr`: loopback names, plus the address itself.
+    pub fn new(addr: SocketAddr, token: Option<String>) -> AccessPolicy {
+        let port = addr.port();
+        let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+        let own = match addr {
+            SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
+            SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
+        };
+        if !hosts.contains(&own) && !addr.ip().is_unspecified() {
+            hosts.push(own);
+        }
+        if port == 80 {
+            hosts.extend(["127.0.0.1".into(), "localhost".into(), "[::1]".into()]);
+        }
+        AccessPolicy { hosts, token }
+    }
+
+    /// Adds a host name (for example a machine name when `--allow-remote` is used).
+    pub fn allow_host(&mut self, host: &str) {
+        self.hosts.push(host.to_ascii_lowercase());
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    fn host_ok(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.hosts.iter().any(|h| *h == host)
+    }
+
+    fn origin_ok(&self, origin: &str) -> bool {
+        let origin = origin.to_ascii_lowercase();
+        origin.strip_prefix("http://").is_some_and(|rest| self.host_ok(rest))
+    }
+
+    fn token_ok(&self, headers: &HeaderMap, query: Option<&str>) -> (bool, bool) {
+        let Some(token) = &self.token else { return (true, false) };
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| constant_time_eq(t, token));
+        let cookie = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().strip_prefix(TOKEN_COOKIE).and_then(|r| r.strip_prefix('=')))
+            .any(|t| constant_time_eq(t, token));
+        let in_query = query
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.strip_prefix("token="))
+            .any(|t| constant_time_eq(t, token));
+        (bearer || cookie || in_query, in_query)
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn refuse(status: StatusCode, reason: String) -> Response {
+    (status, axum::Json(json!({ "error": reason }))).into_response()
+}
+
+/// Middleware: refuses requests that fail the policy, with a reason.
+pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let policy = &state.access;
+    let headers = req.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !policy.host_ok(host) {
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "refused: Host `{}` is not this dashboard (open it as http://127.0.0.1:PORT); this protects against DNS rebinding",
+                host.chars().take(100).collect::<String>()
+            ),
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !policy.origin_ok(origin) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "refused: requests from origin `{}` may not drive this dashboard",
+                    origin.chars().take(100).collect::<String>()
+                ),
+            );
+        }
+    }
+    let (token_ok, token_in_query) = policy.token_ok(headers, req.uri().query());
+    if !token_ok {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "refused: this dashboard listens beyond loopback and needs the token printed at its start (?token=...)".into(),
+        );
+    }
+    let mut response = next.run(req).await;
+    if token_in_query {
+        if let Some(token) = policy.token() {
+            let cookie = format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names_with_the_port() {
+        let p = AccessPolicy::new("127.0.0.1:6680".parse().unwrap(), None);
+        assert!(p.host_ok("127.0.0.1:6680"));
+        assert!(p.host_ok("LOCALHOST:6680"));
+        assert!(p.host_ok("[::1]:6680"));
+        assert!(!p.host_ok("127.0.0.1:6681"));
+        assert!(!p.host_ok("evil.example:6680"));
+        assert!(!p.host_ok(""));
+        assert!(p.origin_ok("http://localhost:6680"));
+        assert!(!p.origin_ok("https://localhost:6680"));
+        assert!(!p.origin_ok("http://evil.example"));
+        assert!(!p.origin_ok("null"));
+    }
+}

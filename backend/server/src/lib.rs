@@ -1,0 +1,65 @@
+//! futurescope: a localhost dashboard that shows async Rust running: every poll, wake and
+//! waker operation of a scenario's tokio tasks, live, on a browser timeline.
+//!
+//! Layout:
+//! - `cli`: the command line (`serve`, `list`, `run`, `open`); `main.rs` only calls it.
+//! - `observe`: installs the process's tracing dispatch (the recorder, with or without
+//!   console-subscriber) and keeps the dashboard's own threads out of it.
+//! - `runs`: the run manager: starts scenarios on their own threads and runtimes, cancels
+//!   them, enforces time limits, keeps finished runs within a memory budget.
+//! - `api`: the HTTP handlers and the error type they answer with.
+//! - `ws`: the WebSocket stream of a run's events.
+//! - `page`: the askama page and the embedded frontend and static files.
+//! - `guard`: who may talk to the dashboard (Host, Origin, token).
+//! - `export`: Chrome trace JSON.
+//!
+//! `app(state)` builds the whole router, so tests drive it with `tower::ServiceExt::oneshot`.
+
+pub mod api;
+pub mod cli;
+pub mod export;
+pub mod guard;
+pub mod observe;
+pub mod page;
+pub mod runs;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use guard::AccessPolicy;
+pub use runs::{RunManager, RunManagerConfig};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub runs: Arc<RunManager>,
+    pub access: Arc<AccessPolicy>,
+    /// The console-subscriber gRPC address, when it is on.
+    pub console: Option<String>,
+    /// How many tokio-console clients are connected right now (when it is on).
+    pub console_clients: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
+/// The dashboard's router: page, assets, API and WebSocket, behind the access guard.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/scenarios", get(api::scenarios))
+        .route("/api/runs", get(api::list_runs).post(api::create_run))
+        .route("/api/runs/{id}", get(api::run_status))
+        .route("/api/runs/{id}/cancel", post(api::cancel_run))
+        .route("/api/runs/{id}/events", get(api::run_events))
+        .route("/api/runs/{id}/export", get(api::run_export))
+        .route("/api/health", get(api::health));
+    Router::new()
+        .route("/", get(page::index))
+        .route("/assets/{*path}", get(page::asset))
+        .route("/static/{*path}", get(page::static_file))
+        .route("/ws", get(ws::upgrade))
+        .merge(api)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        .with_state(state)
+}

@@ -1,0 +1,139 @@
+//! What the process's tracing sees: the recorder (and console-subscriber, when on) for the
+//! scenarios' runtimes, and nothing at all for the dashboard's own threads.
+//!
+//! The dispatch is the global default, so every thread a scenario starts records without
+//! ceremony. The dashboard's threads (its server runtime, the console gRPC server, the main
+//! thread) opt out with `quiet_thread`, which makes a no-op subscriber their default: their
+//! tasks create no spans and their wakes are never seen, so neither this dashboard nor
+//! tokio-console shows the dashboard itself.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use futurescope_recorder::{RecorderLayer, RecorderSubscriber};
+use tracing_subscriber::layer::SubscriberExt;
+
+thread_local! {
+    static QUIET: RefCell<Option<tracing::subscriber::DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// Makes this thread invisible to the recorder and to console-subscriber, for its whole life.
+pub fn quiet_thread() {
+    QUIET.with(|q| {
+        let mut q = q.borrow_mut();
+        if q.is_none() {
+            *q = Some(tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default()));
+        }
+    });
+}
+
+/// The console-subscriber side, when it is on.
+#[derive(Clone, Debug)]
+pub struct ConsoleInfo {
+    pub addr: SocketAddr,
+    /// gRPC connections open right now (tokio-console clients).
+    pub clients: Arc<AtomicUsize>,
+}
+
+impl ConsoleInfo {
+    pub fn connected_clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error("cannot listen for tokio-console on {addr}: {source} (use --console-bind ADDR or --no-console)")]
+    ConsoleBind { addr: SocketAddr, source: std::io::Error },
+    #[error("a global tracing subscriber was already installed")]
+    AlreadyInstalled,
+}
+
+/// Installs the global dispatch. With `console` set, console-subscriber's layer and the
+/// recorder's share one registry and the gRPC server listens there (on its own quiet thread).
+pub fn install(console: Option<SocketAddr>) -> Result<Option<ConsoleInfo>, ObserveError> {
+    let Some(addr) = console else {
+        tracing::subscriber::set_global_default(RecorderSubscriber::new()).map_err(|_| ObserveError::AlreadyInstalled)?;
+        return Ok(None);
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| ObserveError::ConsoleBind { addr, source })?;
+    listener.set_nonblocking(true).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
+    let (console_layer, server) = console_subscriber::ConsoleLayer::builder().build();
+    let clients = Arc::new(AtomicUsize::new(0));
+    let counter = clients.clone();
+    std::thread::Builder::new()
+        .name("futurescope-console".into())
+        .spawn(move || {
+            quiet_thread();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("building the console server's runtime failed: out of file descriptors?");
+            rt.block_on(serve_console(listener, server, counter));
+        })
+        .expect("the OS refused the console server thread");
+    let registry = tracing_subscriber::registry().with(console_layer).with(RecorderLayer::new());
+    tracing::subscriber::set_global_default(registry).map_err(|_| ObserveError::AlreadyInstalled)?;
+    Ok(Some(ConsoleInfo { addr: local, clients }))
+}
+
+async fn serve_console(listener: std::net::TcpListener, server: console_subscriber::Server, clients: Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("a bound std listener converts");
+    let console_subscriber::ServerParts { instrument_server, aggregator, .. } = server.into_parts();
+    tokio::spawn(aggregator.run());
+    let incoming = futures::stream::unfold((listener, clients), |(listener, clients)| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| CountedStream::new(stream, clients.clone()));
+        Some((accepted, (listener, clients)))
+    });
+    let _ = tonic::transport::Server::builder().add_service(instrument_server).serve_with_incoming(incoming).await;
+}
+
+/// A TCP connection that counts itself in `clients` while it is open.
+struct CountedStream {
+    inner: tokio::net::TcpStream,
+    clients: Arc<AtomicUsize>,
+}
+
+impl CountedStream {
+    fn new(inner: tokio::net::TcpStream, clients: Arc<AtomicUsize>) -> Self {
+        clients.fetch_add(1, Ordering::Relaxed);
+        CountedStream { inner, clients }
+    }
+}
+
+impl Drop for CountedStream {
+    fn drop(&mut self) {
+        self.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl tokio::io::AsyncRead for CountedStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CountedStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for CountedStream {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}

@@ -1,0 +1,313 @@
+//! The run manager: starts scenario runs, cancels them, and keeps their logs.
+//!
+//! Each run gets its own OS thread, which builds the scenario's own observed runtime(s) through
+//! `RunContext`; the dashboard's server runtime is never one of them, so the dashboard never
+//! records itself. A run ends when its scenario returns, when it is cancelled, or at its time
+//! limit; a scenario that ignores cancellation (a worker blocked for ever) is abandoned after a
+//! grace period: its run is marked failed, its log stops receiving events, and the server and
+//! other runs go on.
+//!
+//! Finished runs are kept, newest first, until their logs exceed the memory budget; then the
+//! oldest finished runs are evicted (and the eviction is reported in `RunManager::notices`).
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futurescope_recorder::{Recorder, RunLog};
+use futurescope_scenarios::context::CancelHandle;
+use futurescope_scenarios::{Params, RunContext, Scenario, ScenarioError};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Run manager settings.
+#[derive(Clone, Debug)]
+pub struct RunManagerConfig {
+    /// A run still going after this long is cancelled.
+    pub time_limit: Duration,
+    /// How long a cancelled run may take to stop before it is abandoned.
+    pub stop_grace: Duration,
+    /// Runs that may be running at once.
+    pub max_running: usize,
+    /// Memory the kept runs' logs may take before the oldest finished ones are evicted.
+    pub memory_budget: usize,
+}
+
+impl Default for RunManagerConfig {
+    fn default() -> Self {
+        RunManagerConfig {
+            time_limit: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(3),
+            max_running: 4,
+            memory_budget: 1 << 30,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Running,
+    Finished,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+struct RunStatus {
+    state: RunState,
+    error: Option<String>,
+    /// Run-relative end time, ns.
+    duration_ns: Option<u64>,
+}
+
+/// One run: its scenario, parameters, log and status.
+pub struct Run {
+    pub id: u64,
+    pub scenario: &'static Scenario,
+    pub params: Params,
+    pub log: Arc<RunLog>,
+    pub started_ms: u64,
+    started: Instant,
+    cancel: CancelHandle,
+    status: Mutex<RunStatus>,
+}
+
+/// A run's status as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub id: u64,
+    pub scenario: &'static str,
+    pub params: serde_json::Value,
+    pub status: RunState,
+    pub error: Option<String>,
+    pub started_ms: u64,
+    pub duration_ns: u64,
+    pub counts: futurescope_recorder::RunCounts,
+}
+
+impl Run {
+    pub fn state(&self) -> RunState {
+        self.lock_status().state
+    }
+
+    fn lock_status(&self) -> std::sync::MutexGuard<'_, RunStatus> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn summary(&self) -> RunSummary {
+        let st = self.lock_status().clone();
+        RunSummary {
+            id: self.id,
+            scenario: self.scenario.name,
+            params: self.params.to_json(),
+            status: st.state,
+            error: st.error,
+            started_ms: self.started_ms,
+            duration_ns: st.duration_ns.unwrap_or_else(|| self.started.elapsed().as_nanos() as u64),
+            counts: self.log.counts(),
+        }
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.state() != RunState::Running
+    }
+
+    /// Sets the final status once; later calls (a late thread after abandonment) are ignored.
+    fn end(&self, state: RunState, error: Option<String>) -> bool {
+        let mut st = self.lock_status();
+        if st.state != RunState::Running {
+            return false;
+        }
+        st.state = state;
+        st.error = error;
+        st.duration_ns = Some(self.started.elapsed().as_nanos() as u64);
+        true
+    }
+}
+
+/// Something every dashboard client should hear about.
+#[derive(Clone, Debug)]
+pub enum Notice {
+    Started(u64),
+    Ended(u64),
+    Evicted { run: u64, reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("unknown scenario `{0}`; GET /api/scenarios lists them")]
+    UnknownScenario(String),
+    #[error(transparent)]
+    BadParams(#[from] futurescope_scenarios::ParamError),
+    #[error("{0} runs are already running; cancel one or wait")]
+    Busy(usize),
+    #[error("could not start the run thread: {0}")]
+    Thread(std::io::Error),
+}
+
+pub struct RunManager {
+    recorder: &'static Recorder,
+    config: RunManagerConfig,
+    runs: Mutex<BTreeMap<u64, Arc<Run>>>,
+    next_id: AtomicU64,
+    notices: broadcast::Sender<Notice>,
+}
+
+impl RunManager {
+    pub fn new(recorder: &'static Recorder, config: RunManagerConfig) -> Arc<RunManager> {
+        let (notices, _) = broadcast::channel(256);
+        Arc::new(RunManager { recorder, config, runs: Mutex::new(BTreeMap::new()), next_id: AtomicU64::new(1), notices })
+    }
+
+    pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+
+    fn lock_runs(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Run>>> {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<Run>> {
+        self.lock_runs().get(&id).cloned()
+    }
+
+    /// All kept runs, newest first.
+    pub fn list(&self) -> Vec<Arc<Run>> {
+        self.lock_runs().values().rev().cloned().collect()
+    }
+
+    /// Validates and starts a run of `scenario`.
+    pub fn start(self: &Arc<Self>, scenario: &str, params: &serde_json::Value) -> Result<Arc<Run>, StartError> {
+        let scenario =
+            futurescope_scenarios::find(scenario).ok_or_else(|| StartError::UnknownScenario(scenario.chars().take(80).collect()))?;
+        let params = Params::validate(scenario.params, params)?;
+        let running = self.lock_runs().values().filter(|r| !r.is_over()).count();
+        if running >= self.config.max_running {
+            return Err(StartError::Busy(running));
+        }
+        let log = self.recorder.begin_run();
+        let (ctx, cancel) = RunContext::new(log.id);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let started_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let run = Arc::new(Run {
+            id,
+            scenario,
+            params: params.clone(),
+            log,
+            started_ms,
+            started: Instant::now(),
+            cancel,
+            status: Mutex::new(RunStatus { state: RunState::Running, error: None, duration_ns: None }),
+        });
+        self.lock_runs().insert(id, run.clone());
+
+        let manager = self.clone();
+        let for_thread = run.clone();
+        let spawned = std::thread::Builder::new().name(format!("futurescope-run-{id}")).spawn(move || {
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| (for_thread.scenario.run)(&ctx, &for_thread.params)));
+            let (state, error) = match result {
+                Ok(Ok(())) => (RunState::Finished, None),
+                Ok(Err(ScenarioError::Cancelled)) if for_thread.cancel.is_cancelled() => (RunState::Cancelled, None),
+                Ok(Err(e)) => (RunState::Failed, Some(e.to_string())),
+                Err(panic) => (RunState::Failed, Some(format!("the scenario panicked: {}", panic_message(&panic)))),
+            };
+            manager.finish(&for_thread, state, error);
+        });
+        if let Err(e) = spawned {
+            self.finish(&run, RunState::Failed, Some(format!("could not start the run thread: {e}")));
+            return Err(StartError::Thread(e));
+        }
+        self.watch_time_limit(run.clone());
+        let _ = self.notices.send(Notice::Started(id));
+        Ok(run)
+    }
+
+    /// Cancels at the time limit; abandons a run that does not stop within the grace period.
+    fn watch_time_limit(self: &Arc<Self>, run: Arc<Run>) {
+        let manager = self.clone();
+        let limit = self.config.time_limit;
+        let grace = self.config.stop_grace;
+        std::thread::Builder::new()
+            .name(format!("futurescope-watch-{}", run.id))
+            .spawn(move || {
+                let deadline = Instant::now() + limit;
+                while Instant::now() < deadline && !run.is_over() && !run.cancel.is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let timed_out = !run.is_over() && !run.cancel.is_cancelled();
+                if timed_out {
+                    run.cancel.cancel();
+                }
+                let stop_by = Instant::now() + grace;
+                while Instant::now() < stop_by && !run.is_over() {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if !run.is_over() {
+                    manager.finish(
+                        &run,
+                        RunState::Failed,
+                        Some(format!(
+                            "the scenario did not stop within {grace:?} of being cancelled (a thread is blocked); \
+                             it was abandoned and records no more"
+                        )),
+                    );
+                } else if timed_out {
+                    let mut st = run.lock_status();
+                    if st.state == RunState::Cancelled {
+                        st.state = RunState::Failed;
+                        st.error = Some(format!("time limit of {limit:?} reached; the run was cancelled"));
+                    }
+                }
+            })
+            .expect("the OS refused a watchdog thread");
+    }
+
+    fn finish(&self, run: &Arc<Run>, state: RunState, error: Option<String>) {
+        self.recorder.finish_run(&run.log);
+        if run.end(state, error) {
+            let _ = self.notices.send(Notice::Ended(run.id));
+            self.evict_over_budget();
+        }
+    }
+
+    /// Cancels a run; true if it was running.
+    pub fn cancel(&self, id: u64) -> Option<bool> {
+        let run = self.get(id)?;
+        let was_running = !run.is_over();
+        run.cancel.cancel();
+        Some(was_running)
+    }
+
+    /// Cancels every running run (at shutdown).
+    pub fn cancel_all(&self) {
+        for run in self.list() {
+            run.cancel.cancel();
+        }
+    }
+
+    fn evict_over_budget(&self) {
+        let mut runs = self.lock_runs();
+        let mut total: usize = runs.values().map(|r| r.log.approx_bytes()).sum();
+        while total > self.config.memory_budget {
+            let Some((&oldest, run)) = runs.iter().find(|(_, r)| r.is_over()) else { break };
+            total -= run.log.approx_bytes();
+            runs.remove(&oldest);
+            let reason = format!(
+                "run {oldest} was evicted: kept runs exceeded the memory budget of {} MiB",
+                self.config.memory_budget >> 20
+            );
+            let _ = self.notices.send(Notice::Evicted { run: oldest, reason });
+        }
+    }
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}

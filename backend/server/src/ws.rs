@@ -1,0 +1,225 @@
+//! `/ws`: streams runs' events to a browser (protocol in docs/protocol.md).
+//!
+//! Each connection is a receive task (parses client messages, answers junk with an error
+//! message) and a send loop (hello, run notices, and every `BATCH_EVERY` the new events of each
+//! subscribed run, read from the run's log by index). A subscriber's position is an index into
+//! the log, so a replay is just starting at 0, and a slow client costs the server no memory: it
+//! falls behind, and if one send stays blocked for `SEND_TIMEOUT` it is disconnected (the
+//! browser reconnects and replays).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::AppState;
+use crate::runs::{Notice, Run};
+
+/// How often new events are sent.
+const BATCH_EVERY: Duration = Duration::from_millis(30);
+/// Most events in one batch message.
+const MAX_BATCH: usize = 50_000;
+/// Most events sent to one client per tick, over all its subscriptions (then it waits a tick).
+const MAX_PER_TICK: usize = 400_000;
+/// A client whose socket accepts nothing for this long is disconnected.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest client message accepted.
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Most runs one connection may subscribe to at once.
+const MAX_SUBSCRIPTIONS: usize = 16;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, state))
+}
+
+/// A message from the browser.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ClientMessage {
+    Subscribe { run: u64 },
+    Unsubscribe { run: u64 },
+}
+
+/// Parses a client message, or says what is wrong with it.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "could not understand the message ({e}); expected {{\"type\":\"subscribe\",\"run\":ID}} or \
+             {{\"type\":\"unsubscribe\",\"run\":ID}}"
+        )
+    })
+}
+
+enum Command {
+    Client(ClientMessage),
+    Error(String),
+}
+
+struct Subscription {
+    run: Arc<Run>,
+    cursor: usize,
+}
+
+async fn serve(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let (commands, mut command_rx) = mpsc::channel::<Command>(32);
+
+    // Receive task: the only reader of the socket.
+    let receiver = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            let cmd = match msg {
+                Message::Text(text) => match parse_client_message(text.as_str()) {
+                    Ok(m) => Command::Client(m),
+                    Err(e) => Command::Error(e),
+                },
+                Message::Binary(_) => Command::Error("binary messages are not understood; send JSON text".into()),
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            if commands.send(cmd).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut notices = state.runs.subscribe_notices();
+    let hello = json!({
+        "type": "hello",
+        "v": 1,
+        "server": concat!("futurescope ", env!("CARGO_PKG_VERSION")),
+        "console": state.console,
+        "runs": state.runs.list().iter().map(|r| r.summary()).collect::<Vec<_>>(),
+    });
+    let mut subs: Vec<Subscription> = Vec::new();
+    let mut tick = tokio::time::interval(BATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ok = send_text(&mut sink, hello.to_string()).await;
+    while ok {
+        tokio::select! {
+            cmd = command_rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                ok = handle_command(&state, &mut subs, cmd, &mut sink).await;
+            }
+            notice = notices.recv() => {
+                ok = match notice {
+                    Ok(Notice::Started(id)) => match state.runs.get(id) {
+                        Some(run) => send_text(&mut sink, run_message(&run).to_string()).await,
+                        None => true,
+                    },
+                    Ok(Notice::Ended(_)) => true,
+                    Ok(Notice::Evicted { run, reason }) => {
+                        subs.retain(|s| s.run.id != run);
+                        send_text(&mut sink, json!({"type": "evicted", "run": run, "reason": reason}).to_string()).await
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => false,
+                };
+            }
+            _ = tick.tick() => {
+                ok = send_batches(&mut subs, &mut sink).await;
+            }
+        }
+    }
+    receiver.abort();
+}
+
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+async fn send_text(sink: &mut Sink, text: String) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(Utf8Bytes::from(text)))).await, Ok(Ok(())))
+}
+
+fn run_message(run: &Run) -> serde_json::Value {
+    let s = run.summary();
+    json!({"type": "run", "run": s.id, "scenario": s.scenario, "params": s.params, "status": s.status})
+}
+
+async fn handle_command(state: &AppState, subs: &mut Vec<Subscription>, cmd: Command, sink: &mut Sink) -> bool {
+    match cmd {
+        Command::Error(e) => send_text(sink, json!({"type": "error", "error": e}).to_string()).await,
+        Command::Client(ClientMessage::Subscribe { run }) => {
+            let Some(found) = state.runs.get(run) else {
+                let e = format!("no run {run} (it never existed or was evicted)");
+                return send_text(sink, json!({"type": "error", "error": e, "run": run}).to_string()).await;
+            };
+            if subs.iter().any(|s| s.run.id == run) {
+                // Re-subscribing replays from the start.
+                subs.retain(|s| s.run.id != run);
+            }
+            if subs.len() >= MAX_SUBSCRIPTIONS {
+                let e = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection; unsubscribe first");
+                return send_text(sink, json!({"type": "error", "error": e, "run": run}).to_string()).await;
+            }
+            let ok = send_text(sink, run_message(&found).to_string()).await;
+            subs.push(Subscription { run: found, cursor: 0 });
+            ok && send_batches(subs, sink).await
+        }
+        Command::Client(ClientMessage::Unsubscribe { run }) => {
+            subs.retain(|s| s.run.id != run);
+            true
+        }
+    }
+}
+
+/// Sends each subscription's new events; ends the subscriptions whose run is over and sent.
+async fn send_batches(subs: &mut Vec<Subscription>, sink: &mut Sink) -> bool {
+    let mut budget = MAX_PER_TICK;
+    let mut i = 0;
+    while i < subs.len() {
+        let sub = &mut subs[i];
+        // Read "over" before the length: a run is over only once its log is complete.
+        let over = sub.run.is_over();
+        let len = sub.run.log.len();
+        while sub.cursor < len && budget > 0 {
+            let n = (len - sub.cursor).min(MAX_BATCH).min(budget);
+            let mut text = String::with_capacity(n * 70 + 64);
+            text.push_str(&format!(r#"{{"type":"batch","run":{},"events":["#, sub.run.id));
+            let next = sub.run.log.encode_range(sub.cursor, n, ",", &mut text);
+            text.push_str("]}");
+            budget -= next - sub.cursor;
+            sub.cursor = next;
+            if !send_text(sink, text).await {
+                return false;
+            }
+        }
+        if over && sub.cursor >= len {
+            let s = sub.run.summary();
+            let end = json!({"type": "end", "run": s.id, "status": s.status, "error": s.error, "counts": s.counts, "duration_ns": s.duration_ns});
+            if !send_text(sink, end.to_string()).await {
+                return false;
+            }
+            subs.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_two_messages() {
+        assert_eq!(parse_client_message(r#"{"type":"subscribe","run":3}"#), Ok(ClientMessage::Subscribe { run: 3 }));
+        assert_eq!(parse_client_message(r#"{"type":"unsubscribe","run":3}"#), Ok(ClientMessage::Unsubscribe { run: 3 }));
+    }
+
+    #[test]
+    fn rejects_junk_with_a_reason() {
+        for bad in ["", "{", "null", "[]", r#"{"type":"subscribe"}"#, r#"{"type":"subscribe","run":-1}"#, r#"{"type":"nope"}"#,
+            r#"{"type":"subscribe","run":1,"x":2}"#, r#"{"type":"subscribe","run":"1"}"#] {
+            let e = parse_client_message(bad).unwrap_err();
+            assert!(e.contains("expected {\"type\":\"subscribe\""), "{bad}: {e}");
+        }
+    }
+}
