@@ -1,0 +1,41 @@
+//! futurescope-bench: measures what the recorder costs and how fast events reach a browser.
+//!
+//! - `overhead`: 1,000 tasks x 1,000 `yield_now` on a 2-worker runtime, in four modes, each in
+//!   its own process (a process has one global tracing subscriber): bare, recorder alone,
+//!   console-subscriber alone, recorder + console-subscriber. Rounds are interleaved and the
+//!   medians reported, as ratios to bare.
+//! - `stream`: the dashboard's server in-process, a scenario producing events as fast as it
+//!   can for a while, and one real WebSocket client on loopback counting what it receives.
+//!
+//! These are benchmarks, not tests: they print figures; `--json` prints one JSON line.
+
+mod overhead;
+mod stream;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "futurescope-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Recorder overhead against a bare runtime and against console-subscriber.
+    Overhead(overhead::Args),
+    /// One mode of `overhead`, in this process (used by `overhead` itself).
+    #[command(hide = true)]
+    OverheadChild(overhead::ChildArgs),
+    /// Events per second from the recorder to one WebSocket client.
+    Stream(stream::Args),
+}
+
+fn main() {
+    match Cli::parse().command {
+        Command::Overhead(args) => overhead::run(args),
+        Command::OverheadChild(args) => overhead::child(args),
+        Command::Stream(args) => stream::run(args),
+    }
+}

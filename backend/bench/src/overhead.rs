@@ -1,0 +1,146 @@
+//! `overhead`: the recorder's cost on a poll-heavy workload, against bare tokio and against
+//! console-subscriber, each mode in a child process of its own.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futurescope_recorder::{Recorder, RecorderLayer, RecorderSubscriber};
+use serde_json::{Value, json};
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Rounds per mode (interleaved); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    #[arg(long, default_value_t = 1000)]
+    tasks: usize,
+    #[arg(long, default_value_t = 1000)]
+    yields: usize,
+    /// Print one JSON line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ChildArgs {
+    #[arg(long)]
+    mode: String,
+    #[arg(long)]
+    tasks: usize,
+    #[arg(long)]
+    yields: usize,
+}
+
+const MODES: [&str; 4] = ["bare", "recorder", "console", "recorder_console"];
+
+pub fn run(args: Args) {
+    let exe = std::env::current_exe().expect("the bench binary knows its own path");
+    let mut samples: Vec<Vec<Value>> = vec![Vec::new(); MODES.len()];
+    for _ in 0..args.rounds {
+        for (i, mode) in MODES.iter().enumerate() {
+            let out = Command::new(&exe)
+                .args(["overhead-child", "--mode", mode, "--tasks", &args.tasks.to_string(), "--yields", &args.yields.to_string()])
+                .output()
+                .expect("running a bench child process");
+            assert!(out.status.success(), "{mode} child failed: {}", String::from_utf8_lossy(&out.stderr));
+            let line = String::from_utf8_lossy(&out.stdout);
+            let v: Value = serde_json::from_str(line.trim()).expect("the child prints one JSON line");
+            samples[i].push(v);
+        }
+    }
+    let median = |i: usize| -> (f64, &Value) {
+        let mut s: Vec<&Value> = samples[i].iter().collect();
+        s.sort_by(|a, b| a["ms"].as_f64().partial_cmp(&b["ms"].as_f64()).expect("times are numbers"));
+        let m = s[s.len() / 2];
+        (m["ms"].as_f64().expect("ms"), m)
+    };
+    let (bare, _) = median(0);
+    let (rec, rec_v) = median(1);
+    let (con, _) = median(2);
+    let (rc, rc_v) = median(3);
+    let result = json!({
+        "workload": format!("{} tasks x {} yield_now, multi_thread runtime with 2 workers, release", args.tasks, args.yields),
+        "rounds": args.rounds,
+        "bare_ms": bare,
+        "recorder_ms": rec,
+        "console_ms": con,
+        "recorder_console_ms": rc,
+        "recorder_x_bare": rec / bare,
+        "recorder_console_x_console": rc / con,
+        "recorder_events": rec_v["events"],
+        "recorder_polls": rec_v["polls"],
+        "recorder_wakes": rec_v["wakes"],
+        "recorder_dropped": rec_v["dropped"],
+        "recorder_console_events": rc_v["events"],
+        "recorder_console_dropped": rc_v["dropped"],
+        "samples_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), samples[i].iter().map(|v| v["ms"].clone()).collect::<Vec<_>>())).collect::<serde_json::Map<_, _>>(),
+    });
+    if args.json {
+        println!("{result}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&result).expect("json"));
+    }
+}
+
+async fn workload(tasks: usize, yields: usize) {
+    let mut handles = Vec::with_capacity(tasks);
+    for _ in 0..tasks {
+        handles.push(tokio::spawn(async move {
+            for _ in 0..yields {
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("workload tasks do not panic");
+    }
+}
+
+fn runtime(record_run: Option<u16>) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(2).enable_all();
+    if let Some(run) = record_run {
+        futurescope_recorder::instrument(&mut b, run);
+    }
+    b.build().expect("building the bench runtime")
+}
+
+pub fn child(args: ChildArgs) {
+    let recorder_on = args.mode.contains("recorder");
+    match args.mode.as_str() {
+        "bare" => {}
+        "recorder" => tracing::subscriber::set_global_default(RecorderSubscriber::new()).expect("first subscriber"),
+        "console" => {
+            let console = console_subscriber::ConsoleLayer::builder().server_addr(([127, 0, 0, 1], 0)).spawn();
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(console)).expect("first subscriber");
+        }
+        "recorder_console" => {
+            let console = console_subscriber::ConsoleLayer::builder().server_addr(([127, 0, 0, 1], 0)).spawn();
+            let registry = tracing_subscriber::registry().with(console).with(RecorderLayer::new());
+            tracing::subscriber::set_global_default(registry).expect("first subscriber");
+        }
+        other => panic!("unknown mode {other}"),
+    }
+    let log = recorder_on.then(|| Recorder::global().begin_run());
+    let rt = runtime(log.as_ref().map(|l| l.id));
+    let _ctx = log.as_ref().map(|l| futurescope_recorder::RunContextGuard::enter(l.id));
+    // Warm up the runtime's threads and the recorder's buffers.
+    rt.block_on(workload(args.tasks.min(50), 10));
+    let start = Instant::now();
+    rt.block_on(workload(args.tasks, args.yields));
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let counts = log.as_ref().map(|l| {
+        Recorder::global().finish_run(l);
+        l.counts()
+    });
+    let log: Option<Arc<_>> = log;
+    drop(log);
+    let v = match counts {
+        Some(c) => json!({"mode": args.mode, "ms": ms, "events": c.events, "polls": c.polls, "wakes": c.wakes, "dropped": c.dropped}),
+        None => json!({"mode": args.mode, "ms": ms}),
+    };
+    println!("{v}");
+}

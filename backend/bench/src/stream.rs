@@ -1,0 +1,3 @@
+pub fn run(_args: Args) {}
+#[derive(clap::Args)]
+pub struct Args {}
