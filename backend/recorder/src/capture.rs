@@ -105,10 +105,9 @@ pub(crate) fn poll_hook_end(task: u64) {
             return;
         }
         let thread = c.thread_index();
-        let t = clock::now();
         if w.enters == 0 {
             // The task span was disabled: the hook window is the best bound we have.
-            c.push(RecordKind::PollStart, t, task, 0, thread, 0, 0);
+            c.push(RecordKind::PollStart, clock::now(), task, 0, thread, 0, 0);
         }
         let dropped_only = w.terminated && w.enters == 1;
         let mut flags = 0;
@@ -118,7 +117,7 @@ pub(crate) fn poll_hook_end(task: u64) {
         if dropped_only {
             flags |= FLAG_DROP;
         }
-        let end = if w.exit_t != 0 { w.exit_t } else { t };
+        let end = if w.exit_t != 0 { w.exit_t } else { clock::now() };
         c.push(RecordKind::PollEnd, end, task, 0, thread, 0, flags);
         if w.terminated {
             let outcome = if dropped_only {
@@ -150,42 +149,61 @@ pub(crate) fn task_terminated(task: u64) {
 /// the span is a blocking-pool task's (which has no poll hooks), else 0.
 #[inline]
 pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
-    let in_window = with(|c| c.window.active).unwrap_or(false);
-    let blocking = if in_window { 0 } else { blocking() };
-    with(|c| {
-        if c.window.active {
-            c.window.enters = c.window.enters.saturating_add(1);
-            if c.window.enters == 1 {
-                c.window.span = span;
-                let thread = c.thread_index();
-                c.push(RecordKind::PollStart, clock::now(), c.window.task, 0, thread, 0, 0);
-            }
-        } else if blocking != 0 {
-            c.current_task = blocking;
-            let thread = c.thread_index();
-            c.push(RecordKind::PollStart, clock::now(), blocking, 0, thread, 0, 0);
+    let outside_window = with(|c| {
+        if !c.window.active {
+            return true;
         }
+        c.window.enters = c.window.enters.saturating_add(1);
+        if c.window.enters == 1 {
+            c.window.span = span;
+            let thread = c.thread_index();
+            c.push(RecordKind::PollStart, clock::now(), c.window.task, 0, thread, 0, 0);
+        }
+        false
+    });
+    if outside_window != Some(true) {
+        return;
+    }
+    let blocking = blocking();
+    if blocking == 0 {
+        return;
+    }
+    with(|c| {
+        c.current_task = blocking;
+        let thread = c.thread_index();
+        c.push(RecordKind::PollStart, clock::now(), blocking, 0, thread, 0, 0);
     });
 }
 
 #[inline]
 pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
-    let in_window = with(|c| c.window.active).unwrap_or(false);
-    let blocking = if in_window { 0 } else { blocking() };
-    with(|c| {
-        if c.window.active {
-            if c.window.span == span && c.window.exit_t == 0 {
-                c.window.exit_t = clock::now();
-                c.window.panicked = std::thread::panicking();
-            }
-        } else if blocking != 0 && c.current_task == blocking {
-            c.current_task = 0;
-            let thread = c.thread_index();
-            let t = clock::now();
-            let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
-            c.push(RecordKind::PollEnd, t, blocking, 0, thread, 0, FLAG_READY);
-            c.push(RecordKind::Done, t, blocking, 0, 0, 0, outcome as u8);
+    let outside_window = with(|c| {
+        if !c.window.active {
+            return true;
         }
+        if c.window.span == span && c.window.exit_t == 0 {
+            c.window.exit_t = clock::now();
+            c.window.panicked = std::thread::panicking();
+        }
+        false
+    });
+    if outside_window != Some(true) {
+        return;
+    }
+    let blocking = blocking();
+    if blocking == 0 {
+        return;
+    }
+    with(|c| {
+        if c.current_task != blocking {
+            return;
+        }
+        c.current_task = 0;
+        let thread = c.thread_index();
+        let t = clock::now();
+        let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
+        c.push(RecordKind::PollEnd, t, blocking, 0, thread, 0, FLAG_READY);
+        c.push(RecordKind::Done, t, blocking, 0, 0, 0, outcome as u8);
     });
 }
 

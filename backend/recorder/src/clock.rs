@@ -1,19 +1,35 @@
-//! The recorder's clock: nanoseconds since a process-wide epoch, from the monotonic clock.
+//! The recorder's clock: nanoseconds since a process-wide epoch.
 //!
-//! Runs subtract their own start, so wire times are "ns since the run started".
+//! Reads the CPU's timestamp counter through `quanta` (a few ns, no system call; quanta
+//! checks that the counter is invariant and falls back to the monotonic clock where it is
+//! not), calibrated once against the monotonic clock. Runs subtract their own start, so wire
+//! times are "ns since the run started".
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
-static EPOCH: OnceLock<Instant> = OnceLock::new();
+struct Epoch {
+    clock: quanta::Clock,
+    start: u64,
+}
 
-/// Fixes the epoch; called when the recorder starts so `now` never pays for initialisation.
+static EPOCH: OnceLock<Epoch> = OnceLock::new();
+
+fn epoch() -> &'static Epoch {
+    EPOCH.get_or_init(|| {
+        let clock = quanta::Clock::new();
+        let start = clock.raw();
+        Epoch { clock, start }
+    })
+}
+
+/// Fixes the epoch and calibrates the clock; called when the recorder starts so `now` never
+/// pays for it.
 pub(crate) fn init() {
-    EPOCH.get_or_init(Instant::now);
+    epoch();
 }
 
 #[inline]
 pub fn now() -> u64 {
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    Instant::now().saturating_duration_since(epoch).as_nanos() as u64
+    let e = epoch();
+    e.clock.delta_as_nanos(e.start, e.clock.raw())
 }

@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
 use crate::clock;
+use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
-use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent};
+use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent, TaskFlags};
 use crate::record::{ProbeState, RawRecord, RecordKind};
 
 /// How far behind "now" a regular drain stops.
@@ -150,6 +151,18 @@ fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
     }
 }
 
+/// Makes the collector yield to the observed program when the CPUs are saturated: it is
+/// background work, and the per-thread buffers absorb bursts until it catches up. (Linux
+/// `nice` 10 for this thread only.)
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 /// Per-thread reading position: the chunk last read as "current", and how far.
 #[derive(Default)]
 struct Cursor {
@@ -163,10 +176,11 @@ struct Collector {
     cursors: HashMap<u32, Cursor>,
     thread_names: HashMap<u32, String>,
     side: HashMap<(u32, u64), SideEntry>,
-    task_run: HashMap<u64, u16>,
+    task_run: IdMap<u64, u16>,
     batch: Vec<RawRecord>,
     held: Vec<RawRecord>,
-    per_run: HashMap<u16, Vec<RawRecord>>,
+    /// This drain's records per run (few runs: a vector beats a map).
+    per_run: Vec<(u16, Vec<RawRecord>)>,
     /// Dropped counts per run, found this drain.
     dropped: HashMap<u16, u64>,
 }
@@ -179,15 +193,16 @@ impl Collector {
             cursors: HashMap::new(),
             thread_names: HashMap::new(),
             side: HashMap::new(),
-            task_run: HashMap::new(),
+            task_run: IdMap::default(),
             batch: Vec::new(),
             held: Vec::new(),
-            per_run: HashMap::new(),
+            per_run: Vec::new(),
             dropped: HashMap::new(),
         }
     }
 
     fn run(mut self) {
+        lower_priority();
         loop {
             let target = {
                 let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
@@ -270,18 +285,36 @@ impl Collector {
         }
         let runs: HashMap<u16, Arc<RunLog>> =
             self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut last: Option<usize> = None;
         for rec in self.batch.drain(..) {
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
-            if run == 0 || !runs.contains_key(&run) {
+            if run == 0 {
                 continue;
             }
             if rec.kind == RecordKind::Spawn {
                 self.task_run.insert(rec.task, run);
             }
-            self.per_run.entry(run).or_default().push(rec);
+            let slot = match last {
+                Some(i) if self.per_run[i].0 == run => i,
+                _ => match self.per_run.iter().position(|(r, _)| *r == run) {
+                    Some(i) => i,
+                    None => {
+                        if !runs.contains_key(&run) {
+                            continue;
+                        }
+                        self.per_run.push((run, Vec::new()));
+                        self.per_run.len() - 1
+                    }
+                },
+            };
+            last = Some(slot);
+            self.per_run[slot].1.push(rec);
         }
         for (run, log) in &runs {
-            let records = self.per_run.remove(run).unwrap_or_default();
+            let records = match self.per_run.iter().position(|(r, _)| r == run) {
+                Some(i) => self.per_run.swap_remove(i).1,
+                None => Vec::new(),
+            };
             let dropped = self.dropped.remove(run).unwrap_or(0);
             let mut inner = log.lock();
             if inner.finished {
@@ -332,6 +365,21 @@ impl Collector {
 
     fn store(&mut self, log: &RunLog, inner: &mut RunLogInner, rec: &RawRecord) {
         let t = rec.t.saturating_sub(log.start);
+        // Only tasks spawned in this run belong to it: tokio also reports, for instance, the
+        // end of the blocking tasks that are a runtime's worker threads. A blocking task's end
+        // is seen twice (its span's exit, then tokio's terminate hook): the first one counts.
+        if rec.kind != RecordKind::Spawn && rec.task != 0 {
+            match inner.tasks.get_mut(&rec.task) {
+                None if rec.kind != RecordKind::Mark && rec.kind != RecordKind::State => return,
+                Some(flags) if flags.done => {
+                    if matches!(rec.kind, RecordKind::Done | RecordKind::PollStart | RecordKind::PollEnd) {
+                        return;
+                    }
+                }
+                Some(flags) if rec.kind == RecordKind::Done => flags.done = true,
+                _ => {}
+            }
+        }
         let mut size = None;
         let ev = match rec.kind {
             RecordKind::Empty => return,
@@ -340,9 +388,7 @@ impl Collector {
                     Some(SideEntry::Spawn(info)) => info,
                     _ => SpawnInfo::default(),
                 };
-                if info.kind == "blocking" {
-                    inner.blocking_tasks.insert(rec.task);
-                }
+                inner.tasks.insert(rec.task, TaskFlags { blocking: info.kind == "blocking", done: false });
                 size = info.size;
                 inner.spawns.push(info);
                 inner.counts.tasks += 1;
@@ -356,7 +402,8 @@ impl Collector {
                 }
             }
             RecordKind::PollStart | RecordKind::PollEnd => {
-                let kind = if inner.blocking_tasks.contains(&rec.task) { "blocking" } else { "worker" };
+                let blocking = inner.tasks.get(&rec.task).is_some_and(|f| f.blocking);
+                let kind = if blocking { "blocking" } else { "worker" };
                 let lane = self.lane(inner, rec.b, t, kind);
                 let kind = if rec.kind == RecordKind::PollStart {
                     inner.counts.polls += 1;

@@ -24,6 +24,7 @@ mod callsites;
 mod capture;
 pub mod clock;
 mod collector;
+mod idmap;
 pub mod layer;
 pub mod lint;
 pub mod log;
@@ -34,6 +35,7 @@ pub mod subscriber;
 
 pub use buffer::SpawnInfo;
 pub use collector::{Recorder, RecorderConfig};
+pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;
 pub use lint::LintThresholds;
 pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};

@@ -10,7 +10,7 @@
 //! is alive holds a live waker in the channel, so it is not flagged (tokio-console's "lost
 //! waker" lint flags such tasks when their waker count is read at the wrong moment).
 
-use std::collections::HashMap;
+use crate::idmap::IdMap;
 
 use crate::log::{EventKind, StoredEvent};
 
@@ -106,7 +106,7 @@ pub(crate) struct Finding {
 #[derive(Default)]
 pub struct LintState {
     pub thresholds: LintThresholds,
-    tasks: HashMap<u64, TaskWatch>,
+    tasks: IdMap<u64, TaskWatch>,
 }
 
 fn ms(ns: u64) -> String {

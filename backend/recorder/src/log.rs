@@ -8,13 +8,13 @@
 //!
 //! The JSON produced here is the wire format of `docs/protocol.md`.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
 use crate::buffer::SpawnInfo;
+use crate::idmap::IdMap;
 use crate::lint::{LintRule, LintState};
 use crate::probe;
 use crate::record::{Outcome, ProbeState};
@@ -83,6 +83,13 @@ pub struct RunCounts {
     pub wakes: u64,
 }
 
+/// What the collector remembers of a task of the run.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TaskFlags {
+    pub blocking: bool,
+    pub done: bool,
+}
+
 pub struct RunLog {
     pub id: u16,
     /// `clock::now()` when the run began; stored times are relative to it.
@@ -90,16 +97,69 @@ pub struct RunLog {
     inner: Mutex<RunLogInner>,
 }
 
+/// Append-only storage in fixed-size chunks: growing never moves what is stored (no copy of a
+/// large run's history on growth, and memory is given back in whole chunks).
+#[derive(Default)]
+pub struct EventStore {
+    chunks: Vec<Vec<StoredEvent>>,
+    len: usize,
+}
+
+const STORE_CHUNK: usize = 1 << 16;
+
+impl EventStore {
+    pub fn push(&mut self, ev: StoredEvent) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < STORE_CHUNK => c.push(ev),
+            _ => {
+                let mut c = Vec::with_capacity(STORE_CHUNK);
+                c.push(ev);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&StoredEvent> {
+        self.chunks.get(i / STORE_CHUNK)?.get(i % STORE_CHUNK)
+    }
+
+    /// Events from index `from` to the end.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &StoredEvent> {
+        let first = from / STORE_CHUNK;
+        let skip = from % STORE_CHUNK;
+        self.chunks.iter().skip(first).enumerate().flat_map(move |(i, c)| c[if i == 0 { skip.min(c.len()) } else { 0 }..].iter())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &StoredEvent> {
+        self.iter_from(0)
+    }
+
+    /// Bytes reserved for events.
+    pub fn reserved_bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * std::mem::size_of::<StoredEvent>()
+    }
+}
+
 pub struct RunLogInner {
-    pub events: Vec<StoredEvent>,
+    pub events: EventStore,
     pub spawns: Vec<SpawnInfo>,
     pub strings: Vec<String>,
     pub lanes: Vec<Lane>,
     pub counts: RunCounts,
     pub finished: bool,
-    pub(crate) lane_of_thread: HashMap<u32, u32>,
-    pub(crate) blocking_tasks: std::collections::HashSet<u64>,
-    pub(crate) futures: HashMap<u64, u32>,
+    pub(crate) lane_of_thread: IdMap<u32, u32>,
+    /// The tasks spawned in this run, and what the collector needs to know of each.
+    pub(crate) tasks: IdMap<u64, TaskFlags>,
+    pub(crate) futures: IdMap<u64, u32>,
     pub(crate) lints: LintState,
 }
 
@@ -109,15 +169,15 @@ impl RunLog {
             id,
             start,
             inner: Mutex::new(RunLogInner {
-                events: Vec::new(),
+                events: EventStore::default(),
                 spawns: Vec::new(),
                 strings: Vec::new(),
                 lanes: Vec::new(),
                 counts: RunCounts::default(),
                 finished: false,
-                lane_of_thread: HashMap::new(),
-                blocking_tasks: Default::default(),
-                futures: HashMap::new(),
+                lane_of_thread: IdMap::default(),
+                tasks: IdMap::default(),
+                futures: IdMap::default(),
                 lints: LintState::default(),
             }),
         }
@@ -150,11 +210,11 @@ impl RunLog {
     pub fn encode_range(&self, from: usize, max: usize, sep: &str, out: &mut String) -> usize {
         let inner = self.lock();
         let end = inner.events.len().min(from.saturating_add(max));
-        for i in from..end {
-            if i > from {
+        for (i, ev) in inner.events.iter_from(from).take(end.saturating_sub(from)).enumerate() {
+            if i > 0 {
                 out.push_str(sep);
             }
-            inner.encode_event(&inner.events[i], out);
+            inner.encode_event(ev, out);
         }
         end.max(from)
     }
@@ -184,7 +244,7 @@ impl RunLog {
     /// Bytes this log holds (events and side tables), for the run store's memory budget.
     pub fn approx_bytes(&self) -> usize {
         let inner = self.lock();
-        inner.events.capacity() * std::mem::size_of::<StoredEvent>()
+        inner.events.reserved_bytes()
             + inner.spawns.iter().map(|s| 64 + s.name.len() + s.loc.len() + s.kind.len()).sum::<usize>()
             + inner.strings.iter().map(|s| 24 + s.len()).sum::<usize>()
     }
