@@ -75,7 +75,7 @@ pub fn run(args: Args) {
         "recorder_dropped": rec_v["dropped"],
         "recorder_console_events": rc_v["events"],
         "recorder_console_dropped": rc_v["dropped"],
-        "samples_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), samples[i].iter().map(|v| v["ms"].clone()).collect::<Vec<_>>())).collect::<serde_json::Map<_, _>>(),
+        "samples_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), samples[i].iter().map(|v| v["ms"].clone()).collect::<Value>())).collect::<serde_json::Map<_, _>>(),
     });
     if args.json {
         println!("{result}");

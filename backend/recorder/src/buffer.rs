@@ -105,6 +105,9 @@ pub(crate) enum SideEntry {
 /// What tokio's `runtime.spawn` span says about a task.
 #[derive(Debug, Clone, Default)]
 pub struct SpawnInfo {
+    /// The task's tracing span id when a registry assigned it (the layer's waker records
+    /// name tasks by span id; the collector maps them back).
+    pub span: Option<u64>,
     pub name: String,
     pub kind: String,
     pub loc: String,

@@ -136,6 +136,9 @@ pub(crate) fn task_terminated(task: u64) {
     with(|c| {
         if c.window.active && c.window.task == task {
             c.window.terminated = true;
+        } else if c.current_task == task {
+            // A blocking task's end: already recorded when its span exited.
+            c.current_task = 0;
         } else {
             // Dropped outside a poll: runtime shutdown, or the last handle of an idle task.
             c.push(RecordKind::Done, clock::now(), task, 0, 0, 0, Outcome::Cancelled as u8);
@@ -198,7 +201,8 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
         if c.current_task != blocking {
             return;
         }
-        c.current_task = 0;
+        // `current_task` stays set until tokio's terminate hook: the wake of the JoinHandle
+        // happens between the two, and is the blocking task's doing.
         let thread = c.thread_index();
         let t = clock::now();
         let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
@@ -227,6 +231,9 @@ pub(crate) enum WakerOp {
     Wake,
     WakeByRef,
 }
+
+/// Marks a waker record's `task` as a registry span id, for the collector to map to the task.
+pub(crate) const SPAN_ID_FLAG: u64 = 1 << 63;
 
 #[inline]
 pub(crate) fn waker_op(op: WakerOp, task: u64) {

@@ -16,6 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
+use crate::capture::SPAN_ID_FLAG;
 use crate::clock;
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
@@ -177,6 +178,8 @@ struct Collector {
     thread_names: HashMap<u32, String>,
     side: HashMap<(u32, u64), SideEntry>,
     task_run: IdMap<u64, u16>,
+    /// Registry span id -> task id, from spawn records (layer mode only).
+    span_task: IdMap<u64, u64>,
     batch: Vec<RawRecord>,
     held: Vec<RawRecord>,
     /// This drain's records per run (few runs: a vector beats a map).
@@ -194,6 +197,7 @@ impl Collector {
             thread_names: HashMap::new(),
             side: HashMap::new(),
             task_run: IdMap::default(),
+            span_task: IdMap::default(),
             batch: Vec::new(),
             held: Vec::new(),
             per_run: Vec::new(),
@@ -286,7 +290,18 @@ impl Collector {
         let runs: HashMap<u16, Arc<RunLog>> =
             self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut last: Option<usize> = None;
-        for rec in self.batch.drain(..) {
+        for mut rec in self.batch.drain(..) {
+            if rec.task & SPAN_ID_FLAG != 0 {
+                match self.span_task.get(&(rec.task & !SPAN_ID_FLAG)) {
+                    Some(&task) => rec.task = task,
+                    None => continue,
+                }
+            }
+            if rec.kind == RecordKind::Spawn {
+                if let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c)) {
+                    self.span_task.insert(*span, rec.task);
+                }
+            }
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
             if run == 0 {
                 continue;
@@ -339,6 +354,8 @@ impl Collector {
         self.dropped.clear();
         if self.task_run.len() > 1_000_000 {
             self.task_run.retain(|_, run| runs.contains_key(run));
+            let task_run = &self.task_run;
+            self.span_task.retain(|_, task| task_run.contains_key(task));
         }
     }
 

@@ -1,9 +1,10 @@
 //! `RecorderLayer`: the recorder as a `tracing_subscriber` layer, for a registry it shares with
 //! other layers (console-subscriber's `ConsoleLayer` in the dashboard).
 //!
-//! The registry assigns span ids, so the layer keeps a `TaskSpan` in each task span's
-//! extensions (created in `on_new_span`) and looks it up when a waker event names a span id,
-//! or when a span is entered outside a poll (to find blocking-pool tasks). Inside a poll the
+//! The registry assigns span ids, so waker records carry the woken task's span id (flagged) and
+//! the collector maps it to the task id from the spawn records, off the hot path. The layer
+//! keeps a `TaskSpan` in each task span's extensions (created in `on_new_span`) only to
+//! recognise blocking-pool tasks when a span is entered outside a poll. Inside a poll the
 //! first enter is the task's own span and needs no lookup (see `capture.rs`). Callsites the
 //! recorder does not want are ignored in the hooks, not disabled, so other layers still see them.
 
@@ -61,11 +62,12 @@ where
         }
         let mut fields = SpawnFieldsVisitor::default();
         attrs.record(&mut fields);
-        let (task, kind, info) = fields.finish();
+        let (task, kind, mut info) = fields.finish();
         if task == 0 {
             return;
         }
         if kind != TaskSpanKind::Ignored {
+            info.span = Some(id.into_u64());
             capture::spawned(task, info);
         }
         if let Some(span) = ctx.span(id) {
@@ -73,17 +75,17 @@ where
         }
     }
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         if !callsites::is_waker_event(event.metadata()) {
             return;
         }
         let mut visitor = WakerOpVisitor::default();
         event.record(&mut visitor);
         let Some(op) = visitor.op else { return };
-        if let Some(TaskSpan { task, kind }) = task_span(&ctx, &Id::from_u64(visitor.span_id)) {
-            if kind != TaskSpanKind::Ignored {
-                capture::waker_op(op, task);
-            }
+        // No span lookup here (it is the costliest part of a registry): the collector maps the
+        // span id to the task from the spawn records, in time order.
+        if visitor.span_id & capture::SPAN_ID_FLAG == 0 {
+            capture::waker_op(op, visitor.span_id | capture::SPAN_ID_FLAG);
         }
     }
 
