@@ -18,11 +18,11 @@ export const PALETTE = [
   '#4e9cff',
   '#f0a03c',
   '#45c48a',
-  '#e0607e',
+  '#5fb3a0',
   '#a57cf0',
   '#3cc4d0',
   '#d8c24a',
-  '#f07850',
+  '#c8a0e8',
   '#7fb45a',
   '#d07ad0',
   '#6a8cf0',
@@ -44,14 +44,13 @@ export const THEME = {
   axisText: '#9aa3b2',
   grid: 'rgba(255,255,255,0.045)',
   merged: '#6f7a8c',
-  mergedSparse: '#465061',
   lifeline: '#3a404c',
   stall: '#ff4d4d',
   stallBand: 'rgba(255,77,77,0.18)',
   wakeTask: '#e8ecf2',
   wakeDriver: '#38d0e0',
   edge: 'rgba(232,236,242,0.55)',
-  edgeDriver: 'rgba(56,208,224,0.55)',
+  edgeSelected: '#ffd75a',
   mark: '#ffcf5a',
   now: 'rgba(120,200,120,0.7)',
   hover: 'rgba(255,255,255,0.35)',
@@ -61,8 +60,8 @@ export const THEME = {
 };
 
 export const GUTTER_PX = 210;
-export const AXIS_PX = 26;
-const MAX_EDGES = 400;
+export const AXIS_PX = 34;
+const MAX_EDGES = 300;
 
 export function taskColor(task) {
   return PALETTE[((task.id % PALETTE.length) + PALETTE.length) % PALETTE.length];
@@ -258,7 +257,7 @@ export class TimelineRenderer {
   }
 
   /** Adds merged rects of a slice column to the batch; returns the MergedRects. */
-  addSlices(scene, column, y, h, plotW, styleOf) {
+  addSlices(scene, column, y, h, plotW, styleOf, densityHeight = false) {
     const { viewport: vp, model } = scene;
     const [i0, i1] = visibleSliceRange(column, vp.t0, vp.t1);
     const out = mergeSlices(column, i0, i1, vp.nsPerPx, model.endT, this.merged);
@@ -268,7 +267,14 @@ export class TimelineRenderer {
       if (x1 < -1 || x0 > plotW + 1) continue;
       x0 = Math.max(-2, x0);
       x1 = Math.min(plotW + 2, x1);
-      this.batch.add(styleOf(out, i), x0, y, Math.max(1, x1 - x0), h);
+      if (densityHeight && out.count[i] > 1) {
+        // Zoomed out, a merged group's height shows how busy the lane was there.
+        const density = Math.min(1, out.busy[i] / Math.max(1, out.end[i] - out.start[i]));
+        const dh = Math.max(2, Math.round(h * Math.max(0.35, density)));
+        this.batch.add(styleOf(out, i), x0, y + h - dh, Math.max(1, x1 - x0), dh);
+      } else {
+        this.batch.add(styleOf(out, i), x0, y, Math.max(2, x1 - x0), h);
+      }
     }
     return out;
   }
@@ -279,12 +285,9 @@ export class TimelineRenderer {
     const pad = h > 10 ? 3 : 1;
     const out = this.addSlices(scene, lane.worker.slices, y + pad, h - 2 * pad, plotW, (o, i) => {
       const ref = o.ref[i];
-      if (ref === MIXED) {
-        const density = o.busy[i] / Math.max(1, o.end[i] - o.start[i]);
-        return density > 0.4 ? THEME.merged : THEME.mergedSparse;
-      }
+      if (ref === MIXED) return THEME.merged;
       return taskColor(model.taskList[ref]);
-    });
+    }, true);
     if (h < 12) return;
     for (let i = 0; i < out.length; i++) {
       if (out.count[i] !== 1) continue;
@@ -446,18 +449,29 @@ export class TimelineRenderer {
     ctx.fill(ticks);
 
     if (!options.wakeEdges) return;
-    // Edges from the waker (its lane, or the driver lane) to the woken task's next poll.
-    const count = b - a;
-    const stride = Math.max(1, Math.ceil(count / MAX_EDGES));
-    const taskEdges = new Path2D();
-    const driverEdges = new Path2D();
-    const heads = new Path2D();
+    // Edges from the waker to the woken task's next poll: task -> task for every visible
+    // wake (thinned to MAX_EDGES when zoomed out), and driver -> task for the selected
+    // task only (drivers wake nearly everything; drawn for all they hide the picture).
+    const sel = options.selectedTask;
+    let candidates = 0;
+    for (let i = a; i < b; i++) if (wakes.by[i] >= 0) candidates++;
+    const stride = Math.max(1, Math.ceil(candidates / MAX_EDGES));
+    const plain = new Path2D();
+    const plainHeads = new Path2D();
+    const bright = new Path2D();
+    const brightHeads = new Path2D();
     let drawn = 0;
-    for (let i = a; i < b; i += stride) {
+    let k = 0;
+    for (let i = a; i < b; i++) {
       const target = wakes.target[i];
       if (target === OPEN) continue;
-      const jt = taskLaneByIndex[wakes.task[i]];
       const by = wakes.by[i];
+      const selected = sel >= 0 && (wakes.task[i] === sel || by === sel);
+      if (!selected) {
+        if (by < 0) continue;
+        if (k++ % stride !== 0) continue;
+      }
+      const jt = taskLaneByIndex[wakes.task[i]];
       const js = by >= 0 ? taskLaneByIndex[by] : driverLane;
       if (jt < 0 || js < 0) continue;
       if (!visible(jt) && !visible(js)) continue;
@@ -466,8 +480,9 @@ export class TimelineRenderer {
       const y0 = laneTop(js) + lanes[js].height / 2;
       const y1 = laneTop(jt) + lanes[jt].height / 2;
       if (Math.abs(x1 - x0) < 2 && Math.abs(y1 - y0) < 2) continue;
-      const p = by >= 0 ? taskEdges : driverEdges;
-      const mx = (x0 + x1) / 2;
+      const p = selected ? bright : plain;
+      const heads = selected ? brightHeads : plainHeads;
+      const mx = x0 + Math.max(6, (x1 - x0) / 2);
       p.moveTo(x0, y0);
       p.bezierCurveTo(mx, y0, mx, y1, x1 - 1, y1);
       heads.moveTo(x1, y1);
@@ -478,11 +493,15 @@ export class TimelineRenderer {
     }
     ctx.lineWidth = 1;
     ctx.strokeStyle = THEME.edge;
-    ctx.stroke(taskEdges);
-    ctx.strokeStyle = THEME.edgeDriver;
-    ctx.stroke(driverEdges);
+    ctx.stroke(plain);
     ctx.fillStyle = THEME.edge;
-    ctx.fill(heads);
+    ctx.fill(plainHeads);
+    ctx.lineWidth = 1.6;
+    ctx.strokeStyle = THEME.edgeSelected;
+    ctx.stroke(bright);
+    ctx.fillStyle = THEME.edgeSelected;
+    ctx.fill(brightHeads);
+    ctx.lineWidth = 1;
     this.stats.edges = drawn;
   }
 
@@ -544,21 +563,29 @@ export class TimelineRenderer {
     ctx.fillStyle = THEME.axisText;
     for (const t of ticks) {
       const x = Math.round(vp.timeToX(t)) + 0.5;
-      ctx.fillRect(x - 0.5, AXIS_PX - 6, 1, 5);
-      ctx.fillText(formatTick(t, step), x + 3, 9);
+      ctx.fillRect(x - 0.5, 0, 1, 5);
+      ctx.fillText(formatTick(t, step, vp.t1), x + 3, 9);
     }
-    // Marks: a flag with the label on the axis.
+    // Marks: a flag with the label in the lower row of the axis; a label that would
+    // cover the previous one is shortened to fit, or left out (the line still shows).
+    let freeX = -Infinity;
     for (const m of model.marks) {
       const x = vp.timeToX(m.t);
-      if (x < -200 || x > plotW) continue;
-      const text = fitText(ctx, m.label, 220);
-      const w = ctx.measureText(text).width + 8;
+      if (x > plotW) break;
       ctx.fillStyle = THEME.mark;
-      ctx.fillRect(x, 14, w, 11);
+      if (x >= -2) ctx.fillRect(Math.round(x), 18, 1.5, AXIS_PX - 18);
+      const next = model.marks.find((o) => o.t > m.t);
+      const limit = Math.min(260, (next ? vp.timeToX(next.t) : plotW) - x - 6);
+      if (x < freeX || limit < 30 || x < -limit) continue;
+      const text = fitText(ctx, m.label, limit - 8);
+      if (!text) continue;
+      const w = ctx.measureText(text).width + 8;
+      ctx.fillRect(x, 18, w, 13);
       ctx.fillStyle = '#1a1400';
-      ctx.fillText(text, x + 4, 20);
-      ctx.fillStyle = THEME.axisText;
+      ctx.fillText(text, x + 4, 25);
+      freeX = x + w + 2;
     }
+    ctx.fillStyle = THEME.axisText;
     ctx.restore();
     // Corner: the visible span.
     ctx.fillStyle = THEME.gutterBg;

@@ -132,6 +132,8 @@ class ProbeRecord {
     this.id = id;
     this.task = task; // task index
     this.parent = parent; // probe id or null
+    this.name = null; // what the probe wraps, if the recorder says (`state.name`)
+    this.firstLoc = null; // loc of its first state: where the future was created
     this.children = [];
     this.label = null; // current label
     this.node = null; // current entry of `states`
@@ -520,6 +522,8 @@ export class RunModel {
     }
     if (!probe) {
       probe = new ProbeRecord(e.future, task.index, e.parent ?? null, t);
+      probe.name = e.name ?? null;
+      probe.firstLoc = e.loc ?? null;
       task.probes.set(e.future, probe);
       const parent = probe.parent != null ? task.probes.get(probe.parent) : null;
       if (parent) parent.children.push(probe.id);
@@ -654,6 +658,88 @@ export class RunModel {
     if (task.phase === 'done' || task.doneT !== OPEN) return 'done';
     return task.schedOpenT !== OPEN ? 'scheduled' : 'idle';
   }
+}
+
+/**
+ * One state diagram for all probes of a task that are the same future in the source
+ * (same name and first location, under the same parent group): a loop that awaits
+ * `rx.recv()` makes a new probe per iteration, and one diagram of all of them says more
+ * than a hundred one-step diagrams. Counts and times are summed over the instances; the
+ * current label is that of the most recently active unfinished instance.
+ */
+export class ProbeGroup {
+  constructor(key, name) {
+    this.key = key;
+    this.name = name;
+    this.ids = [];
+    this.instances = 0;
+    this.live = 0;
+    this.states = new Map(); // label -> {label, loc, count, ns, order}
+    this.transitions = new Map(); // "from\u0000to" -> {from, to, count}
+    this.children = [];
+    this.label = null;
+    this.loc = null;
+    this.since = -1;
+    this.ended = true;
+  }
+
+  add(probe, now) {
+    this.ids.push(probe.id);
+    this.instances++;
+    const nodes = [...probe.states.values()].sort((a, b) => a.order - b.order);
+    for (const n of nodes) {
+      let g = this.states.get(n.label);
+      if (!g) {
+        g = { label: n.label, loc: n.loc, count: 0, ns: 0, order: this.states.size };
+        this.states.set(n.label, g);
+      }
+      g.count += n.count;
+      g.ns += probe.timeIn(n.label, now);
+      if (n.loc != null) g.loc = n.loc;
+    }
+    for (const e of probe.transitions.values()) {
+      const key = `${e.from}\u0000${e.to}`;
+      const g = this.transitions.get(key);
+      if (g) g.count += e.count;
+      else this.transitions.set(key, { from: e.from, to: e.to, count: e.count });
+    }
+    if (!probe.ended) {
+      this.live++;
+      this.ended = false;
+    }
+    // The live instance wins over finished ones; among equals, the most recent.
+    const better = this.since < 0 || (!probe.ended && (this.ended || probe.since >= this.since)) || (this.ended && probe.ended && probe.since >= this.since);
+    if (better) {
+      this.label = probe.label;
+      this.loc = probe.loc;
+      this.since = probe.since;
+    }
+  }
+
+  timeIn(label) {
+    const s = this.states.get(label);
+    return s ? s.ns : 0;
+  }
+}
+
+/** The probes of `task` as a tree of ProbeGroups (see ProbeGroup), roots in first-seen order. */
+export function probeGroups(task, now) {
+  const roots = [];
+  const groups = new Map();
+  const groupOf = new Map(); // probe id -> group
+  for (const probe of task.probes.values()) {
+    const parent = probe.parent != null ? groupOf.get(probe.parent) : null;
+    const key = `${parent ? parent.key : ''}/${probe.name ?? ''}\u0000${probe.firstLoc ?? (probe.name ? '' : `#${probe.id}`)}`;
+    let g = groups.get(key);
+    if (!g) {
+      g = new ProbeGroup(key, probe.name);
+      groups.set(key, g);
+      (parent ? parent.children : roots).push(g);
+    }
+    g.add(probe, now);
+    groupOf.set(probe.id, g);
+  }
+  return roots;
 }
 
 /**

@@ -27,20 +27,21 @@ export function formatDuration(ns) {
 }
 
 /**
- * A timestamp (ns since run start) as an axis label, with as many decimals as the tick
- * step needs so that neighbouring ticks never print the same text.
+ * A timestamp (ns since run start) as an axis label. The unit follows the size of the
+ * largest time on the axis (`scaleNs`, default `t`) so every tick uses the same unit; the
+ * decimals follow the tick step so that neighbouring ticks never print the same text.
  */
-export function formatTick(t, stepNs) {
+export function formatTick(t, stepNs, scaleNs = t) {
+  const scale = Math.max(Math.abs(scaleNs), stepNs);
   let unit = UNITS[UNITS.length - 1];
   for (const u of UNITS) {
-    if (stepNs >= u.ns || u.ns === 1) {
+    if (scale >= u.ns || u.ns === 1) {
       unit = u;
       break;
     }
   }
-  // The step is 1, 2 or 5 times a power of ten; decimals needed in the chosen unit:
   const ratio = stepNs / unit.ns;
-  const decimals = ratio >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(ratio) - 1e-9));
+  const decimals = ratio >= 1 ? 0 : Math.min(9, Math.ceil(-Math.log10(ratio) - 1e-9));
   return `${(t / unit.ns).toFixed(decimals)} ${unit.suffix}`;
 }
 
@@ -76,4 +77,13 @@ export function parseDuration(text) {
   const unit = (m[2] || 'ms').toLowerCase();
   const scale = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 }[unit];
   return v * scale;
+}
+
+/** A moment (ns since run start) with enough digits to tell nearby events apart: 37.297 ms. */
+export function formatTime(t) {
+  if (t == null || Number.isNaN(t)) return '–';
+  if (t < 1e3) return `${Math.round(t)} ns`;
+  if (t < 1e6) return `${(t / 1e3).toFixed(2)} µs`;
+  if (t < 1e9) return `${(t / 1e6).toFixed(3)} ms`;
+  return `${(t / 1e9).toFixed(4)} s`;
 }

@@ -4,7 +4,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { RunModel, OPEN, DRIVER, log2Histogram, LEGAL_TRANSITIONS } from '../js/model.js';
+import { RunModel, OPEN, DRIVER, log2Histogram, LEGAL_TRANSITIONS, probeGroups } from '../js/model.js';
 import { syntheticRun } from './support/synthetic-run.mjs';
 
 const F = 'scenarios/src/demo.rs';
@@ -268,4 +268,35 @@ test('a synthetic run is legal, and a million events ingest well under a second'
     assert.equal(m.eventCount, events.length);
   }
   assert.ok(best < 800, `ingest of ${events.length} events took ${best.toFixed(0)} ms`);
+});
+
+test('probes of the same future in a loop share one diagram', () => {
+  const m = new RunModel();
+  const ev = [
+    { k: 'worker', t: 0, worker: 0, name: 'w', kind: 'worker' },
+    { k: 'spawn', t: 0, task: 1, name: 'actor', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'poll_start', t: 1, task: 1, worker: 0 },
+  ];
+  // Three iterations of `rx.recv().await`, each a new probe; the last is still waiting.
+  let t = 10;
+  for (const f of [2, 3, 4]) {
+    ev.push({ k: 'state', t: t, task: 1, future: f, parent: null, label: 'start', loc: 'a.rs:5', name: 'rx.recv()' });
+    ev.push({ k: 'state', t: t + 10, task: 1, future: f, parent: null, label: 'rx.recv().await', loc: 'a.rs:5', name: 'rx.recv()' });
+    if (f !== 4) ev.push({ k: 'state', t: t + 100, task: 1, future: f, parent: null, label: 'ready', loc: null, name: 'rx.recv()' });
+    t += 200;
+  }
+  // A different future in the same task.
+  ev.push({ k: 'state', t: 700, task: 1, future: 9, parent: null, label: 'start', loc: 'a.rs:9', name: 'sleep' });
+  m.ingest(ev);
+  const groups = probeGroups(m.tasks.get(1), 800);
+  assert.equal(groups.length, 2);
+  const recv = groups[0];
+  assert.equal(recv.name, 'rx.recv()');
+  assert.equal(recv.instances, 3);
+  assert.equal(recv.live, 1);
+  assert.equal(recv.label, 'rx.recv().await', 'the live instance is where the group is');
+  assert.equal(recv.states.get('rx.recv().await').count, 3);
+  assert.equal(recv.timeIn('rx.recv().await'), 90 + 90 + (800 - 420), 'live time counts up to now');
+  assert.deepEqual([...recv.transitions.values()].map((e) => `${e.from}->${e.to}:${e.count}`), ['start->rx.recv().await:3', 'rx.recv().await->ready:2']);
+  assert.equal(groups[1].instances, 1);
 });

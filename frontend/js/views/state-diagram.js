@@ -14,7 +14,7 @@ const NODE_H = 40;
 const GAP = 46;
 const PAD = 10;
 
-/** An <svg> for `probe` at time `now`. */
+/** An <svg> for a probe (ProbeRecord or ProbeGroup: states, transitions, label, timeIn) at time `now`. */
 export function stateDiagram(probe, now) {
   const nodes = [...probe.states.values()].sort((a, b) => a.order - b.order);
   const edges = [...probe.transitions.values()];
@@ -76,7 +76,7 @@ export function stateDiagram(probe, now) {
 
   for (const n of nodes) {
     const x = pos.get(n.label);
-    const current = n.label === probe.label;
+    const current = !probe.ended && n.label === probe.label;
     const terminal = n.label === 'ready' || n.label === 'cancelled' || n.label === 'panicked';
     const cls = ['node', current ? 'current' : '', terminal ? `terminal ${n.label}` : '', n.label === 'start' ? 'start' : ''].join(' ');
     const g = el('g', { class: cls });

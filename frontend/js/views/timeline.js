@@ -8,7 +8,7 @@
 import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound } from '../layout.js';
 import { TimelineRenderer, RedrawScheduler, GUTTER_PX, AXIS_PX, taskColor } from '../draw.js';
 import { OPEN } from '../model.js';
-import { formatDuration, formatTick } from '../units.js';
+import { formatDuration, formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
 
 export class TimelineView {
@@ -120,7 +120,9 @@ export class TimelineView {
   /** Shows time `t` in the middle without changing the zoom, and stops following. */
   jumpTo(t, spanNs) {
     if (spanNs) this.viewport.fit(0, spanNs);
-    this.viewport.t0 = t - (this.viewport.widthPx / 2) * this.viewport.nsPerPx;
+    const half = (this.viewport.widthPx / 2) * this.viewport.nsPerPx;
+    // Centre on `t`, but do not show much of the empty time before the run started.
+    this.viewport.t0 = Math.max(t - half, -0.02 * half * 2);
     this.follow = false;
     this.autoFit = false;
     this.requestRedraw();
@@ -334,7 +336,7 @@ export class TimelineView {
     const m = this.model;
     const name = (task) =>
       `<span class="sw" style="background:${taskColor(task)}"></span><b>${escapeHtml(task.label)}</b> <span class="dim">#${task.id}</span>`;
-    const at = (t) => formatTick(t, this.viewport.nsPerPx);
+    const at = (t) => formatTime(t);
     switch (hit.kind) {
       case 'poll': {
         const w = hit.worker;
