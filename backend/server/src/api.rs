@@ -74,6 +74,15 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({"ok": true, "server": concat!("futurescope ", env!("CARGO_PKG_VERSION"))}))
 }
 
+/// Whether console-subscriber is served, where, and how many tokio-console clients are attached.
+pub async fn console(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let clients = state.console_clients.as_ref().map(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+    Json(match &state.console {
+        Some(addr) => json!({"enabled": true, "addr": addr, "command": format!("tokio-console http://{addr}"), "clients": clients}),
+        None => json!({"enabled": false, "addr": null, "command": null, "clients": null}),
+    })
+}
+
 pub async fn scenarios() -> Json<serde_json::Value> {
     Json(scenarios_json())
 }

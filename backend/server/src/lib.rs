@@ -52,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
         .route("/api/runs/{id}/events", get(api::run_events))
         .route("/api/runs/{id}/export", get(api::run_export))
+        .route("/api/console", get(api::console))
         .route("/api/health", get(api::health));
     Router::new()
         .route("/", get(page::index))

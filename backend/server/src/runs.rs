@@ -179,10 +179,15 @@ impl RunManager {
         self.lock_runs().values().rev().cloned().collect()
     }
 
-    /// Validates and starts a run of `scenario`.
+    /// Validates and starts a run of the catalogue's scenario `scenario`.
     pub fn start(self: &Arc<Self>, scenario: &str, params: &serde_json::Value) -> Result<Arc<Run>, StartError> {
         let scenario =
             futurescope_scenarios::find(scenario).ok_or_else(|| StartError::UnknownScenario(scenario.chars().take(80).collect()))?;
+        self.start_scenario(scenario, params)
+    }
+
+    /// Validates and starts a run of any scenario (benchmarks and tests bring their own).
+    pub fn start_scenario(self: &Arc<Self>, scenario: &'static Scenario, params: &serde_json::Value) -> Result<Arc<Run>, StartError> {
         let params = Params::validate(scenario.params, params)?;
         let running = self.lock_runs().values().filter(|r| !r.is_over()).count();
         if running >= self.config.max_running {
