@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use futurescope_recorder::{RunContextGuard, instrument};
+use futurescope_recorder::{RunContextGuard, enter_as_runtime_thread, instrument};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
@@ -133,7 +133,11 @@ impl RunContext {
         F::Output: Send + 'static,
     {
         let rt = self.runtime(flavor, label).map_err(|e| ScenarioError::Failed(format!("building a runtime: {e}")))?;
-        let _ctx = RunContextGuard::enter(self.run);
+        // A current-thread runtime's only worker is this thread, for the duration of block_on.
+        let _ctx = match flavor {
+            Flavor::CurrentThread => enter_as_runtime_thread(self.run, &format!("{label}-0")),
+            Flavor::MultiThread { .. } => RunContextGuard::enter(self.run),
+        };
         let cancel = self.cancel.clone();
         let result = rt.block_on(async move {
             let handle = spawn_named("main", main);
@@ -160,14 +164,11 @@ impl RunContext {
         let rt = self
             .runtime(Flavor::CurrentThread, label)
             .map_err(|e| ScenarioError::Failed(format!("building a runtime: {e}")))?;
-        let _ctx = RunContextGuard::enter(self.run);
+        let _ctx = enter_as_runtime_thread(self.run, &format!("{label}-0"));
         let cancel = self.cancel.clone();
         let local = tokio::task::LocalSet::new();
         let result = local.block_on(&rt, async move {
-            let handle = tokio::task::Builder::new()
-                .name("main")
-                .spawn_local(main)
-                .expect("spawning on a LocalSet only fails outside one");
+            let handle = spawn_local_named("main", main);
             let abort = handle.abort_handle();
             tokio::select! {
                 joined = handle => joined.map_err(join_error),
@@ -225,6 +226,21 @@ where
     F::Output: Send + 'static,
 {
     tokio::task::Builder::new().name(name).spawn(fut).expect("spawning only fails outside a runtime")
+}
+
+/// `spawn_local` with a name, on the current `LocalSet`. tokio runs no task hooks for local
+/// tasks, so the future is wrapped to record its polls from the inside
+/// (`futurescope_recorder::poll_recorded`).
+#[track_caller]
+pub fn spawn_local_named<F>(name: &str, fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    tokio::task::Builder::new()
+        .name(name)
+        .spawn_local(futurescope_recorder::poll_recorded(fut))
+        .expect("spawning on a LocalSet only fails outside one")
 }
 
 /// `spawn_blocking` with a name.

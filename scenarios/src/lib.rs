@@ -33,7 +33,7 @@ mod spawn_many;
 mod std_mutex_across_await;
 mod timeout_cancellation;
 
-pub use context::{CancelHandle, Flavor, RunContext, spawn_blocking_named, spawn_named};
+pub use context::{CancelHandle, Flavor, RunContext, spawn_blocking_named, spawn_local_named, spawn_named};
 pub use futurescope_recorder::mark;
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
 

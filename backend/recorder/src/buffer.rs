@@ -78,11 +78,20 @@ impl Drop for Chunk {
     }
 }
 
+pub(crate) const ROLE_UNKNOWN: u8 = 0;
+/// A thread of an observed runtime (a worker, or a blocking-pool thread).
+pub(crate) const ROLE_RUNTIME: u8 = 1;
+/// A plain thread a scenario started.
+pub(crate) const ROLE_PLAIN: u8 = 2;
+
 /// The part of a thread's buffer the collector can see.
 pub(crate) struct ThreadShared {
     /// Global index of the thread, in registration order; poll records name threads by it.
     pub index: u32,
-    pub name: String,
+    /// The lane name: the thread's name, or a label a run gave it (`capture::set_thread_label`).
+    pub name: Mutex<String>,
+    /// What kind of thread this is (`ROLE_*`), for the kind of lane the collector gives it.
+    pub role: std::sync::atomic::AtomicU8,
     pub state: Mutex<HandOff>,
     /// Records this thread could not store, not yet reported.
     pub dropped: AtomicU64,
@@ -157,7 +166,8 @@ impl ThreadBuffer {
         let current = Chunk::try_new();
         let shared = Arc::new(ThreadShared {
             index,
-            name,
+            name: Mutex::new(name),
+            role: std::sync::atomic::AtomicU8::new(ROLE_UNKNOWN),
             state: Mutex::new(HandOff { full: VecDeque::new(), free: Vec::new(), current: current.clone() }),
             dropped: AtomicU64::new(0),
             last_run: AtomicU16::new(0),

@@ -72,9 +72,33 @@ fn with<R>(f: impl FnOnce(&mut Capture) -> R) -> Option<R> {
     CAPTURE.try_with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c))).ok().flatten()
 }
 
-/// Sets the run the current thread records for; returns the previous one.
+/// Sets the run the current thread records for; returns the previous one. Registers the
+/// thread's buffer now, so its first record does not pay for it.
 pub(crate) fn set_run(run: u16) -> u16 {
-    with(|c| std::mem::replace(&mut c.run, run)).unwrap_or(0)
+    with(|c| {
+        if run != 0 {
+            c.buffer.get_or_insert_with(ThreadBuffer::register);
+        }
+        std::mem::replace(&mut c.run, run)
+    })
+    .unwrap_or(0)
+}
+
+/// Says what kind of thread this is (`buffer::ROLE_*`), for the kind of lane it gets.
+pub(crate) fn set_thread_role(role: u8) {
+    with(|c| {
+        let b = c.buffer.get_or_insert_with(ThreadBuffer::register);
+        b.shared.role.store(role, std::sync::atomic::Ordering::Relaxed);
+    });
+}
+
+/// Names this thread's lane (for example a current-thread runtime's, which runs on whatever
+/// thread called `block_on`).
+pub fn set_thread_label(label: &str) {
+    with(|c| {
+        let b = c.buffer.get_or_insert_with(ThreadBuffer::register);
+        *b.shared.name.lock().unwrap_or_else(|e| e.into_inner()) = label.to_owned();
+    });
 }
 
 pub(crate) fn current_run() -> u16 {
@@ -144,6 +168,39 @@ pub(crate) fn task_terminated(task: u64) {
             c.push(RecordKind::Done, clock::now(), task, 0, 0, 0, Outcome::Cancelled as u8);
         }
     });
+}
+
+// ---- tasks without poll hooks (LocalSet) ----------------------------------------------------
+
+/// A poll of `task` begins, seen from inside the task's future (`local::PollRecorded`).
+/// Returns the task that was current before, to restore at the end.
+pub(crate) fn inner_poll_start(task: u64) -> u64 {
+    with(|c| {
+        let thread = c.thread_index();
+        c.push(RecordKind::PollStart, clock::now(), task, 0, thread, 0, 0);
+        std::mem::replace(&mut c.current_task, task)
+    })
+    .unwrap_or(0)
+}
+
+/// That poll returned (`ready`), or unwound (`panicked`).
+pub(crate) fn inner_poll_end(task: u64, ready: bool, panicked: bool, previous: u64) {
+    with(|c| {
+        let thread = c.thread_index();
+        let t = clock::now();
+        let flags = if ready || panicked { FLAG_READY } else { 0 };
+        c.push(RecordKind::PollEnd, t, task, 0, thread, 0, flags);
+        if ready || panicked {
+            let outcome = if panicked { Outcome::Panicked } else { Outcome::Completed };
+            c.push(RecordKind::Done, t, task, 0, 0, 0, outcome as u8);
+        }
+        c.current_task = previous;
+    });
+}
+
+/// A task whose polls are seen from inside was dropped before completing.
+pub(crate) fn inner_cancelled(task: u64) {
+    with(|c| c.push(RecordKind::Done, clock::now(), task, 0, 0, 0, Outcome::Cancelled as u8));
 }
 
 // ---- tracing callbacks ---------------------------------------------------------------------

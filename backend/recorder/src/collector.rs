@@ -147,7 +147,8 @@ impl Drop for Recorder {
 fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
     for f in findings {
         let idx = inner.push_string(f.detail);
-        inner.events.push(StoredEvent { t: f.t, task: f.task, a: 0, b: idx, kind: EventKind::Lint, flags: f.rule as u8 });
+        let since = f.since.map_or(0, |s| s + 1);
+        inner.events.push(StoredEvent { t: f.t, task: f.task, a: since, b: idx, kind: EventKind::Lint, flags: f.rule as u8 });
         inner.counts.events += 1;
     }
 }
@@ -175,7 +176,8 @@ struct Collector {
     shared: Arc<Shared>,
     threads: Vec<Arc<ThreadShared>>,
     cursors: HashMap<u32, Cursor>,
-    thread_names: HashMap<u32, String>,
+    /// Lane name and role of each thread seen (refreshed every drain: a run may label a thread).
+    thread_info: IdMap<u32, (String, u8)>,
     side: HashMap<(u32, u64), SideEntry>,
     task_run: IdMap<u64, u16>,
     /// Registry span id -> task id, from spawn records (layer mode only).
@@ -194,7 +196,7 @@ impl Collector {
             shared,
             threads: Vec::new(),
             cursors: HashMap::new(),
-            thread_names: HashMap::new(),
+            thread_info: IdMap::default(),
             side: HashMap::new(),
             task_run: IdMap::default(),
             span_task: IdMap::default(),
@@ -266,7 +268,8 @@ impl Collector {
             if dropped > 0 {
                 *self.dropped.entry(thread.last_run.load(Ordering::Relaxed)).or_default() += dropped;
             }
-            self.thread_names.entry(thread.index).or_insert_with(|| thread.name.clone());
+            let name = thread.name.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            self.thread_info.insert(thread.index, (name, thread.role.load(Ordering::Relaxed)));
             if closed {
                 // Its last records were read above; it will write no more.
                 self.cursors.remove(&thread.index);
@@ -364,7 +367,10 @@ impl Collector {
             return lane;
         }
         let lane = inner.lanes.len() as u32;
-        let name = self.thread_names.get(&thread).cloned().unwrap_or_else(|| format!("thread {thread}"));
+        let (name, role) = self.thread_info.get(&thread).cloned().unwrap_or_else(|| (format!("thread {thread}"), 0));
+        // A runtime thread that first shows up waking a task (its timer or I/O driver) is still
+        // a worker lane.
+        let kind = if kind == "thread" && role == buffer::ROLE_RUNTIME { "worker" } else { kind };
         inner.lanes.push(Lane { name, kind });
         inner.lane_of_thread.insert(thread, lane);
         inner.events.push(StoredEvent { t, task: 0, a: 0, b: lane, kind: EventKind::Worker, flags: 0 });

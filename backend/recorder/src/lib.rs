@@ -25,6 +25,7 @@ mod capture;
 pub mod clock;
 mod collector;
 mod idmap;
+pub mod local;
 pub mod layer;
 pub mod lint;
 pub mod log;
@@ -41,7 +42,8 @@ pub use lint::LintThresholds;
 pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
-pub use runtime::{RunContextGuard, instrument, spawn_thread, task_id_u64};
+pub use local::poll_recorded;
+pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
 pub use subscriber::RecorderSubscriber;
 
 /// The task being polled on this thread right now, as tokio numbers it.

@@ -97,7 +97,10 @@ struct TaskWatch {
 
 /// A finding, before it is stored.
 pub(crate) struct Finding {
+    /// When the finding was made (keeps the stream in time order).
     pub t: u64,
+    /// When the condition began (the long poll's start, the last poll before a lost wake).
+    pub since: Option<u64>,
     pub task: u64,
     pub rule: LintRule,
     pub detail: String,
@@ -122,6 +125,7 @@ impl LintState {
                 if let Some(size) = size.filter(|&s| s >= th.large_future_bytes) {
                     out.push(Finding {
                         t: ev.t,
+                        since: None,
                         task: ev.task,
                         rule: LintRule::LargeFuture,
                         detail: format!(
@@ -151,7 +155,8 @@ impl LintState {
                     w.long_polls += 1;
                     if w.long_polls <= th.long_poll_per_task {
                         out.push(Finding {
-                            t: start,
+                            t: ev.t,
+                            since: Some(start),
                             task: ev.task,
                             rule: LintRule::LongPoll,
                             detail: format!(
@@ -194,6 +199,7 @@ impl LintState {
             w.flagged_self_wake = true;
             out.push(Finding {
                 t,
+                since: None,
                 task,
                 rule: LintRule::SelfWake,
                 detail: format!(
@@ -216,7 +222,8 @@ impl LintState {
                 if !w.flagged_never_yielded && now.saturating_sub(start) >= th.never_yielded_ns {
                     w.flagged_never_yielded = true;
                     out.push(Finding {
-                        t: start,
+                        t: now,
+                        since: Some(start),
                         task,
                         rule: LintRule::NeverYielded,
                         detail: format!(
@@ -236,7 +243,8 @@ impl LintState {
                 {
                     w.flagged_lost = true;
                     out.push(Finding {
-                        t: since,
+                        t: now,
+                        since: Some(since),
                         task,
                         rule: LintRule::LostWake,
                         detail: "the task returned Pending but no waker for it is alive and it was not woken during \

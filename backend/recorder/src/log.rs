@@ -49,7 +49,7 @@ pub enum EventKind {
 /// | WakerClone, WakerDrop | task | - | - | - |
 /// | State | task | future id (low 32 bits), parent future id (high 32) | site id | `ProbeState` |
 /// | Done | task | - | - | `Outcome` |
-/// | Lint | task (0: run-wide) | - | string index | `LintRule` |
+/// | Lint | task (0: run-wide) | since + 1 (0: none) | string index | `LintRule` |
 /// | Dropped | - | count | - | - |
 /// | Mark | task | - | string index | - |
 #[derive(Clone, Copy, Debug)]
@@ -381,6 +381,9 @@ impl RunLogInner {
                 push_task_or_null(out, ev.task);
                 let _ = write!(out, r#","rule":"{rule}","detail":"#);
                 push_json_str(out, &self.strings[ev.b as usize]);
+                if ev.a != 0 {
+                    let _ = write!(out, r#","since":{}"#, ev.a - 1);
+                }
                 out.push('}');
             }
             EventKind::Dropped => {

@@ -16,6 +16,7 @@ pub fn instrument(builder: &mut Builder, run: u16) -> &mut Builder {
     builder
         .on_thread_start(move || {
             capture::set_run(run);
+            capture::set_thread_role(crate::buffer::ROLE_RUNTIME);
         })
         .on_thread_stop(|| {
             capture::set_run(0);
@@ -72,6 +73,15 @@ impl Drop for RunContextGuard {
     }
 }
 
+/// Treats the calling thread as a runtime thread of `run`, named `label` on the timeline (for
+/// the thread that drives a current-thread runtime with `block_on`).
+pub fn enter_as_runtime_thread(run: u16, label: &str) -> RunContextGuard {
+    let guard = RunContextGuard::enter(run);
+    capture::set_thread_role(crate::buffer::ROLE_RUNTIME);
+    capture::set_thread_label(label);
+    guard
+}
+
 /// Spawns a plain OS thread that records for the same run as the calling thread (so its
 /// wakes of the run's tasks are attributed).
 pub fn spawn_thread<F, T>(name: &str, f: F) -> std::io::Result<std::thread::JoinHandle<T>>
@@ -83,6 +93,7 @@ where
     let dispatch = tracing::dispatcher::get_default(|d| d.clone());
     std::thread::Builder::new().name(name.to_owned()).spawn(move || {
         let _ctx = RunContextGuard::enter(run);
+        capture::set_thread_role(crate::buffer::ROLE_PLAIN);
         tracing::dispatcher::with_default(&dispatch, f)
     })
 }

@@ -76,6 +76,10 @@ struct RunArgs {
     /// Cancel the run after this many seconds.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     time_limit: u64,
+    /// Also record the run with console-subscriber into this file (its own JSON-lines
+    /// format, which the dashboard can import), to compare the two recordings.
+    #[arg(long)]
+    console_recording: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -127,7 +131,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let scenario = futurescope_scenarios::find(&args.name)
         .ok_or_else(|| format!("unknown scenario `{}`; `futurescope list` shows them", args.name))?;
     let params = futurescope_scenarios::Params::from_pairs(scenario.params, &args.params).map_err(|e| e.to_string())?;
-    observe::install(None).map_err(|e| e.to_string())?;
+    let console = args.console_recording.as_ref().map(|_| "127.0.0.1:0".parse().expect("a valid address"));
+    observe::install_with_recording(console, args.console_recording.clone()).map_err(|e| e.to_string())?;
     observe::quiet_thread();
     let config = RunManagerConfig { time_limit: Duration::from_secs(args.time_limit), ..RunManagerConfig::default() };
     let manager = RunManager::new(Recorder::global(), config);
@@ -161,6 +166,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         out.flush()
     };
     write(&mut out).map_err(|e| format!("writing the events failed: {e}"))?;
+    if args.console_recording.is_some() {
+        // console-subscriber's recorder thread writes asynchronously; give it a moment to flush.
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let s = run.summary();
     eprintln!(
         "futurescope: {} {:?} in {:.1} ms: {} events, {} tasks, {} polls, {} wakes, {} dropped{}",

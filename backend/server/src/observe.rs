@@ -56,6 +56,15 @@ pub enum ObserveError {
 /// Installs the global dispatch. With `console` set, console-subscriber's layer and the
 /// recorder's share one registry and the gRPC server listens there (on its own quiet thread).
 pub fn install(console: Option<SocketAddr>) -> Result<Option<ConsoleInfo>, ObserveError> {
+    install_with_recording(console, None)
+}
+
+/// Like `install`; with `recording`, console-subscriber also writes its own recording (JSON
+/// lines) to that file, for comparison with the dashboard's.
+pub fn install_with_recording(
+    console: Option<SocketAddr>,
+    recording: Option<std::path::PathBuf>,
+) -> Result<Option<ConsoleInfo>, ObserveError> {
     let Some(addr) = console else {
         tracing::subscriber::set_global_default(RecorderSubscriber::new()).map_err(|_| ObserveError::AlreadyInstalled)?;
         return Ok(None);
@@ -63,7 +72,11 @@ pub fn install(console: Option<SocketAddr>) -> Result<Option<ConsoleInfo>, Obser
     let listener = std::net::TcpListener::bind(addr).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     let local = listener.local_addr().map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     listener.set_nonblocking(true).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
-    let (console_layer, server) = console_subscriber::ConsoleLayer::builder().build();
+    let mut builder = console_subscriber::ConsoleLayer::builder();
+    if let Some(path) = recording {
+        builder = builder.recording_path(path);
+    }
+    let (console_layer, server) = builder.build();
     let clients = Arc::new(AtomicUsize::new(0));
     let counter = clients.clone();
     std::thread::Builder::new()
