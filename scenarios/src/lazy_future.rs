@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use futurescope_recorder::{probed, site, AwaitPointExt};
+use futurescope_recorder::{AwaitPointExt, probed, site};
 
-use crate::{mark, spawn_named, Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "lazy-future",

@@ -149,7 +149,12 @@ impl Params {
     }
 
     /// Overrides one value (tests use it to shrink a scenario); the value is validated.
-    pub fn with(mut self, specs: &'static [ParamSpec], name: &str, value: serde_json::Value) -> Result<Params, ParamError> {
+    pub fn with(
+        mut self,
+        specs: &'static [ParamSpec],
+        name: &str,
+        value: serde_json::Value,
+    ) -> Result<Params, ParamError> {
         let spec = specs.iter().find(|s| s.name == name).ok_or_else(|| ParamError::Unknown {
             name: name.to_owned(),
             known: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
@@ -195,7 +200,9 @@ fn parse_one(spec: &ParamSpec, v: &serde_json::Value) -> Result<ParamValue, Para
             let s = v.as_str().unwrap_or("");
             match choices.iter().find(|c| **c == s) {
                 Some(c) => Ok(ParamValue::Choice(c)),
-                None => Err(ParamError::NotAChoice { name: spec.name.to_owned(), choices: choices.join(", "), got: got() }),
+                None => {
+                    Err(ParamError::NotAChoice { name: spec.name.to_owned(), choices: choices.join(", "), got: got() })
+                }
             }
         }
     }

@@ -41,7 +41,15 @@ pub fn run(args: Args) {
     for _ in 0..args.rounds {
         for (i, mode) in MODES.iter().enumerate() {
             let out = Command::new(&exe)
-                .args(["overhead-child", "--mode", mode, "--tasks", &args.tasks.to_string(), "--yields", &args.yields.to_string()])
+                .args([
+                    "overhead-child",
+                    "--mode",
+                    mode,
+                    "--tasks",
+                    &args.tasks.to_string(),
+                    "--yields",
+                    &args.yields.to_string(),
+                ])
                 .output()
                 .expect("running a bench child process");
             assert!(out.status.success(), "{mode} child failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -114,7 +122,8 @@ pub fn child(args: ChildArgs) {
         "recorder" => tracing::subscriber::set_global_default(RecorderSubscriber::new()).expect("first subscriber"),
         "console" => {
             let console = console_subscriber::ConsoleLayer::builder().server_addr(([127, 0, 0, 1], 0)).spawn();
-            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(console)).expect("first subscriber");
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(console))
+                .expect("first subscriber");
         }
         "recorder_console" => {
             let console = console_subscriber::ConsoleLayer::builder().server_addr(([127, 0, 0, 1], 0)).spawn();
@@ -139,7 +148,9 @@ pub fn child(args: ChildArgs) {
     let log: Option<Arc<_>> = log;
     drop(log);
     let v = match counts {
-        Some(c) => json!({"mode": args.mode, "ms": ms, "events": c.events, "polls": c.polls, "wakes": c.wakes, "dropped": c.dropped}),
+        Some(c) => {
+            json!({"mode": args.mode, "ms": ms, "events": c.events, "polls": c.polls, "wakes": c.wakes, "dropped": c.dropped})
+        }
         None => json!({"mode": args.mode, "ms": ms}),
     };
     println!("{v}");

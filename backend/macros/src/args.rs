@@ -55,29 +55,16 @@ mod tests {
 
     #[test]
     fn name_and_crate() {
-        let args =
-            InstrumentArgs::parse(quote!(name = "load config", crate = my::recorder)).unwrap();
+        let args = InstrumentArgs::parse(quote!(name = "load config", crate = my::recorder)).unwrap();
         assert_eq!(args.name.unwrap().value(), "load config");
-        assert_eq!(
-            args.recorder_path.unwrap().to_token_stream().to_string(),
-            "my :: recorder"
-        );
+        assert_eq!(args.recorder_path.unwrap().to_token_stream().to_string(), "my :: recorder");
     }
 
     #[test]
     fn unknown_and_repeated_arguments_are_errors() {
-        let unknown = InstrumentArgs::parse(quote!(level = "debug"))
-            .err()
-            .unwrap();
-        assert!(
-            unknown
-                .to_string()
-                .contains("unknown #[instrument] argument"),
-            "{unknown}"
-        );
-        let twice = InstrumentArgs::parse(quote!(name = "a", name = "b"))
-            .err()
-            .unwrap();
+        let unknown = InstrumentArgs::parse(quote!(level = "debug")).err().unwrap();
+        assert!(unknown.to_string().contains("unknown #[instrument] argument"), "{unknown}");
+        let twice = InstrumentArgs::parse(quote!(name = "a", name = "b")).err().unwrap();
         assert!(twice.to_string().contains("given twice"), "{twice}");
         let not_a_string = InstrumentArgs::parse(quote!(name = 3));
         assert!(not_a_string.is_err());

@@ -75,47 +75,26 @@ mod tests {
     fn rewrite(body: &str) -> (usize, String) {
         let recorder: Path = syn::parse_str("::futurescope_recorder").unwrap();
         let mut block: Block = syn::parse_str(body).unwrap();
-        let mut labeller = AwaitPointLabeller {
-            recorder: &recorder,
-            labelled: 0,
-        };
+        let mut labeller = AwaitPointLabeller { recorder: &recorder, labelled: 0 };
         labeller.visit_block_mut(&mut block);
-        (
-            labeller.labelled,
-            crate::label::compact_source(block.to_token_stream()),
-        )
+        (labeller.labelled, crate::label::compact_source(block.to_token_stream()))
     }
 
     #[test]
     fn each_await_gets_its_expression_as_label_and_its_own_line() {
         let (count, text) = rewrite("{\n    let a = first().await;\n\n    second(a).await?;\n}");
         assert_eq!(count, 2);
-        assert!(
-            text.contains(r#"ProbeSite::new("first().await", ::core::file!(), 2)"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"ProbeSite::new("second(a).await", ::core::file!(), 4)"#),
-            "{text}"
-        );
-        assert!(
-            text.contains("::core::future::IntoFuture::into_future(second(a))"),
-            "{text}"
-        );
-        assert!(
-            text.contains("::futurescope_recorder::AwaitPointExt::await_point("),
-            "{text}"
-        );
+        assert!(text.contains(r#"ProbeSite::new("first().await", ::core::file!(), 2)"#), "{text}");
+        assert!(text.contains(r#"ProbeSite::new("second(a).await", ::core::file!(), 4)"#), "{text}");
+        assert!(text.contains("::core::future::IntoFuture::into_future(second(a))"), "{text}");
+        assert!(text.contains("::futurescope_recorder::AwaitPointExt::await_point("), "{text}");
     }
 
     #[test]
     fn chained_awaits_are_labelled_outside_in_with_the_source_text() {
         let (count, text) = rewrite("{ connect().await.query(q).await }");
         assert_eq!(count, 2);
-        assert!(
-            text.contains(r#""connect().await.query(q).await""#),
-            "{text}"
-        );
+        assert!(text.contains(r#""connect().await.query(q).await""#), "{text}");
         assert!(text.contains(r#""connect().await""#), "{text}");
     }
 

@@ -51,30 +51,21 @@ pub(crate) fn instrument(args: InstrumentArgs, mut function: ItemFn) -> syn::Res
              (if another attribute such as #[tokio::main] made it a plain fn, put #[instrument] above that attribute)",
         ));
     }
-    let recorder = args
-        .recorder_path
-        .unwrap_or_else(|| syn::parse_quote!(::futurescope_recorder));
+    let recorder = args.recorder_path.unwrap_or_else(|| syn::parse_quote!(::futurescope_recorder));
     let fn_label = match &args.name {
         Some(name) => name.value(),
         None => format!("{}()", function.sig.ident),
     };
     let fn_site = static_site(&recorder, &fn_label, function.sig.ident.span());
 
-    let mut labeller = AwaitPointLabeller {
-        recorder: &recorder,
-        labelled: 0,
-    };
+    let mut labeller = AwaitPointLabeller { recorder: &recorder, labelled: 0 };
     labeller.visit_block_mut(&mut function.block);
 
     // An inner `#![attr]` of the body stays at the top of the body.
-    let (inner_attrs, outer_attrs): (Vec<_>, Vec<_>) = function
-        .attrs
-        .iter()
-        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+    let (inner_attrs, outer_attrs): (Vec<_>, Vec<_>) =
+        function.attrs.iter().partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
     let output_edge = declared_output_edge(&function.sig.output);
-    let ItemFn {
-        vis, sig, block, ..
-    } = &function;
+    let ItemFn { vis, sig, block, .. } = &function;
     let stmts = &block.stmts;
     Ok(quote! {
         #(#outer_attrs)*
@@ -129,73 +120,39 @@ mod tests {
 
     #[test]
     fn the_body_runs_inside_a_probe_named_after_the_fn() {
-        let text = expand(
-            TokenStream::new(),
-            "pub async fn fetch_user(id: u64) -> u64 {\n    load(id).await\n}",
-        )
-        .unwrap();
+        let text =
+            expand(TokenStream::new(), "pub async fn fetch_user(id: u64) -> u64 {\n    load(id).await\n}").unwrap();
         assert!(
-            text.starts_with(
-                "pub async fn fetch_user(id: u64) -> u64 { ::futurescope_recorder::probed("
-            ),
+            text.starts_with("pub async fn fetch_user(id: u64) -> u64 { ::futurescope_recorder::probed("),
             "{text}"
         );
-        assert!(
-            text.contains("static __FUTURESCOPE_SITE: ::futurescope_recorder::ProbeSite ="),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"ProbeSite::new("fetch_user()", ::core::file!(), 1)"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"ProbeSite::new("load(id).await", ::core::file!(), 2)"#),
-            "{text}"
-        );
-        assert!(
-            text.contains("if false { return ::core::option::Option::<u64>::None.unwrap(); }"),
-            "{text}"
-        );
+        assert!(text.contains("static __FUTURESCOPE_SITE: ::futurescope_recorder::ProbeSite ="), "{text}");
+        assert!(text.contains(r#"ProbeSite::new("fetch_user()", ::core::file!(), 1)"#), "{text}");
+        assert!(text.contains(r#"ProbeSite::new("load(id).await", ::core::file!(), 2)"#), "{text}");
+        assert!(text.contains("if false { return ::core::option::Option::<u64>::None.unwrap(); }"), "{text}");
         assert!(text.ends_with("}).await }"), "{text}");
     }
 
     #[test]
     fn name_and_crate_arguments() {
-        let text = expand(
-            quote!(name = "custom", crate = crate::rec),
-            "async fn f() {}",
-        )
-        .unwrap();
-        assert!(
-            text.contains(r#"crate::rec::ProbeSite::new("custom", ::core::file!(), 1)"#),
-            "{text}"
-        );
+        let text = expand(quote!(name = "custom", crate = crate::rec), "async fn f() {}").unwrap();
+        assert!(text.contains(r#"crate::rec::ProbeSite::new("custom", ::core::file!(), 1)"#), "{text}");
         assert!(text.contains("crate::rec::probed("), "{text}");
         assert!(text.contains("Option::<()>::None"), "{text}");
     }
 
     #[test]
     fn attributes_stay_where_they_were() {
-        let text = expand(
-            TokenStream::new(),
-            "#[doc = \"x\"] async fn f() { #![allow(unused)] }",
-        )
-        .unwrap();
+        let text = expand(TokenStream::new(), "#[doc = \"x\"] async fn f() { #![allow(unused)] }").unwrap();
         assert!(
-            text.starts_with(
-                "#[doc = \"x\"] async fn f() { #![allow(unused)]::futurescope_recorder::probed("
-            ),
+            text.starts_with("#[doc = \"x\"] async fn f() { #![allow(unused)]::futurescope_recorder::probed("),
             "{text}"
         );
     }
 
     #[test]
     fn impl_trait_and_never_outputs_get_no_typed_edge() {
-        let text = expand(
-            TokenStream::new(),
-            "async fn f() -> Box<impl Display> { todo!() }",
-        )
-        .unwrap();
+        let text = expand(TokenStream::new(), "async fn f() -> Box<impl Display> { todo!() }").unwrap();
         assert!(!text.contains("if false"), "{text}");
         let text = expand(TokenStream::new(), "async fn f() -> ! { loop {} }").unwrap();
         assert!(!text.contains("if false"), "{text}");

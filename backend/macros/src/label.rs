@@ -59,20 +59,14 @@ fn print_tokens(tokens: TokenStream, out: &mut String, mut previous: Previous) -
         match token {
             TokenTree::Ident(ident) => {
                 let word = ident.to_string();
-                if matches!(
-                    previous,
-                    Previous::Word | Previous::Group | Previous::Block | Previous::SpacedOperator
-                ) {
+                if matches!(previous, Previous::Word | Previous::Group | Previous::Block | Previous::SpacedOperator) {
                     out.push(' ');
                 }
                 out.push_str(&word);
                 previous = Previous::Word;
             }
             TokenTree::Literal(literal) => {
-                if matches!(
-                    previous,
-                    Previous::Word | Previous::Group | Previous::Block | Previous::SpacedOperator
-                ) {
+                if matches!(previous, Previous::Word | Previous::Group | Previous::Block | Previous::SpacedOperator) {
                     out.push(' ');
                 }
                 out.push_str(&literal.to_string());
@@ -94,8 +88,7 @@ fn print_tokens(tokens: TokenStream, out: &mut String, mut previous: Previous) -
                 }
                 let spaced = is_spaced_operator(&operator);
                 let after_keyword = previous == Previous::Word && ends_with_keyword(out);
-                let after_block = previous == Previous::Block
-                    && !matches!(operator.as_str(), "." | "?" | "," | ";");
+                let after_block = previous == Previous::Block && !matches!(operator.as_str(), "." | "?" | "," | ";");
                 if spaced && previous != Previous::Nothing
                     || previous == Previous::SpacedOperator
                     || after_keyword
@@ -138,11 +131,7 @@ fn print_tokens(tokens: TokenStream, out: &mut String, mut previous: Previous) -
                     out.push(' ');
                 }
                 out.push_str(close);
-                previous = if braces {
-                    Previous::Block
-                } else {
-                    Previous::Group
-                };
+                previous = if braces { Previous::Block } else { Previous::Group };
             }
         }
     }
@@ -161,10 +150,7 @@ fn is_word_char(c: char) -> bool {
 /// or an operator glued to a name (`in [1, 2]`, `move |x|`, `return (a, b)`).
 fn ends_with_keyword(out: &str) -> bool {
     let start = out.rfind(|c: char| !is_word_char(c)).map_or(0, |i| i + 1);
-    matches!(
-        &out[start..],
-        "as" | "in" | "move" | "mut" | "return" | "if" | "match" | "while" | "for" | "let" | "else"
-    )
+    matches!(&out[start..], "as" | "in" | "move" | "mut" | "return" | "if" | "match" | "while" | "for" | "let" | "else")
 }
 
 #[cfg(test)]
@@ -177,14 +163,8 @@ mod tests {
 
     #[test]
     fn calls_paths_and_methods_print_without_spaces() {
-        assert_eq!(
-            label_of("sleep(Duration::from_millis(20))"),
-            "sleep(Duration::from_millis(20)).await"
-        );
-        assert_eq!(
-            label_of("tokio :: time :: sleep ( d )"),
-            "tokio::time::sleep(d).await"
-        );
+        assert_eq!(label_of("sleep(Duration::from_millis(20))"), "sleep(Duration::from_millis(20)).await");
+        assert_eq!(label_of("tokio :: time :: sleep ( d )"), "tokio::time::sleep(d).await");
         assert_eq!(label_of("self.inner.lock()"), "self.inner.lock().await");
         assert_eq!(label_of("rx.recv()"), "rx.recv().await");
     }
@@ -192,22 +172,10 @@ mod tests {
     #[test]
     fn commas_words_and_operators_read_like_source() {
         assert_eq!(label_of("join(a, b,c)"), "join(a, b, c).await");
-        assert_eq!(
-            label_of("fetch(&mut conn, id as u64)"),
-            "fetch(&mut conn, id as u64).await"
-        );
-        assert_eq!(
-            label_of("get(x == 1 && y >= 2)"),
-            "get(x == 1 && y >= 2).await"
-        );
-        assert_eq!(
-            label_of("Vec::<u8>::with_capacity(n)"),
-            "Vec::<u8>::with_capacity(n).await"
-        );
-        assert_eq!(
-            label_of("read::<'a>(buf[0..n])"),
-            "read::<'a>(buf[0..n]).await"
-        );
+        assert_eq!(label_of("fetch(&mut conn, id as u64)"), "fetch(&mut conn, id as u64).await");
+        assert_eq!(label_of("get(x == 1 && y >= 2)"), "get(x == 1 && y >= 2).await");
+        assert_eq!(label_of("Vec::<u8>::with_capacity(n)"), "Vec::<u8>::with_capacity(n).await");
+        assert_eq!(label_of("read::<'a>(buf[0..n])"), "read::<'a>(buf[0..n]).await");
         assert_eq!(label_of("(a)"), "(a).await");
         assert_eq!(label_of("load(\"x\\\"y\")"), "load(\"x\\\"y\").await");
     }
@@ -221,14 +189,8 @@ mod tests {
             "timeout(d, async move { rx.recv().await }).await"
         );
         assert_eq!(label_of("f(move |x| x)"), "f(move |x|x).await");
-        assert_eq!(
-            label_of("send(Msg { id: 1, body })"),
-            "send(Msg { id: 1, body }).await"
-        );
-        assert_eq!(
-            label_of("run(async { a }.boxed())"),
-            "run(async { a }.boxed()).await"
-        );
+        assert_eq!(label_of("send(Msg { id: 1, body })"), "send(Msg { id: 1, body }).await");
+        assert_eq!(label_of("run(async { a }.boxed())"), "run(async { a }.boxed()).await");
     }
 
     #[test]
@@ -239,15 +201,10 @@ mod tests {
 
     #[test]
     fn long_expressions_are_cut_before_the_await() {
-        let label = label_of(
-            "client.get(\"https://example.invalid/a/very/long/path/indeed\").header(k, v).send()",
-        );
+        let label = label_of("client.get(\"https://example.invalid/a/very/long/path/indeed\").header(k, v).send()");
         assert_eq!(label.chars().count(), MAX_LABEL_CHARS);
         assert!(label.ends_with("….await"), "{label}");
-        assert!(
-            label.starts_with("client.get(\"https://example.invalid/"),
-            "{label}"
-        );
+        assert!(label.starts_with("client.get(\"https://example.invalid/"), "{label}");
         // Exactly at the limit: kept whole.
         let exact = "x".repeat(MAX_LABEL_CHARS - AWAIT_SUFFIX.len());
         assert_eq!(label_of(&exact), format!("{exact}.await"));

@@ -5,8 +5,8 @@
 
 use std::fmt;
 
-use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
+use tracing_core::field::{Field, Visit};
 
 use crate::buffer::SpawnInfo;
 use crate::capture::WakerOp;

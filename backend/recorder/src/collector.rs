@@ -148,7 +148,14 @@ fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
     for f in findings {
         let idx = inner.push_string(f.detail);
         let since = f.since.map_or(0, |s| s + 1);
-        inner.events.push(StoredEvent { t: f.t, task: f.task, a: since, b: idx, kind: EventKind::Lint, flags: f.rule as u8 });
+        inner.events.push(StoredEvent {
+            t: f.t,
+            task: f.task,
+            a: since,
+            b: idx,
+            kind: EventKind::Lint,
+            flags: f.rule as u8,
+        });
         inner.counts.events += 1;
     }
 }
@@ -290,8 +297,7 @@ impl Collector {
             self.held.extend_from_slice(&self.batch[keep_from..]);
             self.batch.truncate(keep_from);
         }
-        let runs: HashMap<u16, Arc<RunLog>> =
-            self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut last: Option<usize> = None;
         for mut rec in self.batch.drain(..) {
             if rec.task & SPAN_ID_FLAG != 0 {
@@ -445,16 +451,17 @@ impl Collector {
                 };
                 StoredEvent { t, task: rec.task, a: rec.a, b: lane, kind: EventKind::Wake, flags: rec.flags }
             }
-            RecordKind::WakerClone => StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerClone, flags: 0 },
-            RecordKind::WakerDrop => StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerDrop, flags: 0 },
+            RecordKind::WakerClone => {
+                StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerClone, flags: 0 }
+            }
+            RecordKind::WakerDrop => {
+                StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerDrop, flags: 0 }
+            }
             RecordKind::State => {
                 let future = Self::future_id(inner, rec.a);
                 let state = ProbeState::from_flags(rec.flags);
-                let (parent, site) = if state == ProbeState::Start {
-                    (Self::future_id(inner, rec.c), rec.b)
-                } else {
-                    (0, rec.b)
-                };
+                let (parent, site) =
+                    if state == ProbeState::Start { (Self::future_id(inner, rec.c), rec.b) } else { (0, rec.b) };
                 StoredEvent {
                     t,
                     task: rec.task,

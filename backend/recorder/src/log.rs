@@ -136,7 +136,11 @@ impl EventStore {
     pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &StoredEvent> {
         let first = from / STORE_CHUNK;
         let skip = from % STORE_CHUNK;
-        self.chunks.iter().skip(first).enumerate().flat_map(move |(i, c)| c[if i == 0 { skip.min(c.len()) } else { 0 }..].iter())
+        self.chunks
+            .iter()
+            .skip(first)
+            .enumerate()
+            .flat_map(move |(i, c)| c[if i == 0 { skip.min(c.len()) } else { 0 }..].iter())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &StoredEvent> {
@@ -316,11 +320,7 @@ impl RunLogInner {
             }
             EventKind::PollEnd => {
                 let ready = ev.flags & 1 != 0;
-                let _ = write!(
-                    out,
-                    r#"{{"k":"poll_end","t":{t},"task":{},"worker":{},"ready":{ready}"#,
-                    ev.task, ev.b
-                );
+                let _ = write!(out, r#"{{"k":"poll_end","t":{t},"task":{},"worker":{},"ready":{ready}"#, ev.task, ev.b);
                 if ev.flags & 2 != 0 {
                     out.push_str(r#","drop":true"#);
                 }

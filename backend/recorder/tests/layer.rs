@@ -53,7 +53,8 @@ fn self_wakes_and_child_wakes_are_mapped_from_span_ids_to_tasks() {
         let blocking = tokio::task::Builder::new().name("blocking").spawn_blocking(|| 7).unwrap();
         assert_eq!(blocking.await.unwrap(), 7);
     });
-    let id = |name: &str| events.iter().find(|e| e["k"] == "spawn" && e["name"] == name).unwrap()["task"].as_u64().unwrap();
+    let id =
+        |name: &str| events.iter().find(|e| e["k"] == "spawn" && e["name"] == name).unwrap()["task"].as_u64().unwrap();
     let (main, child, blocking) = (id("main"), id("child"), id("blocking"));
     let wakes_of_main: Vec<Option<u64>> =
         events.iter().filter(|e| e["k"] == "wake" && e["task"] == main).map(|e| e["by"].as_u64()).collect();
@@ -68,5 +69,7 @@ fn self_wakes_and_child_wakes_are_mapped_from_span_ids_to_tasks() {
     assert_eq!(lane_event["kind"], "blocking");
     let dones: Vec<&Value> = events.iter().filter(|e| e["k"] == "done" && e["task"] == blocking).collect();
     assert_eq!(dones.len(), 1, "one end per task");
-    assert!(events.iter().all(|e| e["k"] != "done" || events.iter().any(|s| s["k"] == "spawn" && s["task"] == e["task"])));
+    assert!(
+        events.iter().all(|e| e["k"] != "done" || events.iter().any(|s| s["k"] == "spawn" && s["task"] == e["task"]))
+    );
 }

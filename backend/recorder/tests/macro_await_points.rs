@@ -17,17 +17,10 @@ const THIS_FILE: &str = include_str!("macro_await_points.rs");
 /// The 1-based number of the only line of this file (outside these searches) that contains
 /// `needle`.
 fn line_of(needle: &str) -> u64 {
-    let mut found = THIS_FILE
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.contains(needle) && !line.contains("line_of("));
-    let (index, _) = found
-        .next()
-        .unwrap_or_else(|| panic!("no line contains {needle:?}"));
-    assert!(
-        found.next().is_none(),
-        "more than one line contains {needle:?}"
-    );
+    let mut found =
+        THIS_FILE.lines().enumerate().filter(|(_, line)| line.contains(needle) && !line.contains("line_of("));
+    let (index, _) = found.next().unwrap_or_else(|| panic!("no line contains {needle:?}"));
+    assert!(found.next().is_none(), "more than one line contains {needle:?}");
     index as u64 + 1
 }
 
@@ -55,12 +48,7 @@ where
     {
         let _ctx = RunContextGuard::enter(log.id);
         rt.block_on(async {
-            tokio::task::Builder::new()
-                .name("main")
-                .spawn(main)
-                .unwrap()
-                .await
-                .unwrap();
+            tokio::task::Builder::new().name("main").spawn(main).unwrap().await.unwrap();
         });
     }
     drop(rt);
@@ -87,10 +75,7 @@ fn states_of(events: &[Value], future: &Value) -> Vec<(String, Option<u64>)> {
         .filter(|e| e["future"] == *future)
         .map(|e| {
             let line = e["loc"].as_str().map(|loc| {
-                assert!(
-                    loc.contains("macro_await_points.rs:"),
-                    "loc {loc} names this file"
-                );
+                assert!(loc.contains("macro_await_points.rs:"), "loc {loc} names this file");
                 loc.rsplit(':').next().unwrap().parse().unwrap()
             });
             (e["label"].as_str().unwrap().to_owned(), line)
@@ -122,19 +107,13 @@ fn each_await_is_labelled_with_its_expression_and_its_own_line() {
         assert_eq!(sample().await, 7);
     });
     let probe = start_of(&events, "sample()");
-    assert!(
-        probe["parent"].is_null(),
-        "a top-level fn has no parent probe: {probe}"
-    );
+    assert!(probe["parent"].is_null(), "a top-level fn has no parent probe: {probe}");
     assert_eq!(
         states_of(&events, &probe["future"]),
         vec![
             state("start", line_of("async fn sample()")),
             state("tokio::task::yield_now().await", line_of("// await: yield")),
-            state(
-                "tokio::time::sleep(Duration::from_millis(20)).await",
-                line_of("// await: sleep over two lines")
-            ),
+            state("tokio::time::sleep(Duration::from_millis(20)).await", line_of("// await: sleep over two lines")),
             // `async { 7 }.await` was ready at its first poll: never suspended there.
             end("ready"),
         ]
@@ -161,26 +140,18 @@ fn nested_instrumented_fns_are_child_probes_of_the_fn_that_awaits_them() {
     });
     let outer_probe = start_of(&events, "outer()");
     let outer_id = &outer_probe["future"];
-    let inner_starts: Vec<&Value> = states(&events)
-        .into_iter()
-        .filter(|e| e["label"] == "start" && e["name"] == "inner step")
-        .collect();
+    let inner_starts: Vec<&Value> =
+        states(&events).into_iter().filter(|e| e["label"] == "start" && e["name"] == "inner step").collect();
     assert_eq!(inner_starts.len(), 2);
     for start in &inner_starts {
-        assert_eq!(
-            start["parent"], *outer_id,
-            "inner's parent is outer: {start}"
-        );
+        assert_eq!(start["parent"], *outer_id, "inner's parent is outer: {start}");
         assert_ne!(start["future"], *outer_id);
         assert_eq!(start["task"], outer_probe["task"]);
         assert_eq!(
             states_of(&events, &start["future"]),
             vec![
                 state("start", line_of("async fn inner(n: u32)")),
-                state(
-                    "tokio::time::sleep(Duration::from_millis(5)).await",
-                    line_of("// await: inner sleep")
-                ),
+                state("tokio::time::sleep(Duration::from_millis(5)).await", line_of("// await: inner sleep")),
                 end("ready"),
             ]
         );
@@ -190,10 +161,7 @@ fn nested_instrumented_fns_are_child_probes_of_the_fn_that_awaits_them() {
         vec![
             state("start", line_of("async fn outer()")),
             state("inner(1).await", line_of("// await: first inner")),
-            state(
-                "tokio::task::yield_now().await",
-                line_of("// await: outer's own")
-            ),
+            state("tokio::task::yield_now().await", line_of("// await: outer's own")),
             state("inner(2).await", line_of("// await: second inner")),
             end("ready"),
         ]
@@ -216,16 +184,10 @@ fn an_instrumented_fn_dropped_while_suspended_is_cancelled() {
         states_of(&events, &probe["future"]),
         vec![
             state("start", line_of("async fn waits_forever()")),
-            state(
-                "std::future::pending::<()>().await",
-                line_of("// await: forever")
-            ),
+            state("std::future::pending::<()>().await", line_of("// await: forever")),
             // When the deadline wakes it, `timeout` polls the inner future once more before
             // giving up: a second pending poll at the same await point.
-            state(
-                "std::future::pending::<()>().await",
-                line_of("// await: forever")
-            ),
+            state("std::future::pending::<()>().await", line_of("// await: forever")),
             end("cancelled"),
         ]
     );
@@ -357,22 +319,12 @@ fn generic_method_trait_and_coercing_forms_compile_and_run() {
         let spawned = tokio::spawn(async { Counter { hits: 1 }.bump(1).await });
         assert_eq!(spawned.await.unwrap(), 2);
     });
-    for name in [
-        "bump()",
-        "name()",
-        "shared()",
-        "largest()",
-        "boxed_shape()",
-        "fetch()",
-        "send_request()",
-    ] {
+    for name in ["bump()", "name()", "shared()", "largest()", "boxed_shape()", "fetch()", "send_request()"] {
         start_of(&events, name);
     }
     // `Request(41)` is ready at once, so its await point never shows up as a suspension.
     let request = start_of(&events, "send_request()");
-    let request_states: Vec<String> = states_of(&events, &request["future"])
-        .into_iter()
-        .map(|(label, _)| label)
-        .collect();
+    let request_states: Vec<String> =
+        states_of(&events, &request["future"]).into_iter().map(|(label, _)| label).collect();
     assert_eq!(request_states, ["start", "ready"]);
 }

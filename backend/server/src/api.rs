@@ -62,7 +62,12 @@ impl From<StartError> for ApiError {
 
 /// A run id from the path: a clear error for junk instead of axum's plain-text rejection.
 fn parse_run_id(raw: &str) -> Result<u64, ApiError> {
-    raw.parse().map_err(|_| ApiError::BadRequest(format!("run id must be a positive integer, got `{}`", raw.chars().take(40).collect::<String>())))
+    raw.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "run id must be a positive integer, got `{}`",
+            raw.chars().take(40).collect::<String>()
+        ))
+    })
 }
 
 fn find_run(state: &AppState, raw: &str) -> Result<std::sync::Arc<Run>, ApiError> {
@@ -78,7 +83,9 @@ pub async fn health() -> Json<serde_json::Value> {
 pub async fn console(State(state): State<AppState>) -> Json<serde_json::Value> {
     let clients = state.console_clients.as_ref().map(|c| c.load(std::sync::atomic::Ordering::Relaxed));
     Json(match &state.console {
-        Some(addr) => json!({"enabled": true, "addr": addr, "command": format!("tokio-console http://{addr}"), "clients": clients}),
+        Some(addr) => {
+            json!({"enabled": true, "addr": addr, "command": format!("tokio-console http://{addr}"), "clients": clients})
+        }
         None => json!({"enabled": false, "addr": null, "command": null, "clients": null}),
     })
 }
@@ -137,7 +144,10 @@ pub async fn list_runs(State(state): State<AppState>) -> Json<serde_json::Value>
     Json(serde_json::to_value(runs).expect("summaries serialize"))
 }
 
-pub async fn run_status(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn run_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let run = find_run(&state, &id)?;
     Ok(Json(status_json(&run)))
 }
@@ -148,7 +158,10 @@ fn status_json(run: &Run) -> serde_json::Value {
     v
 }
 
-pub async fn cancel_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let run = find_run(&state, &id)?;
     state.runs.cancel(run.id);
     // Give the run a moment to stop so the answer usually shows the final state.
@@ -214,7 +227,10 @@ pub async fn run_export(
         Some("chrome") | None => {
             let body = crate::export::chrome_trace(&run.log, run.scenario.name);
             let disposition = format!("attachment; filename=\"futurescope-run-{}.json\"", run.id);
-            Ok(([(header::CONTENT_TYPE, "application/json".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
+            Ok((
+                [(header::CONTENT_TYPE, "application/json".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+                body,
+            )
                 .into_response())
         }
         Some(other) => Err(ApiError::BadRequest(format!(

@@ -13,7 +13,11 @@ use crate::runs::{RunManager, RunManagerConfig, RunState};
 use crate::{AccessPolicy, AppState, observe};
 
 #[derive(Parser, Debug)]
-#[command(name = "futurescope", version, about = "See async Rust run: a live timeline of tokio tasks, polls, wakes and await points")]
+#[command(
+    name = "futurescope",
+    version,
+    about = "See async Rust run: a live timeline of tokio tasks, polls, wakes and await points"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -192,7 +196,9 @@ fn random_token() -> String {
     for i in 0..4u64 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(i ^ std::process::id() as u64);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+        h.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
+        );
         out.push_str(&format!("{:016x}", h.finish()));
     }
     out

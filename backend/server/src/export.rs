@@ -43,7 +43,9 @@ pub fn chrome_trace(log: &RunLog, scenario: &str) -> String {
                     Some(n) if !n.is_empty() => format!("{n} #{task}"),
                     _ => format!("task #{task}"),
                 };
-                out.push(json!({"ph": "M", "pid": TASKS_PID, "tid": task, "name": "thread_name", "args": {"name": name}}));
+                out.push(
+                    json!({"ph": "M", "pid": TASKS_PID, "tid": task, "name": "thread_name", "args": {"name": name}}),
+                );
                 names.insert(task, name);
             }
             "poll_start" => {

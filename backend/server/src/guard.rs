@@ -129,7 +129,8 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
     if !token_ok {
         return refuse(
             StatusCode::UNAUTHORIZED,
-            "refused: this dashboard listens beyond loopback and needs the token printed at its start (?token=...)".into(),
+            "refused: this dashboard listens beyond loopback and needs the token printed at its start (?token=...)"
+                .into(),
         );
     }
     let mut response = next.run(req).await;

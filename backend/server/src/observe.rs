@@ -66,7 +66,8 @@ pub fn install_with_recording(
     recording: Option<std::path::PathBuf>,
 ) -> Result<Option<ConsoleInfo>, ObserveError> {
     let Some(addr) = console else {
-        tracing::subscriber::set_global_default(RecorderSubscriber::new()).map_err(|_| ObserveError::AlreadyInstalled)?;
+        tracing::subscriber::set_global_default(RecorderSubscriber::new())
+            .map_err(|_| ObserveError::AlreadyInstalled)?;
         return Ok(None);
     };
     let listener = std::net::TcpListener::bind(addr).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
@@ -126,7 +127,11 @@ impl Drop for CountedStream {
 }
 
 impl tokio::io::AsyncRead for CountedStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }

@@ -42,11 +42,10 @@ fn serve(dir: &'static Dir<'static>, path: &str) -> Response {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     match dir.get_file(path) {
-        Some(file) => (
-            [(header::CONTENT_TYPE, content_type(path)), (header::CACHE_CONTROL, "no-cache")],
-            file.contents(),
-        )
-            .into_response(),
+        Some(file) => {
+            ([(header::CONTENT_TYPE, content_type(path)), (header::CACHE_CONTROL, "no-cache")], file.contents())
+                .into_response()
+        }
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }

@@ -159,7 +159,13 @@ pub struct RunManager {
 impl RunManager {
     pub fn new(recorder: &'static Recorder, config: RunManagerConfig) -> Arc<RunManager> {
         let (notices, _) = broadcast::channel(256);
-        Arc::new(RunManager { recorder, config, runs: Mutex::new(BTreeMap::new()), next_id: AtomicU64::new(1), notices })
+        Arc::new(RunManager {
+            recorder,
+            config,
+            runs: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            notices,
+        })
     }
 
     pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
@@ -181,13 +187,17 @@ impl RunManager {
 
     /// Validates and starts a run of the catalogue's scenario `scenario`.
     pub fn start(self: &Arc<Self>, scenario: &str, params: &serde_json::Value) -> Result<Arc<Run>, StartError> {
-        let scenario =
-            futurescope_scenarios::find(scenario).ok_or_else(|| StartError::UnknownScenario(scenario.chars().take(80).collect()))?;
+        let scenario = futurescope_scenarios::find(scenario)
+            .ok_or_else(|| StartError::UnknownScenario(scenario.chars().take(80).collect()))?;
         self.start_scenario(scenario, params)
     }
 
     /// Validates and starts a run of any scenario (benchmarks and tests bring their own).
-    pub fn start_scenario(self: &Arc<Self>, scenario: &'static Scenario, params: &serde_json::Value) -> Result<Arc<Run>, StartError> {
+    pub fn start_scenario(
+        self: &Arc<Self>,
+        scenario: &'static Scenario,
+        params: &serde_json::Value,
+    ) -> Result<Arc<Run>, StartError> {
         let params = Params::validate(scenario.params, params)?;
         let running = self.lock_runs().values().filter(|r| !r.is_over()).count();
         if running >= self.config.max_running {
@@ -212,7 +222,8 @@ impl RunManager {
         let manager = self.clone();
         let for_thread = run.clone();
         let spawned = std::thread::Builder::new().name(format!("futurescope-run-{id}")).spawn(move || {
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| (for_thread.scenario.run)(&ctx, &for_thread.params)));
+            let result =
+                std::panic::catch_unwind(AssertUnwindSafe(|| (for_thread.scenario.run)(&ctx, &for_thread.params)));
             let (state, error) = match result {
                 Ok(Ok(())) => (RunState::Finished, None),
                 Ok(Err(ScenarioError::Cancelled)) if for_thread.cancel.is_cancelled() => (RunState::Cancelled, None),

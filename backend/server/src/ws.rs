@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -211,13 +211,25 @@ mod tests {
     #[test]
     fn parses_the_two_messages() {
         assert_eq!(parse_client_message(r#"{"type":"subscribe","run":3}"#), Ok(ClientMessage::Subscribe { run: 3 }));
-        assert_eq!(parse_client_message(r#"{"type":"unsubscribe","run":3}"#), Ok(ClientMessage::Unsubscribe { run: 3 }));
+        assert_eq!(
+            parse_client_message(r#"{"type":"unsubscribe","run":3}"#),
+            Ok(ClientMessage::Unsubscribe { run: 3 })
+        );
     }
 
     #[test]
     fn rejects_junk_with_a_reason() {
-        for bad in ["", "{", "null", "[]", r#"{"type":"subscribe"}"#, r#"{"type":"subscribe","run":-1}"#, r#"{"type":"nope"}"#,
-            r#"{"type":"subscribe","run":1,"x":2}"#, r#"{"type":"subscribe","run":"1"}"#] {
+        for bad in [
+            "",
+            "{",
+            "null",
+            "[]",
+            r#"{"type":"subscribe"}"#,
+            r#"{"type":"subscribe","run":-1}"#,
+            r#"{"type":"nope"}"#,
+            r#"{"type":"subscribe","run":1,"x":2}"#,
+            r#"{"type":"subscribe","run":"1"}"#,
+        ] {
             let e = parse_client_message(bad).unwrap_err();
             assert!(e.contains("expected {\"type\":\"subscribe\""), "{bad}: {e}");
         }

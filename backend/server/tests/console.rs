@@ -20,7 +20,8 @@ async fn console_sees_the_runs_tasks_with_the_same_ids_and_names() {
     futurescope::observe::quiet_thread();
     let server = support::start(true, RunManagerConfig::default());
     let console = server.state.console.clone().expect("console is on");
-    let mut client = InstrumentClient::connect(format!("http://{console}")).await.expect("connecting to console-subscriber");
+    let mut client =
+        InstrumentClient::connect(format!("http://{console}")).await.expect("connecting to console-subscriber");
     let mut updates = client.watch_updates(InstrumentRequest {}).await.expect("watching").into_inner();
 
     let run = server.state.runs.start("lazy-future", &json!({"delay_ms": 50})).unwrap();
@@ -40,7 +41,9 @@ async fn console_sees_the_runs_tasks_with_the_same_ids_and_names() {
     let mut locations: HashMap<u64, String> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline && !dashboard.keys().all(|id| seen.contains_key(id)) {
-        let Ok(Some(update)) = tokio::time::timeout(Duration::from_secs(3), updates.message()).await.map(|r| r.unwrap()) else {
+        let Ok(Some(update)) =
+            tokio::time::timeout(Duration::from_secs(3), updates.message()).await.map(|r| r.unwrap())
+        else {
             continue;
         };
         if let Some(meta) = &update.new_metadata {
@@ -59,13 +62,21 @@ async fn console_sees_the_runs_tasks_with_the_same_ids_and_names() {
             for f in &task.fields {
                 let fname = match &f.name {
                     Some(Name::StrName(s)) => s.clone(),
-                    Some(Name::NameIdx(i)) => field_names.get(&meta_id).and_then(|n| n.get(usize::try_from(*i).unwrap_or(usize::MAX))).cloned().unwrap_or_default(),
+                    Some(Name::NameIdx(i)) => field_names
+                        .get(&meta_id)
+                        .and_then(|n| n.get(usize::try_from(*i).unwrap_or(usize::MAX)))
+                        .cloned()
+                        .unwrap_or_default(),
                     None => String::new(),
                 };
                 match (fname.as_str(), &f.value) {
                     ("task.id", Some(FieldValue::U64Val(v))) => tokio_id = Some(*v),
-                    ("task.name", Some(FieldValue::DebugVal(s) | FieldValue::StrVal(s))) => name = s.trim_matches('"').to_owned(),
-                    ("kind", Some(FieldValue::DebugVal(s) | FieldValue::StrVal(s))) => kind = s.trim_matches('"').to_owned(),
+                    ("task.name", Some(FieldValue::DebugVal(s) | FieldValue::StrVal(s))) => {
+                        name = s.trim_matches('"').to_owned()
+                    }
+                    ("kind", Some(FieldValue::DebugVal(s) | FieldValue::StrVal(s))) => {
+                        kind = s.trim_matches('"').to_owned()
+                    }
                     _ => {}
                 }
             }

@@ -69,7 +69,8 @@ async fn scenarios_are_listed_with_their_params() {
 #[tokio::test]
 async fn a_run_is_created_recorded_and_served_as_json_lines() {
     let app = futurescope::app(state());
-    let (status, body) = send(&app, post_json("/api/runs", json!({"scenario": "lazy-future", "params": {"delay_ms": 20}}))).await;
+    let (status, body) =
+        send(&app, post_json("/api/runs", json!({"scenario": "lazy-future", "params": {"delay_ms": 20}}))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = serde_json::from_str::<Value>(&body).unwrap()["run"].as_u64().unwrap();
     let status_v = wait_finished(&app, id).await;
@@ -126,7 +127,11 @@ async fn bad_input_gets_a_clear_json_error() {
         assert!(v["error"].as_str().unwrap().contains(want_text), "{uri}: {body}");
     }
     // Not JSON at all.
-    let req = Request::post("/api/runs").header(header::HOST, HOST).header(header::CONTENT_TYPE, "application/json").body(Body::from("{nope")).unwrap();
+    let req = Request::post("/api/runs")
+        .header(header::HOST, HOST)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{nope"))
+        .unwrap();
     let (status, body) = send(&app, req).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // Too large a body.
@@ -177,7 +182,8 @@ async fn the_page_and_assets_are_served() {
 #[tokio::test]
 async fn a_run_can_be_cancelled() {
     let app = futurescope::app(state());
-    let (status, body) = send(&app, post_json("/api/runs", json!({"scenario": "lazy-future", "params": {"delay_ms": 2000}}))).await;
+    let (status, body) =
+        send(&app, post_json("/api/runs", json!({"scenario": "lazy-future", "params": {"delay_ms": 2000}}))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = serde_json::from_str::<Value>(&body).unwrap()["run"].as_u64().unwrap();
     let req = Request::post(format!("/api/runs/{id}/cancel")).header(header::HOST, HOST).body(Body::empty()).unwrap();

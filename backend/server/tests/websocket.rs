@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use futurescope::runs::RunManagerConfig;
 use futures::{SinkExt, StreamExt};
+use futurescope::runs::RunManagerConfig;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -20,7 +20,11 @@ async fn connect(addr: std::net::SocketAddr) -> Ws {
 
 async fn next_json(ws: &mut Ws) -> Value {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next()).await.expect("a message within 20 s").unwrap().unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("a message within 20 s")
+            .unwrap()
+            .unwrap();
         if let Message::Text(t) = msg {
             return serde_json::from_str(t.as_str()).unwrap();
         }
