@@ -251,3 +251,58 @@ mod tests {
         assert_eq!(p.choice("flavor"), "current_thread");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::from(n)),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("(tasks|fixed|flavor|[a-z]{1,6})", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    static SPECS: &[ParamSpec] = &[
+        ParamSpec::int("tasks", 4, 1, 100, "how many"),
+        ParamSpec::bool("fixed", false, "use the fix"),
+        ParamSpec::choice("flavor", "multi_thread", &["current_thread", "multi_thread"], "runtime"),
+    ];
+
+    proptest! {
+        /// Whatever a client sends, validation answers without panicking, and what it accepts
+        /// is within the bounds.
+        #[test]
+        fn accepted_params_are_always_within_bounds(given in json_value()) {
+            if let Ok(p) = Params::validate(SPECS, &given) {
+                prop_assert!((1..=100).contains(&p.int("tasks")));
+                prop_assert!(["current_thread", "multi_thread"].contains(&p.choice("flavor")));
+                let _ = p.bool("fixed");
+            }
+        }
+
+        #[test]
+        fn every_out_of_range_int_is_refused_naming_the_range(n in any::<i64>()) {
+            let r = Params::validate(SPECS, &serde_json::json!({"tasks": n}));
+            if (1..=100).contains(&n) {
+                prop_assert!(r.is_ok());
+            } else {
+                let e = r.unwrap_err().to_string();
+                prop_assert!(e.contains("`tasks`") && e.contains("from 1 to 100"));
+            }
+        }
+    }
+}

@@ -225,6 +225,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .build()
         .map_err(|e| format!("cannot start the server runtime: {e}"))?;
     rt.block_on(async move {
+        // Signal handlers first: a SIGTERM right after the URL is printed must be graceful too.
+        let signals = ShutdownSignals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .map_err(|e| format!("cannot listen on {}: {e} (is another futurescope running? use --bind)", args.bind))?;
@@ -240,6 +242,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             access: Arc::new(AccessPolicy::new(addr, token.clone())),
             console: console.as_ref().map(|c| c.addr.to_string()),
             console_clients: console.as_ref().map(|c| c.clients.clone()),
+            ws_send_timeout: crate::WS_SEND_TIMEOUT,
         };
         let url = match &token {
             Some(t) => format!("http://{addr}/?token={t}"),
@@ -255,33 +258,43 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             let _ = std::process::Command::new("xdg-open").arg(&url).spawn();
         }
         axum::serve(listener, crate::app(state))
-            .with_graceful_shutdown(shutdown_signal(runs))
+            .with_graceful_shutdown(signals.wait_then_cancel(runs))
             .await
             .map_err(|e| format!("server error: {e}"))
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on ctrl-c or SIGTERM, after cancelling the running runs.
-async fn shutdown_signal(runs: Arc<RunManager>) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// ctrl-c and SIGTERM, listened for from before the server starts.
+struct ShutdownSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<ShutdownSignals> {
+        Ok(ShutdownSignals {
+            #[cfg(unix)]
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
     }
-    eprintln!("futurescope: shutting down; cancelling running runs");
-    runs.cancel_all();
+
+    /// Resolves on ctrl-c or SIGTERM, after cancelling the running runs.
+    async fn wait_then_cancel(mut self, runs: Arc<RunManager>) {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            self.terminate.recv().await;
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
+        }
+        eprintln!("futurescope: shutting down; cancelling running runs");
+        runs.cancel_all();
+    }
 }

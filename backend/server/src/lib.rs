@@ -41,7 +41,12 @@ pub struct AppState {
     pub console: Option<String>,
     /// How many tokio-console clients are connected right now (when it is on).
     pub console_clients: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// A WebSocket client whose socket accepts nothing for this long is disconnected.
+    pub ws_send_timeout: std::time::Duration,
 }
+
+/// The default `AppState::ws_send_timeout`.
+pub const WS_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The dashboard's router: page, assets, API and WebSocket, behind the access guard.
 pub fn app(state: AppState) -> Router {

@@ -72,6 +72,8 @@ pub struct Run {
     pub started_ms: u64,
     started: Instant,
     cancel: CancelHandle,
+    /// Set by the watchdog before it cancels a run at its time limit.
+    timed_out: std::sync::atomic::AtomicBool,
     status: Mutex<RunStatus>,
 }
 
@@ -215,6 +217,7 @@ impl RunManager {
             started_ms,
             started: Instant::now(),
             cancel,
+            timed_out: std::sync::atomic::AtomicBool::new(false),
             status: Mutex::new(RunStatus { state: RunState::Running, error: None, duration_ns: None }),
         });
         self.lock_runs().insert(id, run.clone());
@@ -253,8 +256,8 @@ impl RunManager {
                 while Instant::now() < deadline && !run.is_over() && !run.cancel.is_cancelled() {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                let timed_out = !run.is_over() && !run.cancel.is_cancelled();
-                if timed_out {
+                if !run.is_over() && !run.cancel.is_cancelled() {
+                    run.timed_out.store(true, Ordering::SeqCst);
                     run.cancel.cancel();
                 }
                 let stop_by = Instant::now() + grace;
@@ -270,18 +273,17 @@ impl RunManager {
                              it was abandoned and records no more"
                         )),
                     );
-                } else if timed_out {
-                    let mut st = run.lock_status();
-                    if st.state == RunState::Cancelled {
-                        st.state = RunState::Failed;
-                        st.error = Some(format!("time limit of {limit:?} reached; the run was cancelled"));
-                    }
                 }
             })
             .expect("the OS refused a watchdog thread");
     }
 
     fn finish(&self, run: &Arc<Run>, state: RunState, error: Option<String>) {
+        let (state, error) = if state == RunState::Cancelled && run.timed_out.load(Ordering::SeqCst) {
+            (RunState::Failed, Some(format!("time limit of {:?} reached; the run was cancelled", self.config.time_limit)))
+        } else {
+            (state, error)
+        };
         self.recorder.finish_run(&run.log);
         if run.end(state, error) {
             let _ = self.notices.send(Notice::Ended(run.id));

@@ -4,8 +4,8 @@
 //! message) and a send loop (hello, run notices, and every `BATCH_EVERY` the new events of each
 //! subscribed run, read from the run's log by index). A subscriber's position is an index into
 //! the log, so a replay is just starting at 0, and a slow client costs the server no memory: it
-//! falls behind, and if one send stays blocked for `SEND_TIMEOUT` it is disconnected (the
-//! browser reconnects and replays).
+//! falls behind, and if one send stays blocked for `AppState::ws_send_timeout` it is
+//! disconnected (the browser reconnects and replays).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +27,6 @@ const BATCH_EVERY: Duration = Duration::from_millis(30);
 const MAX_BATCH: usize = 50_000;
 /// Most events sent to one client per tick, over all its subscriptions (then it waits a tick).
 const MAX_PER_TICK: usize = 400_000;
-/// A client whose socket accepts nothing for this long is disconnected.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest client message accepted.
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
 /// Most runs one connection may subscribe to at once.
@@ -69,7 +67,8 @@ struct Subscription {
 }
 
 async fn serve(socket: WebSocket, state: AppState) {
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut sink = Client { sink, send_timeout: state.ws_send_timeout };
     let (commands, mut command_rx) = mpsc::channel::<Command>(32);
 
     // Receive task: the only reader of the socket.
@@ -131,10 +130,17 @@ async fn serve(socket: WebSocket, state: AppState) {
     receiver.abort();
 }
 
-type Sink = futures::stream::SplitSink<WebSocket, Message>;
+type Sink = Client;
 
-async fn send_text(sink: &mut Sink, text: String) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(Utf8Bytes::from(text)))).await, Ok(Ok(())))
+/// The client's sink and how long a send may stay blocked before the client is let go.
+struct Client {
+    sink: futures::stream::SplitSink<WebSocket, Message>,
+    send_timeout: Duration,
+}
+
+async fn send_text(client: &mut Client, text: String) -> bool {
+    let send = client.sink.send(Message::Text(Utf8Bytes::from(text)));
+    matches!(tokio::time::timeout(client.send_timeout, send).await, Ok(Ok(())))
 }
 
 fn run_message(run: &Run) -> serde_json::Value {
@@ -232,6 +238,35 @@ mod tests {
         ] {
             let e = parse_client_message(bad).unwrap_err();
             assert!(e.contains("expected {\"type\":\"subscribe\""), "{bad}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any text at all gets an answer, never a panic; valid messages round-trip.
+        #[test]
+        fn any_text_is_parsed_or_refused(text in ".{0,200}") {
+            let _ = parse_client_message(&text);
+        }
+
+        #[test]
+        fn json_shaped_junk_is_refused_with_the_expected_forms(kind in "[a-z]{0,12}", run in proptest::num::i64::ANY, extra in proptest::option::of("[a-z]{1,5}")) {
+            let mut v = serde_json::json!({"type": kind, "run": run});
+            if let Some(x) = &extra { v[x.as_str()] = serde_json::json!(1); }
+            match parse_client_message(&v.to_string()) {
+                Ok(ClientMessage::Subscribe { run: r }) | Ok(ClientMessage::Unsubscribe { run: r }) => {
+                    prop_assert!(kind == "subscribe" || kind == "unsubscribe");
+                    prop_assert_eq!(r as i64, run);
+                    prop_assert!(extra.is_none() || extra.as_deref() == Some("run") || extra.as_deref() == Some("type"));
+                }
+                Err(e) => prop_assert!(e.contains("expected")),
+            }
         }
     }
 }

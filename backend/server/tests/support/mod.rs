@@ -35,16 +35,23 @@ pub fn state_for(addr: SocketAddr, config: RunManagerConfig, console: Option<&ob
         access: Arc::new(AccessPolicy::new(addr, None)),
         console: console.map(|c| c.addr.to_string()),
         console_clients: console.map(|c| c.clients.clone()),
+        ws_send_timeout: futurescope::WS_SEND_TIMEOUT,
     }
 }
 
 /// Starts a server; it runs until the test process exits.
 pub fn start(console: bool, config: RunManagerConfig) -> TestServer {
+    start_with(console, config, |_| {})
+}
+
+/// Starts a server after `adjust` has changed its state (limits, timeouts).
+pub fn start_with(console: bool, config: RunManagerConfig, adjust: impl FnOnce(&mut AppState)) -> TestServer {
     let info = install(console);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = state_for(addr, config, info.as_ref());
+    let mut state = state_for(addr, config, info.as_ref());
+    adjust(&mut state);
     let for_thread = state.clone();
     std::thread::spawn(move || {
         observe::quiet_thread();
