@@ -7,9 +7,12 @@
 //! - `stream`: the dashboard's server in-process, a scenario producing events as fast as it
 //!   can for a while, and one real WebSocket client on loopback counting what it receives.
 //!
+//! - `soak`: every scenario in a loop with a small memory budget; memory must stay flat.
+//!
 //! These are benchmarks, not tests: they print figures; `--json` prints one JSON line.
 
 mod overhead;
+mod soak;
 mod stream;
 
 use clap::{Parser, Subcommand};
@@ -30,12 +33,21 @@ enum Command {
     OverheadChild(overhead::ChildArgs),
     /// Events per second from the recorder to one WebSocket client.
     Stream(stream::Args),
+    /// Every scenario in a loop; memory must stay flat.
+    Soak(soak::Args),
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     match Cli::parse().command {
         Command::Overhead(args) => overhead::run(args),
         Command::OverheadChild(args) => overhead::child(args),
         Command::Stream(args) => stream::run(args),
+        Command::Soak(args) => {
+            if !soak::run(args) {
+                eprintln!("soak: memory grew or a run failed");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
     }
+    std::process::ExitCode::SUCCESS
 }

@@ -109,7 +109,7 @@ pub fn run(args: Args) {
             Recorder::global(),
             RunManagerConfig { time_limit: Duration::from_secs(args.seconds + 60), ..RunManagerConfig::default() },
         );
-        let state = AppState { runs: runs.clone(), access: Arc::new(AccessPolicy::new(addr, None)), console: None, console_clients: None, ws_send_timeout: futurescope::WS_SEND_TIMEOUT };
+        let state = AppState { runs: runs.clone(), access: Arc::new(AccessPolicy::new(addr, None)), console: None, console_clients: None, ws_send_timeout: futurescope::WS_SEND_TIMEOUT, opened: None };
         tokio::spawn(async move { axum::serve(listener, futurescope::app(state)).await });
         let rss_before = rss_bytes();
 

@@ -110,12 +110,14 @@ const STORE_CHUNK: usize = 1 << 16;
 impl EventStore {
     pub fn push(&mut self, ev: StoredEvent) {
         match self.chunks.last_mut() {
+            // The first chunk grows as a vector does, so a small run stays small.
             Some(c) if c.len() < STORE_CHUNK => c.push(ev),
-            _ => {
+            Some(_) => {
                 let mut c = Vec::with_capacity(STORE_CHUNK);
                 c.push(ev);
                 self.chunks.push(c);
             }
+            None => self.chunks.push(vec![ev]),
         }
         self.len += 1;
     }

@@ -37,6 +37,14 @@ enum Command {
     },
     /// Run one scenario headless and write its events.
     Run(RunArgs),
+    /// Serve the dashboard with a saved run (from the dashboard's Save, `/events`, or
+    /// `futurescope run --out`) loaded.
+    Open {
+        /// The saved run (JSON lines).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -105,6 +113,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::List { json }) => list(json),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Open { file, serve: args }) => open(&file).and_then(|opened| serve_with(args, Some(opened))),
     };
     match result {
         Ok(code) => code,
@@ -204,7 +213,29 @@ fn random_token() -> String {
     out
 }
 
+/// Reads and checks a saved run.
+fn open(path: &std::path::Path) -> Result<Arc<crate::OpenedRun>, String> {
+    let body = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let header: serde_json::Value = body
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| format!("{} is not a saved run: its first line is not JSON", path.display()))?;
+    if header["format"] != "futurescope-events" || header["v"] != 1 {
+        return Err(format!(
+            "{} is not a saved futurescope run (v1): its first line should be {{\"format\":\"futurescope-events\",\"v\":1,...}}",
+            path.display()
+        ));
+    }
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Arc::new(crate::OpenedRun { file_name, body }))
+}
+
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    serve_with(args, None)
+}
+
+fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<ExitCode, String> {
     if !args.bind.ip().is_loopback() && !args.allow_remote {
         return Err(format!(
             "refusing to listen on {} (not a loopback address): anyone who can reach it could start runs. \
@@ -243,17 +274,23 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             console: console.as_ref().map(|c| c.addr.to_string()),
             console_clients: console.as_ref().map(|c| c.clients.clone()),
             ws_send_timeout: crate::WS_SEND_TIMEOUT,
+            opened: opened.clone(),
         };
-        let url = match &token {
+        let mut url = match &token {
             Some(t) => format!("http://{addr}/?token={t}"),
             None => format!("http://{addr}/"),
         };
-        println!("futurescope {}: dashboard on {url}", env!("CARGO_PKG_VERSION"));
-        match &console {
-            Some(c) => println!("futurescope: tokio-console can attach with: tokio-console http://{}", c.addr),
-            None => println!("futurescope: console-subscriber is off (--no-console)"),
+        if opened.is_some() {
+            url.push_str(if token.is_some() { "&opened=1" } else { "?opened=1" });
         }
-        let _ = std::io::stdout().flush();
+        // Whoever started us may stop reading stdout; that must not stop the dashboard.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "futurescope {}: dashboard on {url}", env!("CARGO_PKG_VERSION"));
+        let _ = match &console {
+            Some(c) => writeln!(stdout, "futurescope: tokio-console can attach with: tokio-console http://{}", c.addr),
+            None => writeln!(stdout, "futurescope: console-subscriber is off (--no-console)"),
+        };
+        let _ = stdout.flush();
         if args.open {
             let _ = std::process::Command::new("xdg-open").arg(&url).spawn();
         }

@@ -43,6 +43,15 @@ pub struct AppState {
     pub console_clients: Option<Arc<std::sync::atomic::AtomicUsize>>,
     /// A WebSocket client whose socket accepts nothing for this long is disconnected.
     pub ws_send_timeout: std::time::Duration,
+    /// A saved run given to `futurescope open FILE`, served at `/api/opened`.
+    pub opened: Option<Arc<OpenedRun>>,
+}
+
+/// A saved run (JSON lines with the `futurescope-events` header) opened from the command line.
+#[derive(Debug)]
+pub struct OpenedRun {
+    pub file_name: String,
+    pub body: String,
 }
 
 /// The default `AppState::ws_send_timeout`.
@@ -58,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs/{id}/events", get(api::run_events))
         .route("/api/runs/{id}/export", get(api::run_export))
         .route("/api/console", get(api::console))
+        .route("/api/opened", get(api::opened))
         .route("/api/health", get(api::health));
     Router::new()
         .route("/", get(page::index))

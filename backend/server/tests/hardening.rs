@@ -292,3 +292,37 @@ fn chrome_export_is_well_formed() {
     }
     assert_eq!(starts.len(), finishes.len());
 }
+
+#[test]
+fn a_saved_run_is_opened_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("futurescope-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lazy.jsonl");
+    let out = binary().args(["run", "lazy-future", "--param", "delay_ms=10", "--out"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let saved = std::fs::read_to_string(&file).unwrap();
+
+    let mut child = binary().arg("open").arg(&file).args(["--bind", "127.0.0.1:0", "--no-console"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.split("dashboard on ").nth(1).unwrap().to_owned();
+    assert!(url.ends_with("/?opened=1"), "{url}");
+    let addr = url.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    let body = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "GET /api/opened HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(body.ends_with(&saved), "the opened run is served as saved");
+
+    std::fs::write(dir.join("junk.jsonl"), "hello\n").unwrap();
+    let out = binary().arg("open").arg(dir.join("junk.jsonl")).args(["--bind", "127.0.0.1:0", "--no-console"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a saved run"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -36,6 +36,7 @@ pub fn state_for(addr: SocketAddr, config: RunManagerConfig, console: Option<&ob
         console: console.map(|c| c.addr.to_string()),
         console_clients: console.map(|c| c.clients.clone()),
         ws_send_timeout: futurescope::WS_SEND_TIMEOUT,
+        opened: None,
     }
 }
 
