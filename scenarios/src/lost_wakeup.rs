@@ -1,19 +1,166 @@
-//! PLACEHOLDER for lost-wakeup: being written; replace this whole file.
+//! # lost-wakeup: `Pending` without a plan for the wake
+//!
+//! Seed topics: wakers (how does the runtime know when to poll again?) and "What makes
+//! concurrency hard?". A future that returns `Pending` promises that something will call
+//! `wake()` on the waker it was given. If it breaks that promise the runtime never polls it
+//! again: no error, no panic, no CPU use, the task just sits there for ever. The dashboard
+//! can prove it: it counts the task's live wakers, and when none is left after a `Pending`
+//! poll, nothing in the program can wake the task any more.
 
-use crate::{Params, RunContext, Scenario, ScenarioError};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futurescope_recorder::{AwaitPointExt, probed, site};
+use tokio::sync::mpsc;
+
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "lost-wakeup",
-    title: "lost-wakeup",
-    topic: "",
-    summary: "",
-    description: "",
+    title: "A lost wakeup: Pending, and nobody will wake it",
+    topic: "Wakers; what makes concurrency hard",
+    summary: "A future returns Pending without storing its waker: the task is never polled again, and is flagged.",
+    description: "\
+The task `forgetful` awaits `FlagFuture`, a hand-written future that checks an `AtomicBool` \
+and returns `Pending` if it is not set yet, without storing `cx.waker()` anywhere. A plain \
+thread sets the flag after `flag_after_ms` (the mark \"flag set\"), so the value the task waits \
+for does arrive, but nobody tells the task. Look at its lane: one poll, then nothing, for the \
+rest of the run. About a tenth of a second after that poll the dashboard raises a `lost_wake` \
+lint on it: the task returned `Pending`, was not woken during the poll, and no waker of it is \
+alive (the recorder counts `waker_clone`, `waker_drop` and `wake` events), so no code anywhere \
+can ever wake it. The run does not end by itself; cancel it (the test cancels it after a \
+second and a half) and the runtime drops the stuck task cleanly.
+
+Compare the task `listener`: it is also idle for the whole run, waiting in `rx.recv()` on a \
+channel whose sender is alive but never sends. It is not flagged, because its waker is stored \
+in the channel: one `send` would wake it. That is the difference between waiting and being \
+lost, and a sampling tool that only sees \"idle for a long time\" cannot tell them apart. The \
+`heartbeat` task ticks every 100 ms to show that the runtime itself is healthy: no worker is \
+blocked, the forgotten task simply is not in any queue. The fix is one line in `poll`: store \
+`cx.waker().clone()` where the flag's setter will find it (or use a primitive that does, like \
+`tokio::sync::Notify`), as the hand-written-future scenario does.",
     source: include_str!("lost_wakeup.rs"),
     file: "scenarios/src/lost_wakeup.rs",
-    params: &[],
+    params: &[ParamSpec::int("flag_after_ms", 200, 10, 2000, "when the plain thread sets the flag the task waits for")],
     run,
 };
 
-fn run(_ctx: &RunContext, _params: &Params) -> Result<(), ScenarioError> {
-    Err(ScenarioError::Failed("not written yet".into()))
+/// The buggy future: ready once the flag is set, but it never arranges to be told.
+struct FlagFuture {
+    flag: Arc<AtomicBool>,
+}
+
+impl Future for FlagFuture {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.flag.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            // BUG (on purpose): Pending, but `_cx.waker()` is neither stored nor woken.
+            Poll::Pending
+        }
+    }
+}
+
+fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
+    let flag_after = Duration::from_millis(params.int("flag_after_ms") as u64);
+    let flag = Arc::new(AtomicBool::new(false));
+    // Dropping `run_over` tells the setter to stop waiting (if the run ends first).
+    let (run_over, wait) = std::sync::mpsc::channel::<()>();
+    let setter = ctx.spawn_thread("flag setter", {
+        let flag = flag.clone();
+        move || {
+            if wait.recv_timeout(flag_after) == Err(RecvTimeoutError::Timeout) {
+                flag.store(true, Ordering::Release);
+                mark("flag set: nobody wakes the task");
+            }
+        }
+    });
+    let result = ctx.block_on(Flavor::MultiThread { workers: 2 }, "lost", async move {
+        let forgetful = spawn_named("forgetful", async move {
+            FlagFuture { flag }.await_point(site!("FlagFuture.await  // never stores the waker")).await;
+        });
+        // Kept alive until the run is cancelled: the listener's waker stays stored in the channel.
+        let (_tx, mut rx) = mpsc::channel::<u32>(1);
+        let listener = spawn_named("listener", async move {
+            rx.recv().await_point(site!("rx.recv().await  // sender alive, silent")).await;
+        });
+        let heartbeat = spawn_named(
+            "heartbeat",
+            probed(site!("heartbeat loop"), async {
+                let mut every = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    every.tick().await_point(site!("every.tick().await")).await;
+                }
+            }),
+        );
+        mark("forgetful, listener and heartbeat spawned; this run only ends when cancelled");
+        // Never returns: the forgetful task never completes. Cancelling the run aborts main and
+        // shuts the runtime down, which drops all three tasks.
+        let _ = forgetful.await;
+        let _ = (listener.await, heartbeat.await);
+    });
+    drop(run_over);
+    let _ = setter.join();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use crate::ScenarioError;
+    use crate::testing::{query::*, record};
+
+    #[test]
+    fn the_forgetful_task_is_flagged_within_a_second_and_the_waiting_listener_is_not() {
+        let rec = record("lost-wakeup", json!({"flag_after_ms": 50}), Duration::from_millis(1600));
+        assert!(matches!(rec.result, Err(ScenarioError::Cancelled)), "it only ends when cancelled: {:?}", rec.result);
+        let ev = &rec.events;
+        assert_well_formed(ev);
+
+        let forgetful = task_named(ev, "forgetful");
+        let listener = task_named(ev, "listener");
+        let heartbeat = task_named(ev, "heartbeat");
+
+        // Polled once, never again, although the flag was set.
+        let forgetful_polls = polls(ev, forgetful);
+        assert_eq!(forgetful_polls.len(), 1, "{forgetful_polls:?}");
+        let last_poll_end = forgetful_polls[0].1;
+        let flag_set = first_t(ev, |e| e["k"] == "mark" && e["label"] == "flag set: nobody wakes the task")
+            .expect("the flag was set");
+        assert!(flag_set > last_poll_end);
+        assert!(of_kind(ev, "wake").iter().all(|w| w["task"] != forgetful), "nothing ever woke it");
+
+        // Flagged `lost_wake`, pointing at that poll, and within a second of it.
+        let lint = of_kind(ev, "lint")
+            .into_iter()
+            .find(|e| e["rule"] == "lost_wake" && e["task"] == forgetful)
+            .expect("a lost_wake lint for the forgetful task");
+        assert_eq!(lint["since"].as_u64(), Some(last_poll_end), "the lint points at the poll that lost it");
+        let found_after = lint["t"].as_u64().unwrap() - last_poll_end;
+        assert!(found_after <= 1_000_000_000, "found {found_after} ns after the poll");
+
+        // The listener and the heartbeat are idle most of the time, but can be woken: not lost.
+        for task in [listener, heartbeat] {
+            let lost: Vec<_> =
+                of_kind(ev, "lint").into_iter().filter(|e| e["task"] == task && e["rule"] == "lost_wake").collect();
+            assert!(lost.is_empty(), "task {task} was flagged: {lost:?}");
+        }
+        assert!(polls(ev, heartbeat).len() > 5, "the runtime stayed healthy");
+
+        // Cancelling the run dropped the stuck task.
+        assert!(
+            for_task(ev, forgetful).iter().any(|e| e["k"] == "done" && e["outcome"] == "cancelled"),
+            "the forgetful task ends as cancelled"
+        );
+    }
 }
