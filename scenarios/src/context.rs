@@ -135,7 +135,7 @@ impl RunContext {
         let rt = self.runtime(flavor, label).map_err(|e| ScenarioError::Failed(format!("building a runtime: {e}")))?;
         // A current-thread runtime's only worker is this thread, for the duration of block_on.
         let _ctx = match flavor {
-            Flavor::CurrentThread => enter_as_runtime_thread(self.run, &format!("{label}-0")),
+            Flavor::CurrentThread => enter_as_runtime_thread(self.run, &format!("{label}-current")),
             Flavor::MultiThread { .. } => RunContextGuard::enter(self.run),
         };
         let cancel = self.cancel.clone();
@@ -164,7 +164,7 @@ impl RunContext {
         let rt = self
             .runtime(Flavor::CurrentThread, label)
             .map_err(|e| ScenarioError::Failed(format!("building a runtime: {e}")))?;
-        let _ctx = enter_as_runtime_thread(self.run, &format!("{label}-0"));
+        let _ctx = enter_as_runtime_thread(self.run, &format!("{label}-current"));
         let cancel = self.cancel.clone();
         let local = tokio::task::LocalSet::new();
         let result = local.block_on(&rt, async move {

@@ -81,7 +81,7 @@ pub mod query {
             .collect()
     }
 
-    pub fn for_task<'a>(events: &'a [Value], task: u64) -> Vec<&'a Value> {
+    pub fn for_task(events: &[Value], task: u64) -> Vec<&Value> {
         events.iter().filter(|e| e["task"].as_u64() == Some(task)).collect()
     }
 

@@ -56,7 +56,8 @@ pub fn run(args: Args) -> bool {
             }
             let run = runs.start(scenario.name, &Value::Null).expect("catalogue scenarios start with defaults");
             // lost-wakeup hangs by design: cancel it once its lint had time to appear.
-            let cancel_after = if scenario.name == "lost-wakeup" { Some(Instant::now() + Duration::from_millis(1500)) } else { None };
+            let cancel_after =
+                if scenario.name == "lost-wakeup" { Some(Instant::now() + Duration::from_millis(1500)) } else { None };
             while !run.is_over() {
                 if cancel_after.is_some_and(|t| Instant::now() >= t) {
                     runs.cancel(run.id);
@@ -81,6 +82,7 @@ pub fn run(args: Args) -> bool {
         "runs": count,
         "statuses": by_status,
         "kept_runs": runs.list().len(),
+        "kept_runs_mib": runs.list().iter().map(|r| r.log.approx_bytes()).sum::<usize>() as f64 / 1048576.0,
         "budget_mib": args.budget_mib,
         "rss_first_mib": samples.first().map(|s| s.1),
         "rss_peak_first_half_mib": first,

@@ -180,12 +180,10 @@ impl ThreadBuffer {
 
     #[inline]
     pub(crate) fn push(&mut self, rec: RawRecord) {
-        if self.len == CHUNK_LEN || self.current.is_none() {
-            if !self.rotate() {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                self.shared.last_run.store(rec.run, Ordering::Relaxed);
-                return;
-            }
+        if (self.len == CHUNK_LEN || self.current.is_none()) && !self.rotate() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            self.shared.last_run.store(rec.run, Ordering::Relaxed);
+            return;
         }
         let chunk = self.current.as_ref().expect("rotate() leaves a current chunk on success");
         // SAFETY: this thread is the only producer of `chunk`, and `len` is not yet published.

@@ -55,6 +55,10 @@ thread_local! {
 
 impl Capture {
     #[inline]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one flat call per record keeps every call site a single line of stores"
+    )]
     fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, c: u64, flags: u8) {
         let rec = RawRecord { t, task, a, b, c, run: self.run, kind, flags };
         self.buffer.get_or_insert_with(ThreadBuffer::register).push(rec);

@@ -24,7 +24,7 @@ use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent, TaskFlags};
 use crate::record::{ProbeState, RawRecord, RecordKind};
 
 /// How far behind "now" a regular drain stops.
-const HOLD_NS: u64 = 2_000_000;
+const HOLD_NS: u64 = 10_000_000;
 /// How often the collector drains when nobody asks it to.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -195,6 +195,8 @@ struct Collector {
     per_run: Vec<(u16, Vec<RawRecord>)>,
     /// Dropped counts per run, found this drain.
     dropped: HashMap<u16, u64>,
+    /// How many runs were live at the last drain.
+    live_runs: usize,
 }
 
 impl Collector {
@@ -211,6 +213,7 @@ impl Collector {
             held: Vec::new(),
             per_run: Vec::new(),
             dropped: HashMap::new(),
+            live_runs: 0,
         }
     }
 
@@ -306,13 +309,17 @@ impl Collector {
                     None => continue,
                 }
             }
-            if rec.kind == RecordKind::Spawn {
-                if let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c)) {
-                    self.span_task.insert(*span, rec.task);
-                }
+            if rec.kind == RecordKind::Spawn
+                && let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c))
+            {
+                self.span_task.insert(*span, rec.task);
             }
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
-            if run == 0 {
+            if run == 0 || !runs.contains_key(&run) {
+                // Not for any live run: its side data (spawn metadata, mark text) goes too.
+                if matches!(rec.kind, RecordKind::Spawn | RecordKind::Mark) {
+                    self.side.remove(&(rec.b, rec.c));
+                }
                 continue;
             }
             if rec.kind == RecordKind::Spawn {
@@ -323,9 +330,6 @@ impl Collector {
                 _ => match self.per_run.iter().position(|(r, _)| *r == run) {
                     Some(i) => i,
                     None => {
-                        if !runs.contains_key(&run) {
-                            continue;
-                        }
                         self.per_run.push((run, Vec::new()));
                         self.per_run.len() - 1
                     }
@@ -361,7 +365,9 @@ impl Collector {
         // Records for runs that ended (or never existed) are gone; so are their drop counts.
         self.per_run.clear();
         self.dropped.clear();
-        if self.task_run.len() > 1_000_000 {
+        // Forget the tasks of runs that ended (when the set of runs changed).
+        if runs.len() != self.live_runs {
+            self.live_runs = runs.len();
             self.task_run.retain(|_, run| runs.contains_key(run));
             let task_run = &self.task_run;
             self.span_task.retain(|_, task| task_run.contains_key(task));
@@ -409,7 +415,7 @@ impl Collector {
                 _ => {}
             }
         }
-        let mut size = None;
+        let mut spawn = None;
         let ev = match rec.kind {
             RecordKind::Empty => return,
             RecordKind::Spawn => {
@@ -418,7 +424,7 @@ impl Collector {
                     _ => SpawnInfo::default(),
                 };
                 inner.tasks.insert(rec.task, TaskFlags { blocking: info.kind == "blocking", done: false });
-                size = info.size;
+                spawn = Some((info.size, info.kind == "blocking"));
                 inner.spawns.push(info);
                 inner.counts.tasks += 1;
                 StoredEvent {
@@ -484,7 +490,7 @@ impl Collector {
         inner.events.push(ev);
         inner.counts.events += 1;
         let mut findings = Vec::new();
-        inner.lints.observe(&ev, size, &mut findings);
+        inner.lints.observe(&ev, spawn, &mut findings);
         store_findings(inner, findings);
     }
 }

@@ -80,6 +80,9 @@ impl Default for LintThresholds {
 
 #[derive(Default, Debug)]
 struct TaskWatch {
+    /// A `spawn_blocking` task: it is meant to run long on its own thread, so the poll-length
+    /// rules do not apply.
+    blocking: bool,
     open_poll: Option<u64>,
     last_poll_start: Option<u64>,
     /// End time of the last poll if it returned Pending.
@@ -117,11 +120,17 @@ fn ms(ns: u64) -> String {
 }
 
 impl LintState {
-    pub(crate) fn observe(&mut self, ev: &StoredEvent, size: Option<u64>, out: &mut Vec<Finding>) {
+    /// How many tasks the rules keep state for (for memory accounting).
+    pub(crate) fn tracked_tasks(&self) -> usize {
+        self.tasks.capacity()
+    }
+
+    pub(crate) fn observe(&mut self, ev: &StoredEvent, spawn: Option<(Option<u64>, bool)>, out: &mut Vec<Finding>) {
         let th = self.thresholds;
+        let (size, blocking) = spawn.unwrap_or((None, false));
         match ev.kind {
             EventKind::Spawn => {
-                self.tasks.entry(ev.task).or_default();
+                self.tasks.entry(ev.task).or_default().blocking = blocking;
                 if let Some(size) = size.filter(|&s| s >= th.large_future_bytes) {
                     out.push(Finding {
                         t: ev.t,
@@ -151,7 +160,7 @@ impl LintState {
                 if !ready {
                     w.pending_since = Some(ev.t);
                 }
-                if dur >= th.long_poll_ns && ev.flags & 2 == 0 {
+                if dur >= th.long_poll_ns && ev.flags & 2 == 0 && !w.blocking {
                     w.long_polls += 1;
                     if w.long_polls <= th.long_poll_per_task {
                         out.push(Finding {
@@ -218,21 +227,23 @@ impl LintState {
             if w.done {
                 continue;
             }
-            if let Some(start) = w.open_poll {
-                if !w.flagged_never_yielded && now.saturating_sub(start) >= th.never_yielded_ns {
-                    w.flagged_never_yielded = true;
-                    out.push(Finding {
-                        t: now,
-                        since: Some(start),
-                        task,
-                        rule: LintRule::NeverYielded,
-                        detail: format!(
-                            "this poll has been running for over {} without returning: the task never reaches an \
-                             await that yields, so its worker thread is stuck with it",
-                            ms(th.never_yielded_ns)
-                        ),
-                    });
-                }
+            if let Some(start) = w.open_poll
+                && !w.blocking
+                && !w.flagged_never_yielded
+                && now.saturating_sub(start) >= th.never_yielded_ns
+            {
+                w.flagged_never_yielded = true;
+                out.push(Finding {
+                    t: now,
+                    since: Some(start),
+                    task,
+                    rule: LintRule::NeverYielded,
+                    detail: format!(
+                        "this poll has been running for over {} without returning: the task never reaches an \
+                         await that yields, so its worker thread is stuck with it",
+                        ms(th.never_yielded_ns)
+                    ),
+                });
             }
             if let (Some(since), Some(poll_start)) = (w.pending_since, w.last_poll_start) {
                 let woken_since = w.last_wake.is_some_and(|wt| wt >= poll_start);

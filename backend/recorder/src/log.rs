@@ -251,6 +251,9 @@ impl RunLog {
     pub fn approx_bytes(&self) -> usize {
         let inner = self.lock();
         inner.events.reserved_bytes()
+            + inner.tasks.capacity() * 24
+            + inner.futures.capacity() * 16
+            + inner.lints.tracked_tasks() * 96
             + inner.spawns.iter().map(|s| 64 + s.name.len() + s.loc.len() + s.kind.len()).sum::<usize>()
             + inner.strings.iter().map(|s| 24 + s.len()).sum::<usize>()
     }

@@ -79,10 +79,10 @@ impl Subscriber for RecorderSubscriber {
         }
         let mut visitor = WakerOpVisitor::default();
         event.record(&mut visitor);
-        if let Some(op) = visitor.op {
-            if visitor.span_id & IGNORED_BIT == 0 {
-                capture::waker_op(op, visitor.span_id & TASK_MASK);
-            }
+        if let Some(op) = visitor.op
+            && visitor.span_id & IGNORED_BIT == 0
+        {
+            capture::waker_op(op, visitor.span_id & TASK_MASK);
         }
     }
 

@@ -92,9 +92,13 @@ pub async fn console(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 /// The run given to `futurescope open FILE`, as the JSON lines it was saved as.
 pub async fn opened(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let opened = state.opened.as_ref().ok_or_else(|| ApiError::NotFound("no file was opened (futurescope open FILE)".into()))?;
+    let opened =
+        state.opened.as_ref().ok_or_else(|| ApiError::NotFound("no file was opened (futurescope open FILE)".into()))?;
     let name = format!("inline; filename=\"{}\"", opened.file_name.replace('"', ""));
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson".to_owned()), (header::CONTENT_DISPOSITION, name)], opened.body.clone())
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson".to_owned()), (header::CONTENT_DISPOSITION, name)],
+        opened.body.clone(),
+    )
         .into_response())
 }
 

@@ -60,7 +60,7 @@ impl AccessPolicy {
 
     fn host_ok(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
     }
 
     fn origin_ok(&self, origin: &str) -> bool {
@@ -134,12 +134,10 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
         );
     }
     let mut response = next.run(req).await;
-    if token_in_query {
-        if let Some(token) = policy.token() {
-            let cookie = format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
+    if token_in_query && let Some(token) = policy.token() {
+        let cookie = format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
         }
     }
     response

@@ -280,7 +280,10 @@ impl RunManager {
 
     fn finish(&self, run: &Arc<Run>, state: RunState, error: Option<String>) {
         let (state, error) = if state == RunState::Cancelled && run.timed_out.load(Ordering::SeqCst) {
-            (RunState::Failed, Some(format!("time limit of {:?} reached; the run was cancelled", self.config.time_limit)))
+            (
+                RunState::Failed,
+                Some(format!("time limit of {:?} reached; the run was cancelled", self.config.time_limit)),
+            )
         } else {
             (state, error)
         };

@@ -34,7 +34,9 @@ fn faulty(name: &'static str, run: fn(&RunContext, &Params) -> Result<(), Scenar
 }
 
 static PANICS: std::sync::LazyLock<Scenario> = std::sync::LazyLock::new(|| {
-    faulty("panics", |ctx, _| ctx.block_on(Flavor::MultiThread { workers: 1 }, "panics", async { panic!("boom: scenario bug") }))
+    faulty("panics", |ctx, _| {
+        ctx.block_on(Flavor::MultiThread { workers: 1 }, "panics", async { panic!("boom: scenario bug") })
+    })
 });
 
 static HANGS: std::sync::LazyLock<Scenario> = std::sync::LazyLock::new(|| {
@@ -57,7 +59,11 @@ static BLOCKS_RUN_THREAD: std::sync::LazyLock<Scenario> = std::sync::LazyLock::n
 });
 
 fn short_limits() -> RunManagerConfig {
-    RunManagerConfig { time_limit: Duration::from_secs(1), stop_grace: Duration::from_millis(800), ..RunManagerConfig::default() }
+    RunManagerConfig {
+        time_limit: Duration::from_secs(1),
+        stop_grace: Duration::from_millis(800),
+        ..RunManagerConfig::default()
+    }
 }
 
 fn wait_over(run: &futurescope::runs::Run, limit: Duration) {
@@ -142,7 +148,8 @@ static CHATTY: std::sync::LazyLock<Scenario> = std::sync::LazyLock::new(|| Scena
 #[tokio::test]
 async fn a_client_that_stops_reading_does_not_slow_the_others_and_is_let_go() {
     futurescope::observe::quiet_thread();
-    let server = support::start_with(false, RunManagerConfig::default(), |s| s.ws_send_timeout = Duration::from_secs(1));
+    let server =
+        support::start_with(false, RunManagerConfig::default(), |s| s.ws_send_timeout = Duration::from_secs(1));
     let connect = || tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr));
     let (mut stalled, _) = connect().await.unwrap();
     let (mut reader, _) = connect().await.unwrap();
@@ -302,7 +309,13 @@ fn a_saved_run_is_opened_from_the_command_line() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let saved = std::fs::read_to_string(&file).unwrap();
 
-    let mut child = binary().arg("open").arg(&file).args(["--bind", "127.0.0.1:0", "--no-console"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = binary()
+        .arg("open")
+        .arg(&file)
+        .args(["--bind", "127.0.0.1:0", "--no-console"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let url = first.split("dashboard on ").nth(1).unwrap().to_owned();
@@ -321,7 +334,12 @@ fn a_saved_run_is_opened_from_the_command_line() {
     assert!(body.ends_with(&saved), "the opened run is served as saved");
 
     std::fs::write(dir.join("junk.jsonl"), "hello\n").unwrap();
-    let out = binary().arg("open").arg(dir.join("junk.jsonl")).args(["--bind", "127.0.0.1:0", "--no-console"]).output().unwrap();
+    let out = binary()
+        .arg("open")
+        .arg(dir.join("junk.jsonl"))
+        .args(["--bind", "127.0.0.1:0", "--no-console"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a saved run"));
     let _ = std::fs::remove_dir_all(&dir);
