@@ -38,6 +38,8 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // The same allocator settings as the futurescope binary.
+    futurescope::tune_allocator();
     match Cli::parse().command {
         Command::Overhead(args) => overhead::run(args),
         Command::OverheadChild(args) => overhead::child(args),

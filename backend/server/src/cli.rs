@@ -107,6 +107,7 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn main() -> ExitCode {
+    crate::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.serve),
