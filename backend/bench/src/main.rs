@@ -7,11 +7,13 @@
 //! - `stream`: the dashboard's server in-process, a scenario producing events as fast as it
 //!   can for a while, and one real WebSocket client on loopback counting what it receives.
 //!
+//! - `probe`: the cost of an await-point probe per poll.
 //! - `soak`: every scenario in a loop with a small memory budget; memory must stay flat.
 //!
 //! These are benchmarks, not tests: they print figures; `--json` prints one JSON line.
 
 mod overhead;
+mod probe;
 mod soak;
 mod stream;
 
@@ -35,6 +37,8 @@ enum Command {
     Stream(stream::Args),
     /// Every scenario in a loop; memory must stay flat.
     Soak(soak::Args),
+    /// What an await-point probe costs per poll.
+    Probe(probe::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Overhead(args) => overhead::run(args),
         Command::OverheadChild(args) => overhead::child(args),
         Command::Stream(args) => stream::run(args),
+        Command::Probe(args) => probe::run(args),
         Command::Soak(args) => {
             if !soak::run(args) {
                 eprintln!("soak: memory grew or a run failed");
