@@ -139,17 +139,7 @@ impl RunContext {
             Flavor::MultiThread { .. } => RunContextGuard::enter(self.run),
         };
         let cancel = self.cancel.clone();
-        let result = rt.block_on(async move {
-            let handle = spawn_named("main", main);
-            let abort = handle.abort_handle();
-            tokio::select! {
-                joined = handle => joined.map_err(join_error),
-                () = cancelled(&cancel) => {
-                    abort.abort();
-                    Err(ScenarioError::Cancelled)
-                }
-            }
-        });
+        let result = rt.block_on(until_cancelled(spawn_named("main", main), cancel));
         rt.shutdown_timeout(SHUTDOWN_GRACE);
         result
     }
@@ -167,17 +157,7 @@ impl RunContext {
         let _ctx = enter_as_runtime_thread(self.run, &format!("{label}-current"));
         let cancel = self.cancel.clone();
         let local = tokio::task::LocalSet::new();
-        let result = local.block_on(&rt, async move {
-            let handle = spawn_local_named("main", main);
-            let abort = handle.abort_handle();
-            tokio::select! {
-                joined = handle => joined.map_err(join_error),
-                () = cancelled(&cancel) => {
-                    abort.abort();
-                    Err(ScenarioError::Cancelled)
-                }
-            }
-        });
+        let result = local.block_on(&rt, async move { until_cancelled(spawn_local_named("main", main), cancel).await });
         drop(local);
         rt.shutdown_timeout(SHUTDOWN_GRACE);
         result
@@ -191,6 +171,18 @@ impl RunContext {
     {
         let _ctx = RunContextGuard::enter(self.run);
         futurescope_recorder::spawn_thread(name, f).expect("the OS refused to start a thread")
+    }
+}
+
+/// Waits for the main task, or aborts it when the run is cancelled.
+async fn until_cancelled<T>(main: tokio::task::JoinHandle<T>, cancel: Arc<CancelState>) -> Result<T, ScenarioError> {
+    let abort = main.abort_handle();
+    tokio::select! {
+        joined = main => joined.map_err(join_error),
+        () = cancelled(&cancel) => {
+            abort.abort();
+            Err(ScenarioError::Cancelled)
+        }
     }
 }
 

@@ -173,18 +173,21 @@ impl<F: Future> Future for AwaitPoint<F> {
         }
         // On its own: a probe of its own with this one await point.
         let probe = this.probe.get_or_insert_with(|| ProbeHandle::start(site));
-        let inner = this.inner;
-        match probe.enter(|| inner.poll(cx)) {
-            Poll::Ready(v) => {
-                probe.ready();
-                Poll::Ready(v)
-            }
-            Poll::Pending => {
-                probe.set_state(site);
-                Poll::Pending
-            }
+        let poll = poll_as(probe, this.inner, cx);
+        if poll.is_pending() {
+            probe.set_state(site);
         }
+        poll
     }
+}
+
+/// Polls `inner` with `probe` as the enclosing probe; records `ready` when it completes.
+fn poll_as<F: Future>(probe: &mut ProbeHandle, inner: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    let poll = probe.enter(|| inner.poll(cx));
+    if poll.is_ready() {
+        probe.ready();
+    }
+    poll
 }
 
 /// `.await_point(site)`: records where a future is suspended.
@@ -214,14 +217,7 @@ impl<F: Future> Future for Probed<F> {
         let this = self.project();
         let site = *this.site;
         let probe = this.probe.get_or_insert_with(|| ProbeHandle::start(site));
-        let inner = this.inner;
-        match probe.enter(|| inner.poll(cx)) {
-            Poll::Ready(v) => {
-                probe.ready();
-                Poll::Ready(v)
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        poll_as(probe, this.inner, cx)
     }
 }
 

@@ -5,29 +5,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futurescope_recorder::{Recorder, RecorderLayer, RunContextGuard, instrument};
+use futurescope_recorder::RecorderLayer;
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 
+mod support;
+
 fn record<F: Future<Output = ()> + Send + 'static>(main: F) -> Vec<Value> {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let registry = tracing_subscriber::registry().with(RecorderLayer::new());
-        tracing::subscriber::set_global_default(registry).expect("first subscriber of this test binary");
-    });
-    let recorder = Recorder::global();
-    let log = recorder.begin_run();
+    support::install_once(|| tracing_subscriber::registry().with(RecorderLayer::new()));
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.worker_threads(2).enable_all();
-    instrument(&mut builder, log.id);
-    let rt = builder.build().unwrap();
-    {
-        let _ctx = RunContextGuard::enter(log.id);
-        rt.block_on(async { tokio::task::Builder::new().name("main").spawn(main).unwrap().await.unwrap() });
-    }
-    drop(rt);
-    recorder.finish_run(&log);
-    log.to_json_values()
+    builder.worker_threads(2);
+    support::record_on(builder, main)
 }
 
 struct YieldBy(u32);

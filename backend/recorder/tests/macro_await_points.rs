@@ -6,11 +6,13 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futurescope_recorder::{Recorder, RunContextGuard, instrument};
+use futurescope_recorder::instrument;
 use serde_json::Value;
+
+mod support;
 
 const THIS_FILE: &str = include_str!("macro_await_points.rs");
 
@@ -24,36 +26,13 @@ fn line_of(needle: &str) -> u64 {
     index as u64 + 1
 }
 
-fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        tracing::subscriber::set_global_default(futurescope_recorder::RecorderSubscriber::new())
-            .expect("no other global subscriber in this test binary");
-    });
-}
-
-/// Runs `main` as a task named "main" on a fresh current-thread runtime with paused time and
-/// returns the run's events.
-fn record<F>(main: F) -> Vec<Value>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    install();
-    let recorder = Recorder::global();
-    let log = recorder.begin_run();
+/// Runs `main` as task "main" on a fresh current-thread runtime with paused time and returns
+/// the run's events.
+fn record<F: Future<Output = ()> + Send + 'static>(main: F) -> Vec<Value> {
+    support::install_recorder();
     let mut builder = tokio::runtime::Builder::new_current_thread();
-    builder.enable_all().start_paused(true);
-    instrument(&mut builder, log.id);
-    let rt = builder.build().unwrap();
-    {
-        let _ctx = RunContextGuard::enter(log.id);
-        rt.block_on(async {
-            tokio::task::Builder::new().name("main").spawn(main).unwrap().await.unwrap();
-        });
-    }
-    drop(rt);
-    recorder.finish_run(&log);
-    log.to_json_values()
+    builder.start_paused(true);
+    support::record_on(builder, main)
 }
 
 fn states(events: &[Value]) -> Vec<&Value> {

@@ -2,41 +2,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Once;
 use std::task::{Context, Poll};
 
-use futurescope_recorder::{Recorder, RunContextGuard, instrument};
 use serde_json::Value;
 
-fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        tracing::subscriber::set_global_default(futurescope_recorder::RecorderSubscriber::new())
-            .expect("no other global subscriber in this test binary");
-    });
-}
+mod support;
 
-/// Runs `main` as a task named "main" on a fresh current-thread runtime and returns the events.
-fn record<F>(main: F) -> Vec<Value>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    install();
-    let recorder = Recorder::global();
-    let log = recorder.begin_run();
-    let mut builder = tokio::runtime::Builder::new_current_thread();
-    builder.enable_all();
-    instrument(&mut builder, log.id);
-    let rt = builder.build().unwrap();
-    {
-        let _ctx = RunContextGuard::enter(log.id);
-        rt.block_on(async {
-            tokio::task::Builder::new().name("main").spawn(main).unwrap().await.unwrap();
-        });
-    }
-    drop(rt);
-    recorder.finish_run(&log);
-    log.to_json_values()
+/// Runs `main` as task "main" on a fresh current-thread runtime and returns the events.
+fn record<F: Future<Output = ()> + Send + 'static>(main: F) -> Vec<Value> {
+    support::install_recorder();
+    support::record_on(tokio::runtime::Builder::new_current_thread(), main)
 }
 
 fn kinds_of(events: &[Value], task: u64) -> Vec<String> {
