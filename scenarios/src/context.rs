@@ -139,7 +139,7 @@ impl RunContext {
             Flavor::MultiThread { .. } => RunContextGuard::enter(self.run),
         };
         let cancel = self.cancel.clone();
-        let result = rt.block_on(until_cancelled(spawn_named("main", main), cancel));
+        let result = rt.block_on(async move { until_cancelled(spawn_named("main", main), cancel).await });
         rt.shutdown_timeout(SHUTDOWN_GRACE);
         result
     }
