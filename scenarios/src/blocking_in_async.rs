@@ -26,10 +26,11 @@ Part 1 (`blocking`): a few `ticker` tasks wait for ticks from a `clock` thread (
 thread standing in for the outside world: network packets, a GUI, a sensor) that ticks every \
 20 ms. Then the task `blocker` calls `std::thread::sleep(stall_ms)` (or spins the CPU for as \
 long, with `work = cpu`) inside its poll. Look at the worker lane: one poll as long as the \
-whole stall, flagged `long_poll`. Meanwhile the clock keeps ticking and waking the tickers \
-(`wake` events from the `clock` lane, in the middle of the stall), but none of them is polled \
-until the blocker's poll returns: each woken ticker waits, its \"scheduled\" gap between wake \
-and poll stretching to most of the stall, and then they all run in a burst. Timers and I/O are \
+whole stall, flagged `long_poll`. Meanwhile the clock keeps ticking: its next tick wakes each \
+ticker (a `wake` from the `clock` lane, around the start of the stall; a watch channel wakes a \
+receiver once, then waits until it looks again), but none of them is polled until the \
+blocker's poll returns: each woken ticker waits, its \"scheduled\" gap between wake and poll \
+stretching to most of the stall, and then they all run in a burst. Timers and I/O are \
 stalled too: on this runtime, the thread that would check them is the one that is stuck.
 
 Part 2 (`spawn_blocking`): the same stall, inside `tokio::task::spawn_blocking`. It now shows \
