@@ -1,16 +1,25 @@
 // app.js — the dashboard page's controller: loads scenarios and runs over HTTP, keeps the
 // WebSocket connection (socket.js), owns the current run's model (model.js) and feeds it
-// batches (or buffers them while paused), and wires the views: scenario picker, params
-// form, timeline, source, task panel, lints, summary, run list, keyboard shortcuts, deep
-// links (/?scenario=NAME&run=ID&autorun=1) and opening saved .jsonl runs.
+// batches through a LiveFeed (which holds them while paused), and wires the views:
+// scenario picker, params form, overview strip and timeline, source, task panel, lints,
+// summary, run list, the tokio-console pairing box (polling /api/console), saving a run
+// and opening saved runs or tokio-console recordings (runfile.js), comparing two runs
+// (views/compare.js), keyboard shortcuts and deep links
+// (/?scenario=NAME&run=ID&autorun=1, /?compare=ID1,ID2).
 //
 // Figures are model.js's, geometry layout.js's, painting draw.js's; views/ render DOM.
-// For browser tests it exposes window.futurescope = {model, view, app, ready}.
+// For browser tests it exposes window.futurescope = {model, view, timeline, overview,
+// compare: {left, right, viewport, view} | null, app, ready}.
 
 import { RunModel } from './model.js';
 import { LiveConnection, socketUrl, connectionBanner } from './socket.js';
-import { parseEventLines } from './eventlog.js';
+import { LiveFeed } from './live-feed.js';
+import { openRunText, runFileName } from './runfile.js';
+import { CONSOLE_FORMAT } from './console-recording.js';
 import { TimelineView } from './views/timeline.js';
+import { OverviewView } from './views/overview.js';
+import { CompareView, paramsText } from './views/compare.js';
+import { consoleStatus, renderConsoleBox, copyText } from './views/console-box.js';
 import { renderScenarioList, renderScenarioAbout } from './views/scenario-picker.js';
 import { renderParamsForm } from './views/params-form.js';
 import { SourceView } from './views/source-view.js';
@@ -23,6 +32,7 @@ import { el } from './views/dom.js';
 
 const $ = (id) => document.getElementById(id);
 const PANEL_REFRESH_MS = 250;
+const CONSOLE_POLL_MS = 3000;
 
 class App {
   constructor() {
@@ -33,9 +43,10 @@ class App {
     this.model = null; // the open run
     this.runId = null;
     this.live = false;
-    this.paused = false;
-    this.buffered = []; // batches received while paused
-    this.bufferedEvents = 0;
+    this.feed = new LiveFeed(new RunModel()); // the open run's gate: applies or holds batches
+    this.compare = null; // {ids: [a, b], models, loading} while comparing two runs
+    this.replay = null; // after a reconnect: the run the server is asked to replay (see onResubscribe)
+    this.importBannerDismissed = false;
     this.selectedTask = -1;
     this.tab = 'task';
     this.panelTimer = null;
@@ -47,6 +58,24 @@ class App {
     this.isReady = false;
   }
 
+  /** Whether incoming batches are held back (the LiveFeed's state; it outlives runs). */
+  get paused() {
+    return this.feed.paused;
+  }
+
+  get bufferedEvents() {
+    return this.feed.bufferedEvents;
+  }
+
+  get buffered() {
+    return this.feed.buffered;
+  }
+
+  /** The view the toolbar and the keys act on: the timeline, or the comparison. */
+  activeView() {
+    return this.compare ? this.compareView : this.timeline;
+  }
+
   async start() {
     this.source = new SourceView($('source'), $('source-file'));
     this.timeline = new TimelineView({
@@ -55,7 +84,19 @@ class App {
       tooltip: $('tooltip'),
       onSelectTask: (i) => this.selectTask(i),
       onViewChange: () => this.updateToolbar(),
+      onDrawn: () => this.overview && this.overview.draw(),
     });
+    this.overview = new OverviewView({ wrap: $('overview-wrap'), canvas: $('overview'), target: this.timeline });
+    this.compareView = new CompareView({
+      panes: {
+        a: { wrap: $('compare-a-wrap'), canvas: $('compare-a-canvas'), tooltip: $('compare-a-tooltip'), head: $('compare-a-head') },
+        b: { wrap: $('compare-b-wrap'), canvas: $('compare-b-canvas'), tooltip: $('compare-b-tooltip'), head: $('compare-b-head') },
+      },
+      figures: $('compare-figures'),
+      onViewChange: () => this.updateToolbar(),
+      onDrawn: () => this.compareOverview && this.compareOverview.draw(),
+    });
+    this.compareOverview = new OverviewView({ wrap: $('compare-overview-wrap'), canvas: $('compare-overview'), target: this.compareView });
     this.bindControls();
     this.bindKeys();
     this.bindFileDrop();
@@ -66,14 +107,23 @@ class App {
         onRun: (m) => this.onRunAnnounced(m),
         onBatch: (m) => this.onBatch(m),
         onEnd: (m) => this.onEnd(m),
-        onServerError: (m) => this.flash(`Server: ${m.error}`, 'bad'),
+        onServerError: (m) => this.onServerError(m),
+        onEvicted: (m) => this.onEvicted(m),
         onProtocolError: (text) => this.flash(`Protocol: ${text}`, 'bad'),
         onResubscribe: (run) => this.onResubscribe(run),
-        onStatus: () => this.updateBanner(),
+        onStatus: () => {
+          this.updateBanner();
+          this.syncLiveEdge();
+        },
       },
     });
     this.connection.connect();
     setInterval(() => this.updateBanner(), 1000);
+    this.showConsole(null);
+    this.pollConsole();
+    setInterval(() => {
+      if (!document.hidden) this.pollConsole();
+    }, CONSOLE_POLL_MS);
 
     const url = new URLSearchParams(window.location.search);
     await Promise.all([this.loadScenarios(), this.loadRuns()]);
@@ -84,6 +134,9 @@ class App {
     const run = url.get('run');
     if (run) this.openRun(parseRunId(run));
     else if (url.get('autorun') === '1' && this.scenario) this.startRun();
+    const compare = parseCompareParam(url.get('compare'));
+    if (compare) this.enterCompare(compare[0], compare[1]);
+    else if (url.get('compare') != null) this.flash('?compare= wants two run ids: /?compare=ID1,ID2', 'bad');
     this.renderAll();
     this.isReady = true;
     this.readyResolve(true);
@@ -111,6 +164,38 @@ class App {
       // The hello message carries the runs too.
     }
     this.renderRuns();
+  }
+
+  /** Asks /api/console whether console-subscriber is on and how many clients attached. */
+  async pollConsole() {
+    let info = null;
+    try {
+      const res = await fetch('/api/console');
+      if (res.ok) info = await res.json();
+    } catch {
+      // Offline: keep what the page was rendered with.
+    }
+    this.consoleInfo = info;
+    this.showConsole(info);
+  }
+
+  showConsole(info) {
+    renderConsoleBox(
+      { box: $('console-box'), pill: $('console-status'), command: $('console-command'), copy: $('console-copy'), note: $('console-note'), topPill: $('console-pill') },
+      consoleStatus(info, this.console),
+    );
+  }
+
+  async copyConsoleCommand() {
+    const button = $('console-copy');
+    const ok = await copyText($('console-command').textContent);
+    button.textContent = ok ? 'Copied' : 'Copy failed';
+    button.classList.toggle('done', ok);
+    clearTimeout(this.copyTimer);
+    this.copyTimer = setTimeout(() => {
+      button.textContent = 'Copy';
+      button.classList.remove('done');
+    }, 1600);
   }
 
   async startRun() {
@@ -154,6 +239,8 @@ class App {
 
   /** Opens run `id`: a fresh model, subscribed over the WebSocket (replayed from its start). */
   openRun(id, { live = true } = {}) {
+    if (this.compare) this.exitCompare({ updateUrl: false });
+    this.replay = null;
     if (this.runId != null && String(this.runId) !== String(id)) this.connection.unsubscribe(this.runId);
     this.runId = id;
     const summary = this.runs.find((r) => String(r.id) === String(id));
@@ -165,20 +252,45 @@ class App {
     this.connection.subscribe(id);
     this.updateUrl();
     $('download-link').href = `/api/runs/${encodeURIComponent(id)}/events`;
-    $('download-link').download = `futurescope-run-${id}.jsonl`;
+    $('download-link').download = runFileName(scenario, id);
     $('export-link').href = `/api/runs/${encodeURIComponent(id)}/export?format=chrome`;
     $('download-link').hidden = false;
     $('export-link').hidden = false;
   }
 
+  /** Shows `model`; a new LiveFeed feeds it (paused if the page was paused). */
   setModel(model, live) {
     this.model = model;
     this.live = live;
-    this.buffered = [];
-    this.bufferedEvents = 0;
+    const paused = this.feed.paused;
+    this.feed = new LiveFeed(model, () => this.afterIngest());
+    if (paused) this.feed.pause();
     this.selectedTask = -1;
     this.timeline.setModel(model, { live });
+    this.syncLiveEdge();
+    this.renderImportBanner();
     this.renderAll();
+  }
+
+  /** What an imported tokio-console recording cannot show, above the timeline. */
+  renderImportBanner() {
+    const m = this.model;
+    const show = Boolean(m && m.meta.source === CONSOLE_FORMAT && !this.importBannerDismissed && !this.compare);
+    $('import-banner').hidden = !show;
+    if (!show) return;
+    const r = m.meta.importReport || {};
+    $('import-title').textContent = `Imported from a tokio-console recording (${m.meta.file}).`;
+    const parts = [`${formatCount(r.tasks)} tasks, ${formatCount(r.polls)} polls`];
+    if (r.dropPairs) parts.push(`${formatCount(r.dropPairs)} enter/exits that dropped a finished future not counted as polls`);
+    if (r.runtimeThreads) parts.push(`${formatCount(r.runtimeThreads)} runtime thread spans skipped`);
+    if (r.otherSpans) parts.push(`${formatCount(r.otherSpans)} enters of non-task spans skipped`);
+    $('import-summary').textContent = `${parts.join(' · ')}.`;
+    // "what (detail)": the what in bold.
+    const lacks = m.meta.lacks.flatMap((text, i) => {
+      const what = text.split(' (')[0];
+      return [i ? '; ' : '', el('b', {}, what), text.slice(what.length)];
+    });
+    $('import-lacks').replaceChildren(...lacks, '.');
   }
 
   onHello(msg) {
@@ -191,6 +303,7 @@ class App {
   }
 
   onRunAnnounced(msg) {
+    if (this.isReplayOf(msg)) this.takeReplay();
     this.addRun({ id: msg.run, scenario: msg.scenario, params: msg.params, status: msg.status || 'running' });
   }
 
@@ -203,17 +316,12 @@ class App {
 
   onBatch(msg) {
     if (!this.model || String(msg.run) !== String(this.runId)) return;
-    if (this.paused) {
-      this.buffered.push(msg.events);
-      this.bufferedEvents += msg.events.length;
-      this.updateToolbar();
-      return;
-    }
-    this.model.ingest(msg.events);
-    this.afterIngest();
+    if (this.isReplayOf(msg)) this.takeReplay();
+    if (!this.feed.push(msg.events)) this.updateToolbar();
   }
 
   onEnd(msg) {
+    if (this.isReplayOf(msg)) this.takeReplay();
     const run = this.runs.find((r) => String(r.id) === String(msg.run));
     if (run) Object.assign(run, { status: msg.status, error: msg.error, counts: msg.counts || run.counts });
     else this.addRun({ id: msg.run, status: msg.status, error: msg.error, counts: msg.counts });
@@ -223,27 +331,71 @@ class App {
       this.model.meta.error = msg.error;
       this.model.meta.counts = msg.counts;
       this.live = false;
-      this.timeline.live = false;
+      this.timeline.setLive(false);
       if (msg.error) this.flash(`Run ${msg.run} ${msg.status}: ${msg.error}`, 'bad');
-      this.timeline.refresh();
       this.renderHead();
       this.schedulePanels(true);
     }
   }
 
   /** The connection came back: the server replays the run from its start. */
+  /**
+   * The connection came back and the run was subscribed again: the server replays it
+   * from its start. What the page has stays on screen until the server confirms it still
+   * has the run (its `run` message or a first batch); a restarted server may not, and
+   * then says so with an error for that run, and the page keeps what it had.
+   */
   onResubscribe(run) {
     if (String(run) !== String(this.runId) || !this.model) return;
-    const meta = this.model.meta;
-    const keepTask = this.selectedTask;
-    const view = this.timeline.viewport.snapshot();
-    const follow = this.timeline.follow;
-    this.setModel(new RunModel({ ...meta }), this.live || meta.status === 'running');
-    this.timeline.viewport.t0 = view.t0;
-    this.timeline.viewport.nsPerPx = view.nsPerPx;
-    this.timeline.follow = follow;
-    this.timeline.autoFit = follow;
-    this.pendingSelect = keepTask;
+    this.replay = {
+      run,
+      meta: { ...this.model.meta },
+      keepTask: this.selectedTask,
+      view: this.timeline.viewport.snapshot(),
+      follow: this.timeline.follow,
+    };
+  }
+
+  /** Swaps in a fresh model for the replay the server confirmed, keeping the view. */
+  takeReplay() {
+    const r = this.replay;
+    this.replay = null;
+    this.setModel(new RunModel({ ...r.meta }), this.live || r.meta.status === 'running');
+    this.timeline.viewport.t0 = r.view.t0;
+    this.timeline.viewport.nsPerPx = r.view.nsPerPx;
+    this.timeline.follow = r.follow;
+    this.timeline.autoFit = r.follow;
+    this.pendingSelect = r.keepTask;
+  }
+
+  isReplayOf(msg) {
+    return Boolean(this.replay && msg.run != null && String(msg.run) === String(this.replay.run));
+  }
+
+  /** The server dropped a kept run (memory budget): it can no longer be opened or saved. */
+  onEvicted(msg) {
+    this.runs = this.runs.filter((r) => String(r.id) !== String(msg.run));
+    this.renderRuns();
+    if (String(msg.run) === String(this.runId)) {
+      $('download-link').hidden = true;
+      $('export-link').hidden = true;
+      this.flash(`The server evicted run ${msg.run}${msg.reason ? ` (${msg.reason})` : ''}: this page keeps what it received, but it can no longer be saved.`, 'bad');
+    }
+  }
+
+  onServerError(msg) {
+    if (this.isReplayOf(msg)) {
+      // The server restarted and no longer has the run: keep what the page received.
+      this.replay = null;
+      this.connection.unsubscribe(msg.run);
+      if (this.model.meta.status === 'running') this.model.meta.status = 'unknown';
+      this.live = false;
+      this.timeline.setLive(false);
+      this.renderHead();
+      this.flash(`The server no longer has run ${msg.run} (it restarted): showing what this page had received of it.`, 'bad');
+      return;
+    }
+    this.flash(`Server: ${msg.error}`, 'bad');
   }
 
   afterIngest() {
@@ -256,37 +408,178 @@ class App {
     this.schedulePanels();
   }
 
+  /** Pauses or resumes applying live batches; on resume the held ones go in, in order. */
   togglePause(force) {
-    this.paused = force ?? !this.paused;
-    if (!this.paused && this.buffered.length) {
-      const batches = this.buffered;
-      this.buffered = [];
-      this.bufferedEvents = 0;
-      for (const events of batches) this.model.ingest(events);
-      this.afterIngest();
-    }
+    this.feed.setPaused(force ?? !this.feed.paused);
+    this.syncLiveEdge();
     this.updateToolbar();
   }
 
+  /** The live edge stands still while paused or offline (no events can be on their way). */
+  syncLiveEdge() {
+    if (!this.timeline) return;
+    const offline = this.connection && this.connection.status.state !== 'open';
+    this.timeline.setFrozen(this.feed.paused || Boolean(offline));
+  }
+
+  /** Opens a saved run or a tokio-console recording (file picker or drop). */
   loadFile(file) {
     const reader = new FileReader();
     reader.onload = () => {
       try {
-        const { header, events, errorCount } = parseEventLines(String(reader.result));
+        const opened = openRunText(String(reader.result), file.name);
+        if (this.compare) this.exitCompare({ updateUrl: false });
+        this.replay = null;
         if (this.runId != null) this.connection.unsubscribe(this.runId);
         this.runId = null;
-        const model = new RunModel({ run: header ? header.run : null, scenario: header ? header.scenario : null, params: header ? header.params : {}, status: 'file', file: file.name });
-        model.ingest(events);
-        if (header && header.scenario && this.scenarios.some((s) => s.name === header.scenario)) this.selectScenario(header.scenario, { updateUrl: false });
-        this.setModel(model, false);
+        const scenario = opened.model.meta.scenario;
+        if (scenario && this.scenarios.some((s) => s.name === scenario)) this.selectScenario(scenario, { updateUrl: false });
+        this.importBannerDismissed = false;
+        this.setModel(opened.model, false);
         $('download-link').hidden = true;
         $('export-link').hidden = true;
-        this.flash(`Opened ${file.name}: ${formatCount(events.length)} events${errorCount ? `, ${errorCount} unreadable lines skipped` : ''}`, errorCount ? 'bad' : 'good');
+        this.updateUrl();
+        this.flash(opened.note, opened.tone);
       } catch (err) {
         this.flash(`Could not open ${file.name}: ${err.message}`, 'bad');
       }
     };
+    reader.onerror = () => this.flash(`Could not read ${file.name}: ${reader.error && reader.error.message}`, 'bad');
     reader.readAsText(file);
+  }
+
+  // ---- comparing two runs ----------------------------------------------------------
+
+  /** Opens the dialog to pick runs A and B; proposes the open run and its predecessor. */
+  openCompareDialog() {
+    const runs = this.runs.filter((r) => r.id != null);
+    if (runs.length < 2) {
+      this.flash('Comparing needs two runs: run a scenario twice (e.g. two variants) first.', 'bad');
+      return;
+    }
+    const label = (r) => `#${r.id} ${r.scenario || '?'}${paramsText(r.params) ? ` (${paramsText(r.params)})` : ''}${r.status && r.status !== 'finished' ? ` — ${r.status}` : ''}`;
+    const fill = (select, selected) => {
+      select.replaceChildren(...runs.map((r) => el('option', { value: String(r.id), selected: String(r.id) === String(selected) }, label(r))));
+    };
+    const current = this.compare ? this.compare.ids : null;
+    const a = current ? current[0] : this.runId != null ? this.runId : runs[1].id;
+    const aRun = runs.find((r) => String(r.id) === String(a));
+    const sameScenario = runs.find((r) => String(r.id) !== String(a) && aRun && r.scenario === aRun.scenario);
+    const b = current ? current[1] : (sameScenario || runs.find((r) => String(r.id) !== String(a))).id;
+    // A is the older run when both are proposed: "before" on top.
+    const [first, second] = !current && Number(b) < Number(a) ? [b, a] : [a, b];
+    fill($('compare-pick-a'), first);
+    fill($('compare-pick-b'), second);
+    $('compare-error').hidden = true;
+    $('compare-dialog').hidden = false;
+    $('compare-pick-a').focus();
+  }
+
+  /**
+   * Loads runs `a` and `b` (their recorded events, over HTTP) and shows them compared. A
+   * run still going is compared as it is so far, and reloaded when it ends (`keepView`
+   * then keeps the zoom).
+   */
+  async enterCompare(a, b, { keepView = false } = {}) {
+    $('compare-dialog').hidden = true;
+    const ids = [parseRunId(String(a)), parseRunId(String(b))];
+    const token = {};
+    const view = keepView ? this.compareView.viewport.snapshot() : null;
+    this.compare = { ids, token, loading: true, models: [null, null] };
+    this.showCompareLayout(true);
+    if (!keepView) this.compareView.clear();
+    $('compare-title').textContent = `#${ids[0]} and #${ids[1]}: loading…`;
+    this.renderHead();
+    this.updateUrl();
+    this.updateToolbar();
+    try {
+      const models = await Promise.all(ids.map((id) => this.fetchRunModel(id)));
+      if (!this.compare || this.compare.token !== token) return;
+      this.compare.models = models;
+      this.compare.loading = false;
+      this.compareView.setModels(models[0], models[1]);
+      // The source pane shows A's scenario (the comparison is usually of one scenario's variants).
+      const scenario = models[0].meta.scenario;
+      if (scenario && (!this.scenario || this.scenario.name !== scenario) && this.scenarios.some((s) => s.name === scenario)) {
+        this.selectScenario(scenario, { updateUrl: false });
+      }
+      if (view) this.compareView.setView(view.t0, view.nsPerPx);
+      const same = models[0].meta.scenario === models[1].meta.scenario;
+      const going = models.filter((m) => m.meta.status === 'running').map((m) => `#${m.meta.run}`);
+      $('compare-title').textContent = `${same ? `${models[0].meta.scenario}: ` : ''}two runs on one time axis, each from its own start${
+        going.length ? ` — ${going.join(' and ')} still running: shown so far, reloaded when it ends` : ''
+      }`;
+      this.updateToolbar();
+      if (going.length) this.reloadCompareWhenDone(token);
+    } catch (err) {
+      if (!this.compare || this.compare.token !== token) return;
+      this.flash(`Could not compare: ${err.message}`, 'bad');
+      this.exitCompare();
+    }
+  }
+
+  /** Polls the compared runs that are still going; reloads the comparison when one ends. */
+  async reloadCompareWhenDone(token) {
+    const current = () => this.compare && this.compare.token === token;
+    while (current()) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (!current()) return;
+      const going = this.compare.models.filter((m) => m.meta.status === 'running');
+      const statuses = await Promise.all(
+        going.map((m) =>
+          fetch(`/api/runs/${encodeURIComponent(m.meta.run)}`)
+            .then((r) => (r.ok ? r.json() : { status: 'running' }))
+            .then((r) => r.status)
+            .catch(() => 'running'),
+        ),
+      );
+      if (!current()) return;
+      if (statuses.some((st) => st !== 'running')) {
+        for (const [i, m] of going.entries()) {
+          const run = this.runs.find((r) => String(r.id) === String(m.meta.run));
+          if (run) run.status = statuses[i];
+        }
+        this.enterCompare(this.compare.ids[0], this.compare.ids[1], { keepView: true });
+        return;
+      }
+    }
+  }
+
+  /** Run `id`'s recorded events as a model (a snapshot when it is still running). */
+  async fetchRunModel(id) {
+    // The status first: a run that was over before its events were read is complete.
+    const info = await fetch(`/api/runs/${encodeURIComponent(id)}`)
+      .then((r) => (r.ok ? r.json() : null))
+      .catch(() => null);
+    const res = await fetch(`/api/runs/${encodeURIComponent(id)}/events`);
+    if (!res.ok) {
+      const data = await res.json().catch(() => ({}));
+      throw new Error(data.error || `run ${id}: ${res.status} ${res.statusText}`);
+    }
+    const { model } = openRunText(await res.text(), `run ${id}`);
+    const summary = this.runs.find((r) => String(r.id) === String(id));
+    const status = info ? info.status : summary ? summary.status : 'finished';
+    if (summary && info) summary.status = info.status;
+    Object.assign(model.meta, { run: model.meta.run ?? id, status, file: null });
+    return model;
+  }
+
+  exitCompare({ updateUrl = true } = {}) {
+    if (!this.compare) return;
+    this.compare = null;
+    this.compareView.clear();
+    this.showCompareLayout(false);
+    if (updateUrl) this.updateUrl();
+    this.timeline.requestRedraw();
+    this.renderHead();
+    this.updateToolbar();
+  }
+
+  showCompareLayout(on) {
+    $('compare-pane').hidden = !on;
+    for (const id of ['overview-wrap', 'timeline-wrap', 'dock']) $(id).hidden = on;
+    this.renderImportBanner();
+    for (const id of ['follow-btn', 'pause-btn']) $(id).disabled = on;
   }
 
   // ---- selection -------------------------------------------------------------------
@@ -329,7 +622,9 @@ class App {
     const q = new URLSearchParams();
     if (this.scenario) q.set('scenario', this.scenario.name);
     if (this.runId != null) q.set('run', String(this.runId));
-    const next = `${window.location.pathname}?${q}`;
+    // The comparison's link is the two ids alone, with a plain comma: /?compare=3,4.
+    const query = this.compare ? `compare=${this.compare.ids.map((id) => encodeURIComponent(id)).join(',')}` : String(q);
+    const next = `${window.location.pathname}?${query}`;
     if (next !== `${window.location.pathname}${window.location.search}`) history.replaceState(null, '', next);
   }
 
@@ -358,12 +653,16 @@ class App {
     const m = this.model;
     const title = $('run-title');
     const status = $('run-status');
-    if (!m) {
+    if (this.compare) {
+      title.textContent = `compare #${this.compare.ids[0]} · #${this.compare.ids[1]}`;
+      status.hidden = true;
+    } else if (!m) {
       title.textContent = this.scenario ? this.scenario.title || this.scenario.name : 'no run';
       status.hidden = true;
     } else {
       const what = m.meta.file ? m.meta.file : `run #${m.meta.run}`;
-      title.textContent = `${m.meta.scenario || 'events'} · ${what}`;
+      const source = m.meta.source === CONSOLE_FORMAT ? 'tokio-console recording' : 'events';
+      title.textContent = `${m.meta.scenario || source} · ${what}`;
       status.hidden = false;
       status.textContent = m.meta.status;
       status.className = `pill ${m.meta.status}`;
@@ -372,7 +671,7 @@ class App {
   }
 
   updateToolbar() {
-    const tl = this.timeline;
+    const tl = this.activeView();
     $('follow-btn').classList.toggle('on', tl.follow);
     $('pause-btn').classList.toggle('on', this.paused);
     $('pause-btn').innerHTML = this.paused ? '&#9654; Resume' : '&#10073;&#10073; Pause';
@@ -380,8 +679,9 @@ class App {
     $('collapse-btn').classList.toggle('on', tl.laneOptions.collapseTasks);
     const note = $('paused-note');
     note.hidden = !this.paused;
-    note.textContent = `Paused — ${formatCount(this.bufferedEvents)} events buffered`;
-    $('view-span').textContent = this.model ? `${formatDuration(tl.viewport.nsPerPx)}/px` : '';
+    const ended = this.model && this.model.meta.status !== 'running' && this.bufferedEvents ? ' (the run has ended)' : '';
+    note.textContent = `Paused — ${formatCount(this.bufferedEvents)} events buffered${ended}`;
+    $('view-span').textContent = this.model || this.compare ? `${formatDuration(tl.viewport.nsPerPx)}/px` : '';
   }
 
   /** Re-renders DOM panels at most every PANEL_REFRESH_MS (they are heavier than a frame). */
@@ -509,20 +809,58 @@ class App {
     $('scenario-filter').addEventListener('input', () => this.renderScenarios());
     $('follow-btn').addEventListener('click', () => this.timeline.setFollow(!this.timeline.follow));
     $('pause-btn').addEventListener('click', () => this.togglePause());
-    $('zoom-in').addEventListener('click', () => this.timeline.zoom(1.6));
-    $('zoom-out').addEventListener('click', () => this.timeline.zoom(1 / 1.6));
-    $('fit-btn').addEventListener('click', () => this.timeline.fitAll());
+    $('zoom-in').addEventListener('click', () => this.activeView().zoom(1.6));
+    $('zoom-out').addEventListener('click', () => this.activeView().zoom(1 / 1.6));
+    $('fit-btn').addEventListener('click', () => this.activeView().fitAll());
     $('edges-btn').addEventListener('click', () => this.toggleEdges());
     $('collapse-btn').addEventListener('click', () => this.toggleCompact());
-    $('task-filter').addEventListener('input', (ev) => this.timeline.setLaneOptions({ filter: ev.target.value }));
+    $('task-filter').addEventListener('input', (ev) => {
+      // Both the run's timeline and the comparison follow the filter.
+      this.timeline.setLaneOptions({ filter: ev.target.value });
+      this.compareView.setLaneOptions({ filter: ev.target.value });
+    });
     const stall = $('stall-input');
     stall.addEventListener('change', () => {
       const ns = parseDuration(stall.value);
       stall.classList.toggle('invalid', ns == null);
       if (ns == null) return;
       this.timeline.options.stallNs = ns;
+      this.compareView.setOption('stallNs', ns);
       stall.value = formatDuration(ns).replace(' ', '');
       this.timeline.requestRedraw();
+    });
+    $('compare-btn').addEventListener('click', () => this.openCompareDialog());
+    $('compare-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const a = $('compare-pick-a').value;
+      const b = $('compare-pick-b').value;
+      if (a === b) {
+        $('compare-error').hidden = false;
+        $('compare-error').textContent = 'Pick two different runs.';
+        return;
+      }
+      this.enterCompare(a, b);
+    });
+    $('compare-cancel').addEventListener('click', () => ($('compare-dialog').hidden = true));
+    $('compare-dialog').addEventListener('click', (ev) => {
+      if (ev.target.id === 'compare-dialog') $('compare-dialog').hidden = true;
+    });
+    $('compare-close').addEventListener('click', () => this.exitCompare());
+    $('compare-swap').addEventListener('click', () => {
+      if (this.compare) this.enterCompare(this.compare.ids[1], this.compare.ids[0]);
+    });
+    $('import-dismiss').addEventListener('click', () => {
+      this.importBannerDismissed = true;
+      this.renderImportBanner();
+    });
+    $('console-copy').addEventListener('click', () => this.copyConsoleCommand());
+    // The top bar's address (only there when the console is on) points at the pairing box.
+    $('console-pill')?.addEventListener('click', () => {
+      const box = $('console-box');
+      box.scrollIntoView({ block: 'nearest' });
+      box.classList.remove('flash');
+      void box.offsetWidth; // restart the highlight animation
+      box.classList.add('flash');
     });
     $('help-btn').addEventListener('click', () => this.toggleHelp());
     $('help').addEventListener('click', (ev) => {
@@ -539,13 +877,17 @@ class App {
   }
 
   toggleEdges() {
-    this.timeline.options.wakeEdges = !this.timeline.options.wakeEdges;
+    const on = !this.activeView().options.wakeEdges;
+    this.timeline.options.wakeEdges = on;
+    this.compareView.setOption('wakeEdges', on);
     this.timeline.requestRedraw();
     this.updateToolbar();
   }
 
   toggleCompact() {
-    this.timeline.setLaneOptions({ collapseTasks: !this.timeline.laneOptions.collapseTasks });
+    const on = !this.activeView().laneOptions.collapseTasks;
+    this.timeline.setLaneOptions({ collapseTasks: on });
+    this.compareView.setLaneOptions({ collapseTasks: on });
     this.updateToolbar();
   }
 
@@ -562,7 +904,11 @@ class App {
         return;
       }
       if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-      const tl = this.timeline;
+      if (!$('compare-dialog').hidden) {
+        if (ev.key === 'Escape') $('compare-dialog').hidden = true;
+        return;
+      }
+      const tl = this.activeView();
       const step = tl.viewport.widthPx / 5;
       switch (ev.key) {
         case ' ':
@@ -606,11 +952,15 @@ class App {
         case 'l':
           this.showTab('lints');
           break;
+        case 'k':
+          this.openCompareDialog();
+          break;
         case '?':
           this.toggleHelp();
           break;
         case 'Escape':
           if (!$('help').hidden) this.toggleHelp(false);
+          else if (this.compare) this.exitCompare();
           else this.selectTask(-1);
           break;
         default:
@@ -654,6 +1004,13 @@ function parseRunId(text) {
   return /^\d+$/.test(text) ? Number(text) : text;
 }
 
+/** `?compare=ID1,ID2` as two run ids, or null. */
+function parseCompareParam(text) {
+  if (!text) return null;
+  const ids = text.split(',').map((x) => x.trim()).filter(Boolean);
+  return ids.length === 2 ? ids.map(parseRunId) : null;
+}
+
 const app = new App();
 window.futurescope = {
   app,
@@ -665,6 +1022,15 @@ window.futurescope = {
   },
   get timeline() {
     return app.timeline;
+  },
+  get overview() {
+    return app.overview;
+  },
+  /** While comparing: {left, right} models (null until loaded), the shared viewport, the view. */
+  get compare() {
+    if (!app.compare) return null;
+    const [left, right] = app.compare.models;
+    return { ids: app.compare.ids, left, right, loading: app.compare.loading, viewport: app.compareView.viewport, view: app.compareView, overview: app.compareOverview };
   },
   ready: app.ready,
   get isReady() {

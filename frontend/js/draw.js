@@ -1,7 +1,8 @@
 // draw.js — paints the timeline of one run on a 2D canvas: the time axis, worker lanes
 // (polls coloured by task, long-poll stalls), the driver lane, task lanes (polls solid,
 // scheduled time hatched, idle empty, done markers), wake markers and wake edges, marks,
-// the lane labels and the hover line.
+// the lane labels and the hover line. `OverviewRenderer` paints the overview strip: the
+// activity of whole runs (one row each) with the visible window as a rectangle.
 //
 // It reads a `scene` (model + Viewport + lane list + options) and never changes it:
 // what is visible and how slices merge is layout.js's, what the figures are is model.js's,
@@ -166,8 +167,8 @@ export class TimelineRenderer {
   }
 
   /**
-   * scene: {model, viewport, lanes: buildLanes() result, scrollY, options: {wakeEdges,
-   * stallNs, selectedTask, hover: {x, y} | null, live}}
+   * scene: {model, viewport, lanes: buildLanes() result, scrollY, nowT (default: the
+   * model's endT), options: {wakeEdges, stallNs, selectedTask, hover: {x, y} | null, live}}
    */
   render(scene) {
     const started = performance.now();
@@ -181,9 +182,12 @@ export class TimelineRenderer {
     this.stats.edges = 0;
     const { model, viewport: vp } = scene;
     if (!model) {
-      this.drawEmpty(W, H, scene.emptyText || 'Pick a scenario and press Run, or drop a .jsonl run here.');
+      this.drawEmpty(W, H, scene.emptyText || 'Pick a scenario and press Run, or drop a saved .jsonl run or a tokio-console recording here.');
       return;
     }
+    // Open polls and scheduled time reach to "now": the live edge while a run streams in
+    // (see TimelineView.nowT), else the last event's time.
+    if (scene.nowT == null) scene.nowT = model.endT;
     const plotW = W - GUTTER_PX;
     const plotH = H - AXIS_PX;
     const { lanes } = scene.lanes;
@@ -210,8 +214,8 @@ export class TimelineRenderer {
     this.drawLabels(plotW);
     this.drawWakes(scene, j0, j1, laneTop, plotW);
     this.drawMarks(scene, plotW, H);
-    if (scene.options.live && model.endT > vp.t0 && model.endT < vp.t1) {
-      const x = Math.round(vp.timeToX(model.endT)) + 0.5;
+    if (scene.options.live && scene.nowT > vp.t0 && scene.nowT < vp.t1) {
+      const x = Math.round(vp.timeToX(scene.nowT)) + 0.5;
       ctx.strokeStyle = THEME.now;
       ctx.beginPath();
       ctx.moveTo(x, AXIS_PX);
@@ -260,7 +264,7 @@ export class TimelineRenderer {
   addSlices(scene, column, y, h, plotW, styleOf, densityHeight = false) {
     const { viewport: vp, model } = scene;
     const [i0, i1] = visibleSliceRange(column, vp.t0, vp.t1);
-    const out = mergeSlices(column, i0, i1, vp.nsPerPx, model.endT, this.merged);
+    const out = mergeSlices(column, i0, i1, vp.nsPerPx, scene.nowT, this.merged);
     for (let i = 0; i < out.length; i++) {
       let x0 = vp.timeToX(out.start[i]);
       let x1 = vp.timeToX(out.end[i]);
@@ -271,7 +275,7 @@ export class TimelineRenderer {
         // Zoomed out, a merged group's height shows how busy the lane was there.
         const density = Math.min(1, out.busy[i] / Math.max(1, out.end[i] - out.start[i]));
         const dh = Math.max(2, Math.round(h * Math.max(0.35, density)));
-        this.batch.add(styleOf(out, i), x0, y + h - dh, Math.max(1, x1 - x0), dh);
+        this.batch.add(styleOf(out, i), x0, y + h - dh, Math.max(2, x1 - x0), dh);
       } else {
         this.batch.add(styleOf(out, i), x0, y, Math.max(2, x1 - x0), h);
       }
@@ -306,7 +310,7 @@ export class TimelineRenderer {
     const color = taskColor(task);
     const small = h < 10;
     // Lifeline: from spawn to done (or now), a thin line in the middle of the lane.
-    const end = task.doneT !== OPEN ? task.doneT : model.endT;
+    const end = task.doneT !== OPEN ? task.doneT : scene.nowT;
     const lx0 = Math.max(-2, vp.timeToX(task.spawnT));
     const lx1 = Math.min(plotW + 2, vp.timeToX(end));
     if (lx1 > lx0) this.batch.add(THEME.lifeline, lx0, y + Math.floor(h / 2), lx1 - lx0, 1);
@@ -317,7 +321,7 @@ export class TimelineRenderer {
       this.addSlices(scene, task.sched, y + pad, h - 2 * pad, plotW, () => hatch);
       if (task.schedOpenT !== OPEN) {
         const x0 = Math.max(-2, vp.timeToX(task.schedOpenT));
-        const x1 = Math.min(plotW + 2, vp.timeToX(model.endT));
+        const x1 = Math.min(plotW + 2, vp.timeToX(scene.nowT));
         if (x1 > x0) this.batch.add(hatch, x0, y + pad, Math.max(1, x1 - x0), h - 2 * pad);
       }
     }
@@ -341,7 +345,11 @@ export class TimelineRenderer {
     }
   }
 
-  /** Long polls (stalls) on worker lanes: a red band and outline, at any zoom. */
+  /**
+   * Long polls (stalls) on runtime worker lanes: a red band and outline, at any zoom. A
+   * blocking-pool thread or a plain thread is there to block: a long run on it stalls
+   * nobody, so it is not outlined.
+   */
   drawStalls(scene, j0, j1, laneTop, plotW) {
     const { ctx } = this;
     const { model, viewport: vp, options } = scene;
@@ -352,7 +360,7 @@ export class TimelineRenderer {
       const out = [];
       const consider = (i) => {
         const s = w.slices.start[i];
-        const e = w.slices.end[i] === OPEN ? model.endT : w.slices.end[i];
+        const e = w.slices.end[i] === OPEN ? scene.nowT : w.slices.end[i];
         if (e - s >= stallNs && e >= vp.t0 && s <= vp.t1) out.push(i);
       };
       if (list) for (const i of list) consider(i);
@@ -366,12 +374,12 @@ export class TimelineRenderer {
     };
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
-      if (lane.kind !== 'worker') continue;
+      if (lane.kind !== 'worker' || lane.worker.kind !== 'worker') continue;
       const w = lane.worker;
       const y = laneTop(j);
       for (const i of longOnes(w)) {
         const s = w.slices.start[i];
-        const e = w.slices.end[i] === OPEN ? model.endT : w.slices.end[i];
+        const e = w.slices.end[i] === OPEN ? scene.nowT : w.slices.end[i];
         const x0 = Math.max(-2, vp.timeToX(s));
         const x1 = Math.min(plotW + 2, vp.timeToX(e));
         ctx.fillStyle = THEME.stallBand;
@@ -645,7 +653,7 @@ export class TimelineRenderer {
       } else if (lane.kind === 'driver') {
         ctx.fillStyle = THEME.wakeDriver;
         ctx.font = THEME.fontSmall;
-        ctx.fillText('⏱ driver / thread wakes', 8, mid);
+        ctx.fillText(model.meta.unknownWaker ? '⏱ wakes, waker not recorded' : '⏱ driver / thread wakes', 8, mid);
       } else {
         const task = lane.task;
         ctx.fillStyle = taskColor(task);
@@ -672,6 +680,160 @@ export class TimelineRenderer {
     const y = AXIS_PX + (scene.scrollY / (total - plotH)) * (plotH - h);
     ctx.fillStyle = 'rgba(255,255,255,0.18)';
     ctx.fillRect(W - 6, y, 4, h);
+  }
+}
+
+/** Colours of the overview rows (run 1, run 2 when comparing). */
+export const OVERVIEW_COLORS = ['#4e9cff', '#f0a03c'];
+
+/**
+ * Paints the overview strip: for each row (a run) its activity histogram as an area over
+ * the whole run, long polls as red ticks, marks, time ticks, and the timeline's visible
+ * window as a bright rectangle with the rest dimmed. The plot starts at GUTTER_PX like the
+ * timeline's, so both line up; times map through one OverviewScale.
+ */
+export class OverviewRenderer {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
+  }
+
+  resize(cssWidth, cssHeight, dpr) {
+    const w = Math.max(1, Math.round(cssWidth * dpr));
+    const h = Math.max(1, Math.round(cssHeight * dpr));
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+    }
+    this.cssWidth = cssWidth;
+    this.cssHeight = cssHeight;
+    this.dpr = dpr;
+  }
+
+  /**
+   * scene: {scale: OverviewScale, rows: [{label, sub, busy: Float32Array, max, histEnd,
+   * color, endT, stalls: [[s, e]], marks: [{t}]}], window: {t0, t1} | null, live: bool}
+   */
+  render(scene) {
+    const { ctx } = this;
+    const W = this.cssWidth;
+    const H = this.cssHeight;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = THEME.bg;
+    ctx.fillRect(0, 0, W, H);
+    const { scale, rows } = scene;
+    const TICKS_PX = 13;
+    const rowH = rows.length ? (H - TICKS_PX - 2) / rows.length : 0;
+    let max = 0;
+    for (const r of rows) max = Math.max(max, r.max);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER_PX, 0, W - GUTTER_PX, H);
+    ctx.clip();
+
+    // Time ticks along the top (none before there is a run to show).
+    const { step, ticks } = rows.length ? niceTicks(0, scale.tEnd, scale.widthPx, 110) : { step: 1, ticks: [] };
+    ctx.font = THEME.fontSmall;
+    ctx.textBaseline = 'middle';
+    for (const t of ticks) {
+      const x = Math.round(scale.timeToX(t)) + 0.5;
+      ctx.fillStyle = THEME.grid;
+      ctx.fillRect(x - 0.5, TICKS_PX, 1, H - TICKS_PX);
+      ctx.fillStyle = THEME.textDim;
+      ctx.fillText(formatTick(t, step, scale.tEnd), x + 3, TICKS_PX / 2 + 0.5);
+    }
+
+    rows.forEach((row, k) => {
+      const top = TICKS_PX + 1 + k * rowH;
+      const base = top + rowH - 1;
+      if (k % 2 === 1) {
+        ctx.fillStyle = 'rgba(255,255,255,0.025)';
+        ctx.fillRect(GUTTER_PX, top, W - GUTTER_PX, rowH);
+      }
+      // Activity: one column per bin, heights against the largest value of all rows.
+      // The histogram may be from a moment ago (live runs): its bins cover [0, histEnd].
+      const bins = row.busy.length;
+      const binNs = (row.histEnd || scale.tEnd) / bins;
+      const colW = (binNs / scale.tEnd) * scale.widthPx;
+      const area = new Path2D();
+      const caps = new Path2D(); // a brighter top edge, so the shape reads at a glance
+      for (let b = 0; b < bins; b++) {
+        const v = row.busy[b];
+        if (!(v > 0)) continue;
+        const h = Math.max(1, (v / (max || 1)) * (rowH - 4));
+        const x = scale.timeToX(b * binNs);
+        area.rect(x, base - h, Math.max(1, colW), h);
+        caps.rect(x, base - h, Math.max(1, colW), Math.min(h, 1.5));
+      }
+      ctx.fillStyle = hexAlpha(row.color, 0.38);
+      ctx.fill(area);
+      ctx.fillStyle = row.color;
+      ctx.fill(caps);
+      // Long polls: red ticks along the bottom of the row.
+      ctx.fillStyle = THEME.stall;
+      for (const [s, e] of row.stalls || []) {
+        const x0 = scale.timeToX(s);
+        ctx.fillRect(x0, base - 3, Math.max(2, scale.timeToX(e) - x0), 3);
+      }
+      ctx.fillStyle = THEME.mark;
+      for (const m of row.marks || []) ctx.fillRect(Math.round(scale.timeToX(m.t)), top, 1, rowH);
+      // Where the row's run ends, when runs of different lengths share the strip.
+      if (row.endT < scale.tEnd * 0.995) {
+        const x = scale.timeToX(row.endT);
+        ctx.fillStyle = 'rgba(0,0,0,0.25)';
+        ctx.fillRect(x, top, W - x, rowH);
+      }
+    });
+
+    // The visible window: everything else dimmed, the window outlined with grips.
+    const win = scene.window;
+    if (win) {
+      const x0 = Math.max(GUTTER_PX - 1, scale.timeToX(win.t0));
+      const x1 = Math.min(W + 1, scale.timeToX(win.t1));
+      ctx.fillStyle = 'rgba(8,10,14,0.55)';
+      ctx.fillRect(GUTTER_PX, TICKS_PX, Math.max(0, x0 - GUTTER_PX), H - TICKS_PX);
+      ctx.fillRect(x1, TICKS_PX, Math.max(0, W - x1), H - TICKS_PX);
+      ctx.fillStyle = 'rgba(78,156,255,0.10)';
+      ctx.fillRect(x0, TICKS_PX, Math.max(1, x1 - x0), H - TICKS_PX);
+      ctx.strokeStyle = '#9fd0ff';
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(x0 + 0.75, TICKS_PX + 0.75, Math.max(1, x1 - x0 - 1.5), H - TICKS_PX - 1.5);
+      ctx.lineWidth = 1;
+      ctx.fillStyle = '#9fd0ff';
+      const gy = TICKS_PX + (H - TICKS_PX) / 2 - 6;
+      ctx.fillRect(x0 - 1, gy, 3, 12);
+      ctx.fillRect(x1 - 2, gy, 3, 12);
+    }
+    if (scene.live && rows.length) {
+      const x = Math.round(scale.timeToX(rows[0].endT)) + 0.5;
+      ctx.strokeStyle = THEME.now;
+      ctx.beginPath();
+      ctx.moveTo(x, TICKS_PX);
+      ctx.lineTo(x, H);
+      ctx.stroke();
+    }
+    ctx.restore();
+
+    // Gutter: what each row is.
+    ctx.fillStyle = THEME.gutterBg;
+    ctx.fillRect(0, 0, GUTTER_PX, H);
+    ctx.fillStyle = THEME.gutterLine;
+    ctx.fillRect(GUTTER_PX - 1, 0, 1, H);
+    ctx.fillRect(0, H - 1, W, 1);
+    ctx.textBaseline = 'middle';
+    ctx.font = 'bold 10px system-ui, sans-serif';
+    ctx.fillStyle = THEME.headerText;
+    ctx.fillText('OVERVIEW', 8, TICKS_PX / 2 + 1);
+    rows.forEach((row, k) => {
+      const mid = TICKS_PX + 1 + k * rowH + rowH / 2;
+      ctx.fillStyle = row.color;
+      ctx.fillRect(8, mid - 4, 3, 8);
+      ctx.font = THEME.fontSmall;
+      ctx.fillStyle = THEME.text;
+      const sub = row.sub ? ` ${row.sub}` : '';
+      const label = fitText(ctx, `${row.label}${sub}`, GUTTER_PX - 24);
+      ctx.fillText(label, 16, mid + 0.5);
+    });
   }
 }
 

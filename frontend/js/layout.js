@@ -1,16 +1,18 @@
 // layout.js — where things go on the timeline: the one time <-> pixel transform, the
 // visible part of a lane's slices (binary search), the merging of slices narrower than a
 // pixel, the lane list (worker lanes, the driver lane, task lanes) and which lanes are on
-// screen.
+// screen; for the overview strip, its own transform (OverviewScale), the run's activity
+// histogram and the long polls worth marking.
 //
 // Coordinate spaces: "time" is ns since run start; "timeline x" is CSS pixels from the
 // left edge of the plotting area (right of the lane labels); "lane y" is CSS pixels from
-// the top of the first lane, before vertical scrolling. Only `Viewport` converts time to x.
+// the top of the first lane, before vertical scrolling. Only `Viewport` (the timeline) and
+// `OverviewScale` (the overview strip) convert time to x.
 //
 // It reads the model's columns but never changes the model, and never touches a canvas:
 // painting is draw.js's.
 
-import { OPEN } from './model.js';
+import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR } from './model.js';
 
 /** The horizontal view: the time at x = 0 and the ns one CSS pixel spans. */
 export class Viewport {
@@ -325,4 +327,93 @@ export function niceTicks(t0, t1, widthPx, minPxPerTick = 90) {
   const first = Math.ceil(t0 / step) * step;
   for (let t = first; t <= t1 && ticks.length < 1000; t += step) ticks.push(t);
   return { step, ticks };
+}
+
+/**
+ * The run's activity over [0, tEnd] in `bins` equal bins, for the overview strip: per bin,
+ * the mean number of threads busy polling (busy ns / bin ns, summed over worker lanes).
+ * A run without worker lanes (an imported console recording) counts task polls instead.
+ * Open slices run to `nowT`. Returns {busy: Float32Array, max}.
+ */
+export function activityHistogram(model, bins, tEnd, nowT = model.endT) {
+  const busy = new Float32Array(Math.max(1, bins));
+  const n = busy.length;
+  const binNs = Math.max(tEnd, 1) / n;
+  const addColumn = (col) => {
+    for (let i = 0; i < col.length; i++) {
+      const s = col.start[i];
+      const e = col.end[i] === OPEN ? Math.max(s, nowT) : col.end[i];
+      if (e <= 0 || s >= tEnd) continue;
+      let b = Math.max(0, Math.floor(s / binNs));
+      const last = Math.min(n - 1, Math.floor(Math.min(e, tEnd) / binNs));
+      for (; b <= last; b++) {
+        const lo = Math.max(s, b * binNs);
+        const hi = Math.min(e, (b + 1) * binNs);
+        if (hi > lo) busy[b] += hi - lo;
+      }
+    }
+  };
+  if (model.workerList.length) for (const w of model.workerList) addColumn(w.slices);
+  else for (const task of model.taskList) addColumn(task.polls);
+  let max = 0;
+  for (let b = 0; b < n; b++) {
+    busy[b] /= binNs;
+    if (busy[b] > max) max = busy[b];
+  }
+  return { busy, max };
+}
+
+/**
+ * Polls of at least `minNs` as [start, end] pairs in time order, from the runtime worker
+ * lanes' long-poll index (blocking-pool and plain threads are there to block: not
+ * stalls), or, in a run without thread lanes, from every task's polls; at most `limit`.
+ * A poll still open counts up to `nowT`.
+ */
+export function longPolls(model, minNs, limit = 2000, nowT = model.endT) {
+  const out = [];
+  const consider = (s, e) => {
+    if (e === OPEN) e = Math.max(s, nowT);
+    if (e - s >= minNs && out.length < limit) out.push([s, e]);
+  };
+  if (model.workerList.length) {
+    for (const w of model.workerList) {
+      if (w.kind !== 'worker') continue;
+      const col = w.slices;
+      const list = minNs >= LONG_POLL_FLOOR ? w.longSlices : null;
+      if (list) {
+        for (const i of list) consider(col.start[i], col.end[i]);
+        if (w.openTask >= 0 && col.length) consider(col.start[col.length - 1], col.end[col.length - 1]);
+      } else {
+        for (let i = 0; i < col.length; i++) consider(col.start[i], col.end[i]);
+      }
+    }
+  } else {
+    for (const task of model.taskList) {
+      const col = task.polls;
+      for (let i = 0; i < col.length; i++) consider(col.start[i], col.end[i]);
+    }
+  }
+  out.sort((a, b) => a[0] - b[0]);
+  return out;
+}
+
+/**
+ * The overview strip's transform: the whole run [0, tEnd] across `widthPx` CSS pixels
+ * starting at x = `left` (the strip's plot lines up with the timeline's, right of the
+ * lane labels).
+ */
+export class OverviewScale {
+  constructor(left, widthPx, tEnd) {
+    this.left = left;
+    this.widthPx = Math.max(1, widthPx);
+    this.tEnd = Math.max(1, tEnd);
+  }
+
+  timeToX(t) {
+    return this.left + (t / this.tEnd) * this.widthPx;
+  }
+
+  xToTime(x) {
+    return ((x - this.left) / this.widthPx) * this.tEnd;
+  }
 }

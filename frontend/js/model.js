@@ -26,8 +26,17 @@
 // - idle: the rest of the task's life (from spawn to done, or to `endT` while alive).
 // - live wakers: waker_clone - waker_drop - wakes with op "wake" (Waker::wake consumes
 //   the waker, and it can only be a clone: the Context only lends one).
+//
+// A `state` event with `task: null` is a probe polled outside any task; such probes are
+// kept in `outside`, a task-like record that is not in `taskList`.
+//
+// Streams that do not know threads (an imported tokio-console recording, see
+// console-recording.js) send `poll_start` / `poll_end` with `worker: null`: such a poll
+// has a task slice but no worker slice, and `NO_WORKER` stands for its thread.
 
 export const OPEN = -1;
+/** The `worker` of a poll whose thread is not known (`worker: null` on the wire). */
+export const NO_WORKER = -2;
 /** Labels a probe reports when it is no longer suspended at an await point. */
 export const TERMINAL_LABELS = new Set(['ready', 'cancelled', 'panicked']);
 const MAX_VIOLATION_MESSAGES = 50;
@@ -267,6 +276,11 @@ export class RunModel {
     this.longestPoll = { ns: 0, task: -1, t: 0 };
     this.worstDelay = { ns: 0, task: -1, t: 0 };
     this.version = 0; // bumped on every ingest; views use it to know when to refresh
+    // Probes polled outside any task (`state` with task null: a hand-written executor on a
+    // plain thread). They live in this task-like record, which is not in `taskList`.
+    this.outside = new TaskRecord(-1, null);
+    this.outside.name = 'outside any task';
+    this.outside.phase = 'runnable';
   }
 
   /** Applies a batch of events (objects as on the wire). Never throws on bad events. */
@@ -394,8 +408,8 @@ export class RunModel {
       task = this.taskFor(e.task, t);
     }
     if (task.readyReturned) this.violate(e, `task ${task.id} polled again after a poll returned Ready`);
-    const worker = this.workerFor(e.worker, e);
-    if (worker.openTask >= 0) {
+    const worker = e.worker == null ? null : this.workerFor(e.worker, e);
+    if (worker && worker.openTask >= 0) {
       const other = this.taskList[worker.openTask];
       this.violate(e, `worker ${worker.index} starts task ${task.id} while task ${other.id}'s poll is open on it`);
       this.closeWorkerSlice(worker, t);
@@ -414,10 +428,10 @@ export class RunModel {
     pending.length = 0;
 
     task.phase = 'running';
-    task.openWorker = worker.index;
-    task.openPollSlice = task.polls.push(t, OPEN, worker.index);
-    task.openWorkerSlice = worker.slices.push(t, OPEN, task.index);
-    worker.openTask = task.index;
+    task.openWorker = worker ? worker.index : NO_WORKER;
+    task.openPollSlice = task.polls.push(t, OPEN, task.openWorker);
+    task.openWorkerSlice = worker ? worker.slices.push(t, OPEN, task.index) : -1;
+    if (worker) worker.openTask = task.index;
     this.polls++;
   }
 
@@ -436,11 +450,13 @@ export class RunModel {
   onPollEnd(e, t) {
     const task = this.tasks.get(e.task);
     if (!this.check(e, task)) return;
-    if (task.openWorker !== e.worker) {
-      this.violate(e, `poll_end of task ${task.id} on worker ${e.worker}, but its poll is open on worker ${task.openWorker}`);
+    const workerIndex = e.worker == null ? NO_WORKER : e.worker;
+    if (task.openWorker !== workerIndex) {
+      const where = (w) => (w === NO_WORKER ? 'an unknown thread' : `worker ${w}`);
+      this.violate(e, `poll_end of task ${task.id} on ${where(workerIndex)}, but its poll is open on ${where(task.openWorker)}`);
       return;
     }
-    const worker = this.workers.get(e.worker);
+    const worker = workerIndex === NO_WORKER ? null : this.workers.get(workerIndex);
     const start = task.polls.start[task.openPollSlice];
     const ns = t - start;
     task.polls.end[task.openPollSlice] = t;
@@ -512,7 +528,7 @@ export class RunModel {
   }
 
   onState(e, t) {
-    const task = this.tasks.get(e.task);
+    const task = e.task == null ? this.outside : this.tasks.get(e.task);
     if (!this.check(e, task)) return;
     const label = typeof e.label === 'string' ? e.label : String(e.label ?? '?');
     let probe = task.probes.get(e.future);

@@ -11,7 +11,7 @@ export function reconnectDelayMs(attempt) {
   return Math.min(10_000, 500 * 2 ** Math.min(attempt, 10));
 }
 
-const KNOWN_TYPES = new Set(['hello', 'run', 'batch', 'end', 'error']);
+const KNOWN_TYPES = new Set(['hello', 'run', 'batch', 'end', 'error', 'evicted']);
 
 /**
  * Parses and checks one server frame. Returns {ok: true, msg} or {ok: false, error}.
@@ -34,7 +34,7 @@ export function parseServerMessage(text) {
   if (msg.type === 'batch' && !Array.isArray(msg.events)) {
     return { ok: false, error: 'batch without an "events" array' };
   }
-  if ((msg.type === 'batch' || msg.type === 'end' || msg.type === 'run') && msg.run == null) {
+  if ((msg.type === 'batch' || msg.type === 'end' || msg.type === 'run' || msg.type === 'evicted') && msg.run == null) {
     return { ok: false, error: `${msg.type} without a "run"` };
   }
   return { ok: true, msg };
@@ -48,7 +48,8 @@ export function socketUrl(location) {
 
 /**
  * A live connection to the server. `handlers`: onHello(msg), onRun(msg), onBatch(msg),
- * onEnd(msg), onServerError(msg), onResubscribe(runId) (the connection came back and the
+ * onEnd(msg), onServerError(msg), onEvicted(msg) (the server dropped a kept run to stay
+ * in its memory budget), onResubscribe(runId) (the connection came back and the
  * run will be replayed from its start: drop what you have of it), onStatus(status),
  * onProtocolError(text).
  * status = {state: 'connecting'|'open'|'closed', attempt, retryAt (ms epoch or null)}.
@@ -162,6 +163,8 @@ export class LiveConnection {
         return this.call('onEnd', msg);
       case 'error':
         return this.call('onServerError', msg);
+      case 'evicted':
+        return this.call('onEvicted', msg);
       default:
         return this.call('onUnknown', msg);
     }

@@ -1,11 +1,12 @@
 // Tests of draw.js without a browser: a recording fake 2D context checks that a frame is
 // batched by fill colour (a few fill() calls for thousands of slices), that sub-pixel
-// slices are merged before drawing, and that redraw requests coalesce into one frame.
+// slices are merged before drawing, that redraw requests coalesce into one frame, that an
+// open poll reaches the live edge, and what the overview strip paints.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { TimelineRenderer, RedrawScheduler, hexAlpha, PALETTE } from '../js/draw.js';
-import { Viewport, buildLanes } from '../js/layout.js';
+import { TimelineRenderer, RedrawScheduler, OverviewRenderer, hexAlpha, PALETTE } from '../js/draw.js';
+import { Viewport, buildLanes, OverviewScale, activityHistogram, longPolls } from '../js/layout.js';
 import { RunModel } from '../js/model.js';
 import { syntheticRun } from './support/synthetic-run.mjs';
 import { formatDuration, formatTick, parseDuration, formatTime } from '../js/units.js';
@@ -101,4 +102,60 @@ test('colours and units', () => {
   assert.equal(parseDuration('250 µs'), 250e3);
   assert.equal(parseDuration('2'), 2e6);
   assert.equal(parseDuration('fast'), null);
+});
+
+/** A 2D context that keeps the rects of fillRect / rect / Path2D.rect calls. */
+function rectContext() {
+  const rects = [];
+  const ctx = new Proxy(
+    {
+      rects,
+      measureText: (t) => ({ width: String(t).length * 6 }),
+      createPattern: () => ({ pattern: true }),
+      rect: (x, y, w, h) => rects.push([x, y, w, h]),
+      fillRect: (x, y, w, h) => rects.push([x, y, w, h]),
+    },
+    {
+      get: (target, prop) => (prop in target ? target[prop] : () => {}),
+      set: () => true,
+    },
+  );
+  return ctx;
+}
+
+test('an open poll is painted up to "now" (the live edge), not only to the last event', () => {
+  const m = new RunModel();
+  m.ingest([
+    { k: 'worker', t: 0, worker: 0, name: 'w0', kind: 'worker' },
+    { k: 'spawn', t: 0, task: 1, name: 'blocker', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'poll_start', t: 1_000, task: 1, worker: 0 },
+  ]);
+  const vp = new Viewport(1000, 0, 100); // 100 ns per px: 0..100 µs
+  const paint = (nowT) => {
+    const ctx = rectContext();
+    const r = new TimelineRenderer({ width: 0, height: 0, getContext: () => ctx });
+    r.resize(1210, 300, 1);
+    r.render({ model: m, viewport: vp, lanes: buildLanes(m), scrollY: 0, nowT, options: { wakeEdges: false, stallNs: 10e6, selectedTask: -1, hover: null } });
+    // The widest rect starting at the poll's x (10 px into the plot).
+    return Math.max(0, ...ctx.rects.filter(([x]) => Math.abs(x - 10) < 0.01).map(([, , w]) => w));
+  };
+  assert.ok(Math.abs(paint(undefined) - 2) < 0.01, 'without a live edge: up to the last event (2 px minimum)');
+  assert.ok(Math.abs(paint(81_000) - 800) < 0.01, 'with the live edge at 81 µs: 800 px');
+});
+
+test('the overview strip paints each run, its long polls and the visible window', () => {
+  const ctx = rectContext();
+  const r = new OverviewRenderer({ width: 0, height: 0, getContext: () => ctx });
+  r.resize(1210, 46, 2);
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 4, tasks: 20, pollsPerTask: 10 }));
+  const scale = new OverviewScale(210, 1000, m.endT * 1.02);
+  const { busy, max } = activityHistogram(m, 1000, scale.tEnd);
+  const stalls = longPolls(m, 10e6);
+  r.render({ scale, rows: [{ label: 'threads busy', busy, max, histEnd: scale.tEnd, color: PALETTE[0], endT: m.endT, stalls, marks: m.marks }], window: { t0: m.endT / 4, t1: m.endT / 2 }, live: false });
+  const [s0, s1] = stalls[0];
+  assert.ok(ctx.rects.some(([x, , w, h]) => h === 3 && Math.abs(x - scale.timeToX(s0)) < 0.01 && Math.abs(w - (scale.timeToX(s1) - scale.timeToX(s0))) < 0.01), 'the stall is marked');
+  // Dimmed outside the window: left of it and right of it.
+  assert.ok(ctx.rects.some(([x, , w]) => x === 210 && Math.abs(w - (scale.timeToX(m.endT / 4) - 210)) < 0.01));
+  assert.equal(r.canvas.width, 1210 * 2);
 });

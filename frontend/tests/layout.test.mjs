@@ -1,5 +1,6 @@
 // Tests of layout.js: the time <-> pixel transform, binary search of the visible range,
-// sub-pixel merging (stable while panning, conserving busy time), lanes and ticks.
+// sub-pixel merging (stable while panning, conserving busy time), lanes and ticks, and
+// the overview strip's histogram, long polls and transform.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,9 @@ import {
   visibleLanes,
   laneAtY,
   niceTicks,
+  activityHistogram,
+  longPolls,
+  OverviewScale,
 } from '../js/layout.js';
 import { SliceColumn, RunModel, OPEN } from '../js/model.js';
 import { syntheticRun, mulberry32 } from './support/synthetic-run.mjs';
@@ -193,4 +197,67 @@ test('nice ticks: 1/2/5 steps, at least the minimum spacing apart', () => {
     assert.ok(ticks.length >= 1);
     for (const t of ticks) assert.ok(t >= t0 && t <= t1);
   }
+});
+
+test('activity histogram: busy time lands in the right bins and adds up', () => {
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 6, tasks: 50, pollsPerTask: 20 }));
+  const tEnd = m.endT * 1.02;
+  const bins = 700;
+  const { busy, max } = activityHistogram(m, bins, tEnd);
+  const binNs = tEnd / bins;
+  let total = 0;
+  for (const w of m.workerList) total += w.busyNs;
+  let sum = 0;
+  for (let b = 0; b < bins; b++) sum += busy[b] * binNs;
+  assert.ok(Math.abs(sum - total) < 1e-6 * total, `${sum} vs ${total}`);
+  assert.ok(max <= m.workerList.length + 1e-9, 'never more threads busy than there are');
+  // The 25 ms stall keeps one thread busy across the bins it covers.
+  const stall = longPolls(m, 10e6);
+  assert.equal(stall.length, 1);
+  const mid = Math.floor((stall[0][0] + stall[0][1]) / 2 / binNs);
+  assert.ok(busy[mid] >= 1 - 1e-9, `${busy[mid]}`);
+  // Without worker lanes (an imported recording) the task polls count instead.
+  const bare = new RunModel();
+  bare.ingest([
+    { k: 'spawn', t: 0, task: 1, name: '', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'poll_start', t: 0, task: 1, worker: null },
+    { k: 'poll_end', t: 500, task: 1, worker: null, ready: false },
+  ]);
+  assert.deepEqual(Array.from(activityHistogram(bare, 4, 1000).busy), [1, 1, 0, 0]);
+  assert.deepEqual(longPolls(bare, 400), [[0, 500]]);
+});
+
+test('overview scale: the whole run across the strip, right of the labels', () => {
+  const s = new OverviewScale(210, 1000, 5e6);
+  assert.equal(s.timeToX(0), 210);
+  assert.equal(s.timeToX(5e6), 1210);
+  assert.ok(Math.abs(s.xToTime(s.timeToX(1_234_567)) - 1_234_567) < 1e-6);
+});
+
+test('overview: an open poll counts up to "now" (the live edge)', () => {
+  const m = new RunModel();
+  m.ingest([
+    { k: 'worker', t: 0, worker: 0, name: 'w0', kind: 'worker' },
+    { k: 'spawn', t: 0, task: 1, name: '', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'poll_start', t: 100, task: 1, worker: 0 },
+  ]);
+  assert.deepEqual(longPolls(m, 50, 10, 400), [[100, 400]]);
+  assert.deepEqual(longPolls(m, 50), [], 'up to the last event only: 0 ns long');
+  assert.deepEqual(Array.from(activityHistogram(m, 4, 800, 400).busy), [0.5, 1, 0, 0]);
+});
+
+test('long polls on blocking-pool and plain threads are not stalls', () => {
+  const m = new RunModel();
+  m.ingest([
+    { k: 'worker', t: 0, worker: 0, name: 'tokio-rt-worker', kind: 'worker' },
+    { k: 'worker', t: 0, worker: 1, name: 'blocking-0', kind: 'blocking' },
+    { k: 'spawn', t: 0, task: 1, name: 'a', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'spawn', t: 0, task: 2, name: 'b', kind: 'blocking', loc: null, size: null, parent: null },
+    { k: 'poll_start', t: 10, task: 1, worker: 0 },
+    { k: 'poll_start', t: 10, task: 2, worker: 1 },
+    { k: 'poll_end', t: 20e6, task: 1, worker: 0, ready: false },
+    { k: 'poll_end', t: 30e6, task: 2, worker: 1, ready: true },
+  ]);
+  assert.deepEqual(longPolls(m, 10e6), [[10, 20e6]]);
 });

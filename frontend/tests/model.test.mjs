@@ -300,3 +300,18 @@ test('probes of the same future in a loop share one diagram', () => {
   assert.deepEqual([...recv.transitions.values()].map((e) => `${e.from}->${e.to}:${e.count}`), ['start->rx.recv().await:3', 'rx.recv().await->ready:2']);
   assert.equal(groups[1].instances, 1);
 });
+
+test('probes polled outside any task (state with task null) are kept, not flagged', () => {
+  const m = new RunModel();
+  m.ingest([
+    { k: 'state', t: 10, task: null, future: 1, parent: null, label: 'start', loc: 'x.rs:5', name: 'block_on(future)' },
+    { k: 'state', t: 20, task: null, future: 1, parent: null, label: 'Delay::new(pause).await', loc: 'x.rs:9' },
+    { k: 'state', t: 50, task: null, future: 1, parent: null, label: 'ready', loc: null },
+  ]);
+  assert.equal(m.violations.count, 0, JSON.stringify(m.violations.messages));
+  assert.equal(m.taskList.length, 0, 'no task is made up for them');
+  const probe = m.outside.probes.get(1);
+  assert.equal(probe.name, 'block_on(future)');
+  assert.equal(probe.states.get('Delay::new(pause).await').ns, 30);
+  assert.equal(probe.ended, true);
+});

@@ -60,7 +60,7 @@ function setup() {
   const timers = fakeTimers();
   const log = [];
   const handlers = {};
-  for (const name of ['onHello', 'onRun', 'onBatch', 'onEnd', 'onServerError', 'onResubscribe', 'onStatus', 'onProtocolError']) {
+  for (const name of ['onHello', 'onRun', 'onBatch', 'onEnd', 'onServerError', 'onEvicted', 'onResubscribe', 'onStatus', 'onProtocolError']) {
     handlers[name] = (arg) => log.push([name, arg]);
   }
   const conn = new LiveConnection({ url: 'ws://x/ws', WebSocketImpl: FakeSocket, timers, now: () => 1000, handlers });
@@ -91,9 +91,10 @@ test('subscribe is sent on open, batches route only for subscribed runs', () => 
   ws.message({ type: 'batch', run: 8, events: [] }); // not ours
   ws.message({ type: 'end', run: 7, status: 'finished', error: null, counts: {} });
   ws.message({ type: 'error', error: 'unknown run 9' });
+  ws.message({ type: 'evicted', run: 2, reason: 'memory budget' });
   ws.message('garbage');
   const names = log.map(([n]) => n).filter((n) => n !== 'onStatus');
-  assert.deepEqual(names, ['onHello', 'onBatch', 'onEnd', 'onServerError', 'onProtocolError']);
+  assert.deepEqual(names, ['onHello', 'onBatch', 'onEnd', 'onServerError', 'onEvicted', 'onProtocolError']);
   assert.equal(log.find(([n]) => n === 'onBatch')[1].events.length, 1);
   conn.unsubscribe(7);
   assert.deepEqual(ws.sent[1], { type: 'unsubscribe', run: 7 });

@@ -3,27 +3,31 @@
 //! Each thread that records owns a `ThreadBuffer` (thread-local) and writes `RawRecord`s into
 //! its current `Chunk` with plain stores and one release-store of the chunk's length. Nothing
 //! is shared between threads per event: no lock, no shared queue, no allocation. Once every
-//! `CHUNK_LEN` records the thread takes its own `ThreadShared::state` lock (uncontended but for
+//! `CHUNK_LEN` (52,428) records the thread takes its own `ThreadShared::state` lock (uncontended but for
 //! the collector) to hand the full chunk over and pick up a recycled one.
 //!
 //! The collector (`collector.rs`) reads full chunks and, for liveness, the published prefix of
 //! each thread's current chunk. Chunks come from a global budget; when it is exhausted and the
 //! collector has not returned any, records are dropped and counted in `ThreadShared::dropped`,
 //! which the collector turns into `dropped` events. Memory is bounded by
-//! `max_chunks * CHUNK_LEN * 40` bytes.
+//! `max_chunks * CHUNK_BYTES`.
 
 use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::record::RawRecord;
 
-/// Records per chunk: 4096 x 40 bytes = 160 KiB.
-pub(crate) const CHUNK_LEN: usize = 4096;
+/// Bytes per chunk: one 2 MiB huge page where the kernel allows it (one page fault per chunk
+/// instead of 512: the first write to each page of a fresh chunk happens on the hot path).
+pub(crate) const CHUNK_BYTES: usize = 2 << 20;
+/// Records per chunk (52,428).
+pub(crate) const CHUNK_LEN: usize = CHUNK_BYTES / std::mem::size_of::<RawRecord>();
 
-/// How many chunks may exist at once, over all threads (default 1,600 = 250 MiB).
-static MAX_CHUNKS: AtomicUsize = AtomicUsize::new(1600);
+/// How many chunks may exist at once, over all threads (default 128 = 256 MiB).
+static MAX_CHUNKS: AtomicUsize = AtomicUsize::new(128);
 static ALLOCATED_CHUNKS: AtomicUsize = AtomicUsize::new(0);
 
 /// Sets the global chunk budget; takes effect for chunks allocated afterwards.
@@ -32,9 +36,62 @@ pub(crate) fn set_max_chunks(n: usize) {
 }
 
 pub(crate) struct Chunk {
-    slots: Box<[UnsafeCell<RawRecord>]>,
+    /// `CHUNK_LEN` slots; only those below `len` are initialised.
+    slots: std::ptr::NonNull<UnsafeCell<MaybeUninit<RawRecord>>>,
+    /// Owns the bytes `slots` points into; unmapped when the chunk is dropped.
+    _memory: ChunkMemory,
     /// How many slots the producer has published (release-stored after each write).
     len: AtomicUsize,
+}
+
+/// Where a chunk's bytes come from. On Linux a private anonymous mapping, 2 MiB-aligned and
+/// marked for huge pages, so nothing is touched until written and the first write maps the
+/// whole chunk at once; elsewhere the global allocator.
+struct ChunkMemory {
+    base: *mut u8,
+    len: usize,
+}
+
+impl ChunkMemory {
+    #[cfg(target_os = "linux")]
+    fn new() -> Option<(ChunkMemory, *mut u8)> {
+        let len = 2 * CHUNK_BYTES;
+        // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
+        let base = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        let base = base.cast::<u8>();
+        let aligned = base.wrapping_add(base.align_offset(CHUNK_BYTES));
+        // SAFETY: advice on part of the mapping made above.
+        unsafe { libc::madvise(aligned.cast(), CHUNK_BYTES, libc::MADV_HUGEPAGE) };
+        Some((ChunkMemory { base, len }, aligned))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> Option<(ChunkMemory, *mut u8)> {
+        let layout = std::alloc::Layout::from_size_align(CHUNK_BYTES, 64).expect("a valid layout");
+        // SAFETY: the layout has a non-zero size.
+        let base = unsafe { std::alloc::alloc(layout) };
+        (!base.is_null()).then_some((ChunkMemory { base, len: CHUNK_BYTES }, base))
+    }
+}
+
+impl Drop for ChunkMemory {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: unmaps exactly the mapping `new` made, once.
+        unsafe {
+            libc::munmap(self.base.cast(), self.len);
+        }
+        #[cfg(not(target_os = "linux"))]
+        // SAFETY: frees exactly the allocation `new` made, once.
+        unsafe {
+            std::alloc::dealloc(self.base, std::alloc::Layout::from_size_align(self.len, 64).expect("a valid layout"));
+        }
+    }
 }
 
 // SAFETY: slots below `len` are written only before `len` is release-stored past them and
@@ -57,16 +114,27 @@ impl Chunk {
                 Err(seen) => n = seen,
             }
         }
-        let slots = (0..CHUNK_LEN).map(|_| UnsafeCell::new(RawRecord::default())).collect();
-        Some(Arc::new(Chunk { slots, len: AtomicUsize::new(0) }))
+        let Some((memory, slots)) = ChunkMemory::new() else {
+            ALLOCATED_CHUNKS.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        };
+        let slots = std::ptr::NonNull::new(slots.cast()).expect("a mapping is never at address 0");
+        Some(Arc::new(Chunk { slots, _memory: memory, len: AtomicUsize::new(0) }))
+    }
+
+    #[inline]
+    fn slot(&self, i: usize) -> &UnsafeCell<MaybeUninit<RawRecord>> {
+        assert!(i < CHUNK_LEN);
+        // SAFETY: in bounds of `memory`, which lives as long as `self`.
+        unsafe { &*self.slots.as_ptr().add(i) }
     }
 
     /// The published records from `from` on. Only the collector calls this.
     pub(crate) fn published_from(&self, from: usize, out: &mut Vec<RawRecord>) -> usize {
         let len = self.len.load(Ordering::Acquire);
-        for slot in &self.slots[from.min(len)..len] {
-            // SAFETY: below `len`, see the `Sync` impl.
-            out.push(unsafe { *slot.get() });
+        for i in from.min(len)..len {
+            // SAFETY: below `len`: initialised, and not written again (see the `Sync` impl).
+            out.push(unsafe { (*self.slot(i).get()).assume_init() });
         }
         len
     }
@@ -187,7 +255,7 @@ impl ThreadBuffer {
         }
         let chunk = self.current.as_ref().expect("rotate() leaves a current chunk on success");
         // SAFETY: this thread is the only producer of `chunk`, and `len` is not yet published.
-        unsafe { *chunk.slots[self.len].get() = rec };
+        unsafe { (*chunk.slot(self.len).get()).write(rec) };
         self.len += 1;
         chunk.len.store(self.len, Ordering::Release);
     }

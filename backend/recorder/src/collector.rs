@@ -77,7 +77,7 @@ impl Recorder {
 
     fn start(config: RecorderConfig) -> Recorder {
         clock::init();
-        buffer::set_max_chunks(config.buffer_bytes / (buffer::CHUNK_LEN * std::mem::size_of::<RawRecord>()));
+        buffer::set_max_chunks(config.buffer_bytes / buffer::CHUNK_BYTES);
         let shared = Arc::new(Shared {
             runs: Mutex::new(HashMap::new()),
             next_run: AtomicU16::new(1),
@@ -162,13 +162,13 @@ fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
 
 /// Makes the collector yield to the observed program when the CPUs are saturated: it is
 /// background work, and the per-thread buffers absorb bursts until it catches up. (Linux
-/// `nice` 10 for this thread only.)
+/// `nice` 19 for this thread only.)
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
     }
 }
 
@@ -315,7 +315,11 @@ impl Collector {
                 self.span_task.insert(*span, rec.task);
             }
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
-            if run == 0 || !runs.contains_key(&run) {
+            let live = match last {
+                Some(i) if self.per_run[i].0 == run => true,
+                _ => run != 0 && runs.contains_key(&run),
+            };
+            if !live {
                 // Not for any live run: its side data (spawn metadata, mark text) goes too.
                 if matches!(rec.kind, RecordKind::Spawn | RecordKind::Mark) {
                     self.side.remove(&(rec.b, rec.c));
@@ -339,10 +343,9 @@ impl Collector {
             self.per_run[slot].1.push(rec);
         }
         for (run, log) in &runs {
-            let records = match self.per_run.iter().position(|(r, _)| r == run) {
-                Some(i) => self.per_run.swap_remove(i).1,
-                None => Vec::new(),
-            };
+            let slot = self.per_run.iter().position(|(r, _)| r == run);
+            // Taken out for `store(&mut self)`, put back (cleared, capacity kept) below.
+            let mut records = slot.map(|i| std::mem::take(&mut self.per_run[i].1)).unwrap_or_default();
             let dropped = self.dropped.remove(run).unwrap_or(0);
             let mut inner = log.lock();
             if inner.finished {
@@ -350,6 +353,10 @@ impl Collector {
             }
             for rec in &records {
                 self.store(log, &mut inner, rec);
+            }
+            records.clear();
+            if let Some(i) = slot {
+                self.per_run[i].1 = records;
             }
             if dropped > 0 {
                 let t = now.saturating_sub(log.start);
@@ -363,7 +370,7 @@ impl Collector {
             store_findings(&mut inner, findings);
         }
         // Records for runs that ended (or never existed) are gone; so are their drop counts.
-        self.per_run.clear();
+        self.per_run.retain(|(run, records)| records.is_empty() && runs.contains_key(run));
         self.dropped.clear();
         // Forget the tasks of runs that ended (when the set of runs changed).
         if runs.len() != self.live_runs {

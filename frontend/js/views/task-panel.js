@@ -39,7 +39,7 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
     'dl',
     { class: 'kv' },
     kv('kind', task.kind),
-    kv('spawned at', el('code', { class: 'loc' }, task.loc || 'unknown')),
+    kv('spawned at', el('code', { class: 'loc' }, task.loc || (model.meta.lacks ? 'not in the recording' : 'unknown'))),
     kv('size', formatBytes(task.size)),
     kv('parent', task.parent != null ? link(task.parent) : 'none'),
     kv('spawned', formatTime(task.spawnT)),
@@ -76,7 +76,7 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
           'table',
           { class: 'mini' },
           el('tr', {}, el('th', {}, 'woken by'), el('th', { class: 'num' }, 'count')),
-          wakers.slice(0, 12).map(([by, n]) => el('tr', {}, el('td', {}, by === DRIVER ? el('span', { class: 'driver' }, 'driver / thread') : link(by)), el('td', { class: 'num' }, formatCount(n)))),
+          wakers.slice(0, 12).map(([by, n]) => el('tr', {}, el('td', {}, by === DRIVER ? el('span', { class: 'driver' }, model.meta.unknownWaker ? 'not recorded' : 'driver / thread') : link(by)), el('td', { class: 'num' }, formatCount(n)))),
         )
       : el('p', { class: 'dim' }, 'never woken'),
   );

@@ -4,22 +4,40 @@
 //
 // Painting is draw.js's, geometry is layout.js's, figures are model.js's. It tells the
 // app about a clicked task through `onSelectTask`; what the panels show is the app's.
+// Two views can share one Viewport (comparing runs on one time axis): `viewport` and
+// `fitEnd` are then passed in, and `onViewChange` lets the other view redraw.
+// It is also the overview strip's target (views/overview.js): setView, zoomAtTime,
+// overviewRows.
+//
+// The live edge: events reach the page in batches, and none come while, say, a worker is
+// stuck in a blocking poll. So while a run streams in (and the page is not paused), "now"
+// is the last event's time plus the wall time since that batch arrived (`nowT`), capped
+// at LIVE_EDGE_MAX_NS ahead, and the view is redrawn a few times a second: an open poll
+// and open scheduled time grow on screen as they do in the program. When the run ends,
+// "now" is the last event's time again.
 
-import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound } from '../layout.js';
-import { TimelineRenderer, RedrawScheduler, GUTTER_PX, AXIS_PX, taskColor } from '../draw.js';
+import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound, MIN_NS_PER_PX, MAX_NS_PER_PX } from '../layout.js';
+import { TimelineRenderer, RedrawScheduler, GUTTER_PX, AXIS_PX, taskColor, OVERVIEW_COLORS } from '../draw.js';
 import { OPEN } from '../model.js';
 import { formatDuration, formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
 
+/** How far the live edge may run ahead of the last event (a stalled stream stops it). */
+export const LIVE_EDGE_MAX_NS = 10e9;
+/** Redraw period while only the live edge moves (no new events). */
+const LIVE_TICK_MS = 50;
+
 export class TimelineView {
-  constructor({ wrap, canvas, tooltip, onSelectTask, onViewChange }) {
+  constructor({ wrap, canvas, tooltip, onSelectTask, onViewChange, onDrawn, viewport, fitEnd }) {
     this.wrap = wrap;
     this.canvas = canvas;
     this.tooltip = tooltip;
     this.onSelectTask = onSelectTask || (() => {});
     this.onViewChange = onViewChange || (() => {});
+    this.onDrawn = onDrawn || (() => {});
     this.renderer = new TimelineRenderer(canvas);
-    this.viewport = new Viewport(800, 0, 1e5);
+    this.viewport = viewport || new Viewport(800, 0, 1e5);
+    this.fitEnd = fitEnd || null; // () -> the time "fit" shows up to, when not this model's end
     this.scheduler = new RedrawScheduler(() => this.draw());
     this.model = null;
     this.lanes = { lanes: [], height: 0, taskLaneByIndex: new Int32Array(0), workerLaneByIndex: new Map(), driverLane: -1 };
@@ -32,6 +50,9 @@ export class TimelineView {
     this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '' };
     this.drag = null;
     this.emptyText = undefined;
+    this.liveAnchor = null; // {wall: performance.now() ms, t: model time} at the latest batch
+    this.frozen = false; // paused: the live edge stops where it is
+    this.liveTimer = null;
     this.bindInput();
     this.observeSize();
   }
@@ -56,6 +77,7 @@ export class TimelineView {
   setModel(model, { live = false } = {}) {
     this.model = model;
     this.live = live;
+    this.liveAnchor = null;
     this.options.selectedTask = -1;
     this.options.hover = null;
     this.options.hit = null;
@@ -74,12 +96,43 @@ export class TimelineView {
       this.requestRedraw();
       return;
     }
+    if (this.live) this.liveAnchor = { wall: performance.now(), t: this.model.endT };
     this.rebuildLanes();
-    if (this.follow && this.model.endT > 0) {
-      if (this.autoFit) this.fitAll(false);
-      else if (this.live) this.viewport.alignRight(this.model.endT + this.viewport.nsPerPx * 20);
-    }
+    this.followLiveEdge();
     this.requestRedraw();
+  }
+
+  /** "Now" on the timeline: the live edge while a run streams in, else the last event's time. */
+  nowT() {
+    const m = this.model;
+    if (!m) return 0;
+    if (!this.live || !this.liveAnchor) return m.endT;
+    if (this.frozen) return Math.max(m.endT, this.frozenNow ?? 0);
+    const ahead = this.liveAnchor.t + (performance.now() - this.liveAnchor.wall) * 1e6;
+    return Math.max(m.endT, Math.min(ahead, m.endT + LIVE_EDGE_MAX_NS));
+  }
+
+  /** Pauses (or resumes) the live edge with the page's pause. */
+  setFrozen(frozen) {
+    if (frozen === this.frozen) return;
+    if (frozen) this.frozenNow = this.nowT(); // stands still where it was
+    else if (this.liveAnchor) this.liveAnchor = { wall: performance.now(), t: this.nowT() };
+    this.frozen = frozen;
+    this.requestRedraw();
+  }
+
+  /** Run ended (or went offline): "now" is the last event again. */
+  setLive(live) {
+    this.live = live;
+    if (!live) this.liveAnchor = null;
+    this.refresh();
+  }
+
+  followLiveEdge() {
+    const now = this.nowT();
+    if (!this.follow || now <= 0) return;
+    if (this.autoFit) this.fitAll(false);
+    else if (this.live) this.viewport.alignRight(now + this.viewport.nsPerPx * 20);
   }
 
   rebuildLanes() {
@@ -107,7 +160,7 @@ export class TimelineView {
   }
 
   fitAll(redraw = true) {
-    const end = this.model ? Math.max(this.model.endT, 1000) : 1e9;
+    const end = this.fitEnd ? Math.max(this.fitEnd(), 1000) : this.model ? Math.max(this.nowT(), 1000) : 1e9;
     this.viewport.fit(0, end * 1.02);
     if (redraw) {
       this.autoFit = true;
@@ -150,6 +203,30 @@ export class TimelineView {
     this.onViewChange();
   }
 
+  /** Shows from `t0` at `nsPerPx` (the overview strip's scrubbing), and stops following. */
+  setView(t0, nsPerPx) {
+    this.viewport.nsPerPx = Math.min(MAX_NS_PER_PX, Math.max(MIN_NS_PER_PX, nsPerPx));
+    this.viewport.t0 = t0;
+    this.follow = false;
+    this.autoFit = false;
+    this.requestRedraw();
+    this.onViewChange();
+  }
+
+  /** Zooms by `factor` keeping time `t` where it is on screen (or centred, when off screen). */
+  zoomAtTime(t, factor) {
+    const x = this.viewport.timeToX(t);
+    if (x < 0 || x > this.viewport.widthPx) this.viewport.t0 = t - (this.viewport.widthPx / 2) * this.viewport.nsPerPx;
+    this.zoom(factor, Math.min(this.viewport.widthPx, Math.max(0, this.viewport.timeToX(t))));
+  }
+
+  /** The overview strip's rows: this run's activity. */
+  overviewRows() {
+    if (!this.model) return [];
+    const label = this.model.workerList.length ? 'threads busy' : 'tasks polling';
+    return [{ model: this.model, label, sub: '', color: OVERVIEW_COLORS[0], now: this.nowT() }];
+  }
+
   pan(dxPx) {
     this.viewport.panByPx(dxPx);
     this.follow = false;
@@ -190,14 +267,25 @@ export class TimelineView {
 
   draw() {
     this.options.live = this.live;
+    const ticking = Boolean(this.model && this.live && !this.frozen && this.liveAnchor && this.nowT() < this.model.endT + LIVE_EDGE_MAX_NS);
+    if (ticking) this.followLiveEdge();
     this.renderer.render({
       model: this.model,
       viewport: this.viewport,
       lanes: this.lanes,
       scrollY: this.scrollY,
+      nowT: this.nowT(),
       options: this.options,
       emptyText: this.emptyText,
     });
+    this.onDrawn();
+    // While live, the edge moves without new events: draw again in a moment.
+    if (ticking && !this.liveTimer) {
+      this.liveTimer = setTimeout(() => {
+        this.liveTimer = null;
+        this.requestRedraw();
+      }, LIVE_TICK_MS);
+    }
   }
 
   // ---- input -------------------------------------------------------------------------
@@ -233,6 +321,10 @@ export class TimelineView {
       { passive: false },
     );
     c.addEventListener('mousedown', (ev) => {
+      // preventDefault below keeps the focus where it was: take it out of a text field
+      // (the task filter, say), so the keyboard shortcuts work again after a click here.
+      const focused = document.activeElement;
+      if (focused && focused !== document.body && /^(INPUT|SELECT|TEXTAREA)$/.test(focused.tagName)) focused.blur();
       if (ev.button !== 0 || !this.model) return;
       const p = this.localPoint(ev);
       this.drag = { x: p.x, y: p.y, lastX: p.x, lastY: p.y, moved: false };
@@ -279,6 +371,7 @@ export class TimelineView {
     if (j < 0) return null;
     const lane = this.lanes.lanes[j];
     const m = this.model;
+    const now = this.nowT();
     const y = AXIS_PX + lane.y - this.scrollY;
     const base = { j, lane, y, h: lane.height, inGutter: p.x < GUTTER_PX };
     if (p.x < GUTTER_PX) {
@@ -290,21 +383,21 @@ export class TimelineView {
     base.t = t;
     if (lane.kind === 'worker') {
       const col = lane.worker.slices;
-      const i = sliceAt(col, t, slack, m.endT);
+      const i = sliceAt(col, t, slack, now);
       if (i < 0) return { ...base, kind: 'worker-idle', worker: lane.worker };
-      const end = col.end[i] === OPEN ? m.endT : col.end[i];
+      const end = col.end[i] === OPEN ? now : col.end[i];
       return { ...base, kind: 'poll', task: m.taskList[col.ref[i]], worker: lane.worker, start: col.start[i], end, open: col.end[i] === OPEN };
     }
     if (lane.kind === 'task') {
       const task = lane.task;
-      const i = sliceAt(task.polls, t, slack, m.endT);
+      const i = sliceAt(task.polls, t, slack, now);
       if (i >= 0) {
-        const end = task.polls.end[i] === OPEN ? m.endT : task.polls.end[i];
+        const end = task.polls.end[i] === OPEN ? now : task.polls.end[i];
         return { ...base, kind: 'poll', task, worker: m.workers.get(task.polls.ref[i]), start: task.polls.start[i], end, open: task.polls.end[i] === OPEN, pollNo: i + 1 };
       }
-      const s = sliceAt(task.sched, t, 0, m.endT);
+      const s = sliceAt(task.sched, t, 0, now);
       if (s >= 0) return { ...base, kind: 'scheduled', task, start: task.sched.start[s], end: task.sched.end[s], cause: task.sched.ref[s] };
-      if (task.schedOpenT !== OPEN && t >= task.schedOpenT && t <= m.endT) return { ...base, kind: 'scheduled', task, start: task.schedOpenT, end: m.endT, cause: task.schedCause, open: true };
+      if (task.schedOpenT !== OPEN && t >= task.schedOpenT && t <= now) return { ...base, kind: 'scheduled', task, start: task.schedOpenT, end: now, cause: task.schedCause, open: true };
       return { ...base, kind: 'task-idle', task };
     }
     if (lane.kind === 'driver') {
@@ -340,10 +433,11 @@ export class TimelineView {
     switch (hit.kind) {
       case 'poll': {
         const w = hit.worker;
-        const stall = hit.end - hit.start >= this.options.stallNs;
+        // Only a runtime worker is stalled by a long poll; a blocking-pool thread is there to block.
+        const stall = hit.end - hit.start >= this.options.stallNs && (!w || w.kind === 'worker');
         return `${name(hit.task)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
           stall ? ' <span class="bad">long poll</span>' : ''
-        }</div><div class="dim">on ${escapeHtml(w ? w.name : 'thread ?')} · at ${at(hit.start)}</div>${
+        }</div><div class="dim">on ${escapeHtml(w ? w.name : m.workerList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
           hit.pollNo ? `<div class="dim">poll ${hit.pollNo} of ${hit.task.polls.length}</div>` : ''
         }`;
       }
@@ -351,7 +445,8 @@ export class TimelineView {
         let cause = 'spawned, waiting for its first poll';
         if (hit.cause >= 0) {
           const by = m.wakes.by[hit.cause];
-          cause = `woken by ${by >= 0 ? escapeHtml(m.taskList[by].label) + ' #' + m.taskList[by].id : 'a driver / thread'}`;
+          const nobody = m.meta.unknownWaker ? 'a waker the recording does not name' : 'a driver / thread';
+          cause = `woken by ${by >= 0 ? escapeHtml(m.taskList[by].label) + ' #' + m.taskList[by].id : nobody}`;
         }
         return `${name(hit.task)}<div>scheduled <b>${formatDuration(hit.end - hit.start)}</b>${hit.open ? ' (still waiting)' : ''}</div><div class="dim">${cause}</div>`;
       }
@@ -366,7 +461,7 @@ export class TimelineView {
       case 'worker-idle':
         return `<b>${escapeHtml(hit.worker.name)}</b> <span class="dim">(${escapeHtml(hit.worker.kind)})</span><div class="dim">idle · busy ${formatDuration(hit.worker.busyNs)} total</div>`;
       case 'driver-wake':
-        return `<b>driver wake</b><div>woke ${name(hit.task)}</div><div class="dim">at ${at(hit.start)}</div>`;
+        return `<b>${m.meta.unknownWaker ? 'wake (waker not recorded)' : 'driver wake'}</b><div>woke ${name(hit.task)}</div><div class="dim">at ${at(hit.start)}</div>`;
       default:
         return '';
     }

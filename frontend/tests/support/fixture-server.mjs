@@ -2,7 +2,7 @@
 // (frontend/templates/index.html with its two variables filled in, /assets from
 // frontend/js, /static from static/) plus a canned imitation of the backend API of
 // docs/protocol.md, so the browser side can be looked at and tested before (or without)
-// the Rust backend: /api/scenarios, POST /api/runs, /api/runs, /api/runs/{id},
+// the Rust backend: /api/scenarios, /api/console, POST /api/runs, /api/runs, /api/runs/{id},
 // /api/runs/{id}/cancel, /api/runs/{id}/events and the /ws WebSocket (a minimal
 // hand-written RFC 6455 server: text frames, ping, close). Runs stream events from
 // synthetic-run.mjs in ~30 ms batches over a few seconds of wall time.
@@ -300,6 +300,9 @@ export async function startFixtureServer({ port = 6691, host = '127.0.0.1', wall
         return req.pipe(fwd);
       }
       if (p === '/api/scenarios') return json(res, 200, SCENARIOS);
+      if (p === '/api/console') {
+        return json(res, 200, consoleAddr ? { enabled: true, addr: consoleAddr, command: `tokio-console http://${consoleAddr}`, clients: 0 } : { enabled: false, addr: null, command: null, clients: null });
+      }
       if (p === '/api/runs' && req.method === 'POST') {
         let body = '';
         for await (const chunk of req) body += chunk;
