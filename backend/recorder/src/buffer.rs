@@ -13,8 +13,8 @@
 //! `max_chunks * CHUNK_BYTES`.
 
 use std::cell::UnsafeCell;
-use std::mem::MaybeUninit;
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -29,6 +29,11 @@ pub(crate) const CHUNK_LEN: usize = CHUNK_BYTES / std::mem::size_of::<RawRecord>
 /// How many chunks may exist at once, over all threads (default 128 = 256 MiB).
 static MAX_CHUNKS: AtomicUsize = AtomicUsize::new(128);
 static ALLOCATED_CHUNKS: AtomicUsize = AtomicUsize::new(0);
+
+/// How much of the chunk budget is in use, 0.0 to 1.0: the collector's backlog, roughly.
+pub(crate) fn budget_used() -> f64 {
+    ALLOCATED_CHUNKS.load(Ordering::Relaxed) as f64 / MAX_CHUNKS.load(Ordering::Relaxed).max(1) as f64
+}
 
 /// Sets the global chunk budget; takes effect for chunks allocated afterwards.
 pub(crate) fn set_max_chunks(n: usize) {
@@ -58,7 +63,14 @@ impl ChunkMemory {
         let len = 2 * CHUNK_BYTES;
         // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
         let base = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
         };
         if base == libc::MAP_FAILED {
             return None;

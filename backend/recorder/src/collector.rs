@@ -160,16 +160,28 @@ fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
     }
 }
 
-/// Makes the collector yield to the observed program when the CPUs are saturated: it is
-/// background work, and the per-thread buffers absorb bursts until it catches up. (Linux
-/// `nice` 19 for this thread only.)
-fn lower_priority() {
+/// The collector's CPU priority. It is background work: while the buffers have room it runs
+/// at the lowest normal priority (Linux `nice` 19), so a program that keeps every core busy is
+/// barely slowed by its own recording, the per-thread buffers absorb the backlog, and the
+/// collector still gets a slice of CPU every scheduling period (unlike `SCHED_IDLE`, which can
+/// starve it, and with it live streaming and time-based lints, on a saturated machine). When
+/// the backlog passes three quarters of the buffer budget it competes at normal priority, so
+/// records are not dropped.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Priority {
+    Background,
+    Normal,
+}
+
+fn set_priority(p: Priority) {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
+    // SAFETY: a plain system call on the calling thread's own id; no memory is shared.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+        libc::setpriority(libc::PRIO_PROCESS, tid, if p == Priority::Background { 19 } else { 0 });
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = p;
 }
 
 /// Per-thread reading position: the chunk last read as "current", and how far.
@@ -218,7 +230,8 @@ impl Collector {
     }
 
     fn run(mut self) {
-        lower_priority();
+        let mut priority = Priority::Background;
+        set_priority(priority);
         loop {
             let target = {
                 let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
@@ -237,6 +250,15 @@ impl Collector {
                 st.completed < target
             };
             self.drain(forced);
+            let wanted = match buffer::budget_used() {
+                u if u > 0.75 => Priority::Normal,
+                u if u < 0.4 => Priority::Background,
+                _ => priority,
+            };
+            if wanted != priority {
+                priority = wanted;
+                set_priority(priority);
+            }
             if forced {
                 let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
                 st.completed = st.completed.max(target);
