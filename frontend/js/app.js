@@ -24,7 +24,7 @@ import { renderScenarioList, renderScenarioAbout } from './views/scenario-picker
 import { renderParamsForm } from './views/params-form.js';
 import { SourceView } from './views/source-view.js';
 import { renderRunList } from './views/run-list.js';
-import { renderTaskPanel } from './views/task-panel.js';
+import { renderTaskPanel, renderOutsidePanel } from './views/task-panel.js';
 import { renderLints, renderChecks } from './views/lint-list.js';
 import { renderSummary } from './views/summary-bar.js';
 import { formatDuration, parseDuration, formatCount } from './units.js';
@@ -48,6 +48,7 @@ class App {
     this.replay = null; // after a reconnect: the run the server is asked to replay (see onResubscribe)
     this.importBannerDismissed = false;
     this.selectedTask = -1;
+    this.selectedProbe = null; // id of a probe future outside any task whose panel is open
     this.tab = 'task';
     this.panelTimer = null;
     this.panelVersion = -1;
@@ -83,6 +84,7 @@ class App {
       canvas: $('timeline'),
       tooltip: $('tooltip'),
       onSelectTask: (i) => this.selectTask(i),
+      onSelectProbe: (id) => this.selectProbe(id),
       onViewChange: () => this.updateToolbar(),
       onDrawn: () => this.overview && this.overview.draw(),
     });
@@ -132,7 +134,8 @@ class App {
     else if (wanted) this.flash(`Unknown scenario "${wanted}"`, 'bad');
     else if (this.scenarios.length) this.selectScenario(this.scenarios[0].name, { updateUrl: false });
     const run = url.get('run');
-    if (run) this.openRun(parseRunId(run));
+    if (url.get('opened') === '1') await this.loadOpened();
+    else if (run) this.openRun(parseRunId(run));
     else if (url.get('autorun') === '1' && this.scenario) this.startRun();
     const compare = parseCompareParam(url.get('compare'));
     if (compare) this.enterCompare(compare[0], compare[1]);
@@ -266,7 +269,9 @@ class App {
     this.feed = new LiveFeed(model, () => this.afterIngest());
     if (paused) this.feed.pause();
     this.selectedTask = -1;
+    this.selectedProbe = null;
     this.timeline.setModel(model, { live });
+    this.timeline.options.selectedProbe = null;
     this.syncLiveEdge();
     this.renderImportBanner();
     this.renderAll();
@@ -425,27 +430,42 @@ class App {
   /** Opens a saved run or a tokio-console recording (file picker or drop). */
   loadFile(file) {
     const reader = new FileReader();
-    reader.onload = () => {
-      try {
-        const opened = openRunText(String(reader.result), file.name);
-        if (this.compare) this.exitCompare({ updateUrl: false });
-        this.replay = null;
-        if (this.runId != null) this.connection.unsubscribe(this.runId);
-        this.runId = null;
-        const scenario = opened.model.meta.scenario;
-        if (scenario && this.scenarios.some((s) => s.name === scenario)) this.selectScenario(scenario, { updateUrl: false });
-        this.importBannerDismissed = false;
-        this.setModel(opened.model, false);
-        $('download-link').hidden = true;
-        $('export-link').hidden = true;
-        this.updateUrl();
-        this.flash(opened.note, opened.tone);
-      } catch (err) {
-        this.flash(`Could not open ${file.name}: ${err.message}`, 'bad');
-      }
-    };
+    reader.onload = () => this.loadText(String(reader.result), file.name);
     reader.onerror = () => this.flash(`Could not read ${file.name}: ${reader.error && reader.error.message}`, 'bad');
     reader.readAsText(file);
+  }
+
+  /** The run given on the command line (`futurescope open FILE`, deep link `?opened=1`). */
+  async loadOpened() {
+    try {
+      const res = await fetch('/api/opened');
+      if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+      const name = (res.headers.get('content-disposition') || '').match(/filename="([^"]*)"/);
+      this.loadText(await res.text(), name ? name[1] : 'opened run');
+    } catch (err) {
+      this.flash(`Could not load the opened run: ${err.message}`, 'bad');
+    }
+  }
+
+  /** Shows a saved run or a console recording given as text. */
+  loadText(text, fileName) {
+    try {
+      const opened = openRunText(text, fileName);
+      if (this.compare) this.exitCompare({ updateUrl: false });
+      this.replay = null;
+      if (this.runId != null) this.connection.unsubscribe(this.runId);
+      this.runId = null;
+      const scenario = opened.model.meta.scenario;
+      if (scenario && this.scenarios.some((s) => s.name === scenario)) this.selectScenario(scenario, { updateUrl: false });
+      this.importBannerDismissed = false;
+      this.setModel(opened.model, false);
+      $('download-link').hidden = true;
+      $('export-link').hidden = true;
+      this.updateUrl();
+      this.flash(opened.note, opened.tone);
+    } catch (err) {
+      this.flash(`Could not open ${fileName}: ${err.message}`, 'bad');
+    }
   }
 
   // ---- comparing two runs ----------------------------------------------------------
@@ -600,8 +620,20 @@ class App {
 
   selectTask(index) {
     this.selectedTask = index;
+    this.selectedProbe = null;
+    this.timeline.options.selectedProbe = null;
     this.timeline.selectTask(index);
     if (index >= 0) this.timeline.revealTask(index);
+    this.showTab('task');
+    this.schedulePanels(true);
+  }
+
+  /** Opens the state machines of the probe futures outside any task, `id` selected. */
+  selectProbe(id) {
+    this.selectedTask = -1;
+    this.selectedProbe = id;
+    this.timeline.options.selectedProbe = id;
+    this.timeline.selectTask(-1);
     this.showTab('task');
     this.schedulePanels(true);
   }
@@ -672,16 +704,18 @@ class App {
 
   updateToolbar() {
     const tl = this.activeView();
+    // Called on every wheel event (onViewChange): only write what changed, so input
+    // never dirties the layout for nothing.
     $('follow-btn').classList.toggle('on', tl.follow);
     $('pause-btn').classList.toggle('on', this.paused);
-    $('pause-btn').innerHTML = this.paused ? '&#9654; Resume' : '&#10073;&#10073; Pause';
+    setText($('pause-btn'), this.paused ? '\u25B6 Resume' : '\u2759\u2759 Pause');
     $('edges-btn').classList.toggle('on', tl.options.wakeEdges);
     $('collapse-btn').classList.toggle('on', tl.laneOptions.collapseTasks);
     const note = $('paused-note');
-    note.hidden = !this.paused;
+    if (note.hidden !== !this.paused) note.hidden = !this.paused;
     const ended = this.model && this.model.meta.status !== 'running' && this.bufferedEvents ? ' (the run has ended)' : '';
-    note.textContent = `Paused — ${formatCount(this.bufferedEvents)} events buffered${ended}`;
-    $('view-span').textContent = this.model || this.compare ? `${formatDuration(tl.viewport.nsPerPx)}/px` : '';
+    setText(note, `Paused — ${formatCount(this.bufferedEvents)} events buffered${ended}`);
+    setText($('view-span'), this.model || this.compare ? `${formatDuration(tl.viewport.nsPerPx)}/px` : '');
   }
 
   /** Re-renders DOM panels at most every PANEL_REFRESH_MS (they are heavier than a frame). */
@@ -716,6 +750,13 @@ class App {
   renderTask() {
     const m = this.model;
     const box = $('task-panel');
+    if (m && this.selectedProbe != null && m.outside.probes.has(this.selectedProbe)) {
+      delete box.dataset.empty;
+      const scroll = box.scrollTop;
+      renderOutsidePanel(box, m, this.selectedProbe, { onClose: () => this.selectTask(-1) });
+      box.scrollTop = scroll;
+      return;
+    }
     if (!m || this.selectedTask < 0 || !m.taskList[this.selectedTask]) {
       if (!box.dataset.empty) {
         box.dataset.empty = '1';
@@ -1041,3 +1082,8 @@ app.start().catch((err) => {
   console.error(err);
   app.flash(`The dashboard failed to start: ${err.message}`, 'bad');
 });
+
+/** Sets an element's text only when it differs (a write that changes nothing still invalidates layout). */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}

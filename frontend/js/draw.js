@@ -1,6 +1,8 @@
 // draw.js — paints the timeline of one run on a 2D canvas: the time axis, worker lanes
 // (polls coloured by task, long-poll stalls), the driver lane, task lanes (polls solid,
-// scheduled time hatched, idle empty, done markers), wake markers and wake edges, marks,
+// scheduled time hatched, idle empty, done markers, drops of cancelled futures as thin grey
+// slices), the lanes of probe futures outside any task (their states over time), wake
+// markers and wake edges, marks,
 // the lane labels and the hover line. `OverviewRenderer` paints the overview strip: the
 // activity of whole runs (one row each) with the visible window as a rectangle.
 //
@@ -10,7 +12,7 @@
 // are coalesced into one animation frame by `RedrawScheduler`; the backing store is
 // sized for devicePixelRatio and everything is drawn in CSS pixels through one transform.
 
-import { OPEN, LONG_POLL_FLOOR_NS } from './model.js';
+import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL } from './model.js';
 import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound } from './layout.js';
 import { formatTick, formatDuration } from './units.js';
 
@@ -45,6 +47,8 @@ export const THEME = {
   axisText: '#9aa3b2',
   grid: 'rgba(255,255,255,0.045)',
   merged: '#6f7a8c',
+  drop: '#9aa3b2',
+  probeStart: '#8b93a3',
   lifeline: '#3a404c',
   stall: '#ff4d4d',
   stallBand: 'rgba(255,77,77,0.18)',
@@ -63,6 +67,58 @@ export const THEME = {
 export const GUTTER_PX = 210;
 export const AXIS_PX = 34;
 const MAX_EDGES = 300;
+/** Wake markers on a task lane: at most one per this many CSS px. */
+const WAKE_CELL_PX = 3;
+/** Up to this many wakes in the visible time range, every one is considered for an edge. */
+const EDGE_SCAN_LIMIT = 4000;
+
+/** The smallest power of two >= x (1 for x <= 1). */
+function pow2AtLeast(x) {
+  let p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+/** First k in [0, length) with times[items[k]] >= value (length if none). */
+export function lowerBoundIndexed(items, length, times, value, lo = 0) {
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[items[mid]] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First k in [0, length) with times[items[k]] > value (length if none). */
+export function upperBoundIndexed(items, length, times, value) {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[items[mid]] <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Calls fn(item, time) for the first item of `list` (an IndexList into `times`, in time
+ * order) in each `cellNs`-wide time bucket within [t0, t1]; buckets count from time 0. The
+ * next bucket's first item is found by binary search, so the cost follows the buckets
+ * drawn, not the items in range.
+ */
+export function forEachBucket(list, times, t0, t1, cellNs, fn) {
+  const { items, length } = list;
+  let k = lowerBoundIndexed(items, length, times, t0);
+  while (k < length) {
+    const i = items[k];
+    const t = times[i];
+    if (t > t1) break;
+    fn(i, t);
+    k = lowerBoundIndexed(items, length, times, (Math.floor(t / cellNs) + 1) * cellNs, k + 1);
+  }
+}
 
 export function taskColor(task) {
   return PALETTE[((task.id % PALETTE.length) + PALETTE.length) % PALETTE.length];
@@ -208,6 +264,7 @@ export class TimelineRenderer {
       const y = laneTop(j);
       if (lane.kind === 'worker') this.drawWorkerLane(scene, lane, y, plotW);
       else if (lane.kind === 'task') this.drawTaskLane(scene, lane, y, plotW);
+      else if (lane.kind === 'probe') this.drawProbeLane(scene, lane, y, plotW);
     }
     this.stats.rects += this.batch.flush(ctx);
     this.drawStalls(scene, j0, j1, laneTop, plotW);
@@ -248,6 +305,7 @@ export class TimelineRenderer {
       const y = laneTop(j);
       if (lane.kind === 'header') this.batch.add(THEME.headerBg, 0, y, plotW, lane.height);
       else if (lane.kind === 'task' && lane.task.index === sel) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
+      else if (lane.kind === 'probe' && lane.probe.id === scene.options.selectedProbe) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
       else if (j % 2 === 0) this.batch.add(THEME.laneAlt, 0, y, plotW, lane.height);
       this.batch.add(THEME.laneLine, 0, y + lane.height - 1, plotW, 1);
     }
@@ -292,15 +350,18 @@ export class TimelineRenderer {
       if (ref === MIXED) return THEME.merged;
       return taskColor(model.taskList[ref]);
     }, true);
-    if (h < 12) return;
-    for (let i = 0; i < out.length; i++) {
-      if (out.count[i] !== 1) continue;
-      const x0 = vp.timeToX(out.start[i]);
-      const x1 = vp.timeToX(out.end[i]);
-      if (x1 - x0 < 40) continue;
-      const task = model.taskList[out.ref[i]];
-      this.labels.push({ x0, x1, y, h, text: `${task.label} ${formatDuration(out.end[i] - out.start[i])}`, light: false });
+    if (h >= 12) {
+      for (let i = 0; i < out.length; i++) {
+        if (out.count[i] !== 1) continue;
+        const x0 = vp.timeToX(out.start[i]);
+        const x1 = vp.timeToX(out.end[i]);
+        if (x1 - x0 < 40) continue;
+        const task = model.taskList[out.ref[i]];
+        this.labels.push({ x0, x1, y, h, text: `${task.label} ${formatDuration(out.end[i] - out.start[i])}`, light: false });
+      }
     }
+    // After the labels: addDrops reuses the merged-rects buffer `out` points to.
+    if (lane.worker.drops) this.addDrops(scene, lane.worker.drops, y, h, plotW);
   }
 
   drawTaskLane(scene, lane, y, plotW) {
@@ -341,6 +402,61 @@ export class TimelineRenderer {
         const c = THEME.done[task.outcome] || THEME.done.completed;
         this.batch.add(c, x, y + 1, 2, h - 2);
         if (!small) this.batch.add(c, x - 3, y + 1, 5, 2);
+      }
+    }
+    if (task.drops) this.addDrops(scene, task.drops, y, h, plotW);
+  }
+
+  /**
+   * Drop slices (the worker dropping a cancelled task's future, not a poll): a thin grey
+   * bar across the middle of the lane, at least 2 px wide.
+   */
+  addDrops(scene, column, y, h, plotW) {
+    const th = Math.max(2, Math.round(h / 4));
+    this.addSlices(scene, column, y + Math.round((h - th) / 2), th, plotW, () => THEME.drop);
+  }
+
+  /**
+   * A probe future polled outside any task: its states over time from its history. At an
+   * await point it is suspended there: hatched in a colour per state (first-seen order),
+   * with the label inside when it fits; `start` (created, not polled yet) is the lifeline
+   * alone; a finished probe ends with a done marker.
+   */
+  drawProbeLane(scene, lane, y, plotW) {
+    const { viewport: vp } = scene;
+    const probe = lane.probe;
+    const h = lane.height;
+    const hist = probe.history;
+    if (!hist || !hist.length) return;
+    const endT = probe.ended ? hist.start[hist.length - 1] : scene.nowT;
+    const lx0 = Math.max(-2, vp.timeToX(hist.start[0]));
+    const lx1 = Math.min(plotW + 2, vp.timeToX(endT));
+    if (lx1 > lx0) this.batch.add(THEME.lifeline, lx0, y + Math.floor(h / 2), lx1 - lx0, 1);
+    const labels = [];
+    for (const n of probe.states.values()) labels[n.order] = n.label;
+    const pad = h < 10 ? 1 : 4;
+    const [i0, i1] = visibleSliceRange(hist, vp.t0, vp.t1);
+    let lastX = -Infinity;
+    for (let i = i0; i < i1; i++) {
+      const label = labels[hist.ref[i]];
+      if (label === 'start' || TERMINAL.has(label)) continue;
+      const s = hist.start[i];
+      const e = hist.end[i] === OPEN ? endT : hist.end[i];
+      let x0 = vp.timeToX(s);
+      let x1 = vp.timeToX(e);
+      if (x1 < lastX + 1 && x1 - x0 < 1) continue; // sub-pixel and on a pixel already drawn
+      x0 = Math.max(-2, x0);
+      x1 = Math.min(plotW + 2, x1);
+      lastX = x1;
+      const color = PALETTE[hist.ref[i] % PALETTE.length];
+      this.batch.add(h < 10 ? color : this.hatch(color), x0, y + pad, Math.max(1, x1 - x0), h - 2 * pad);
+      if (h >= 12 && x1 - x0 >= 40) this.labels.push({ x0, x1, y, h, text: label, light: true });
+    }
+    if (probe.ended) {
+      const x = vp.timeToX(endT);
+      if (x > -4 && x < plotW + 4) {
+        const c = THEME.done[probe.label] || THEME.done.completed;
+        this.batch.add(c, x, y + 1, 2, h - 2);
       }
     }
   }
@@ -416,78 +532,82 @@ export class TimelineRenderer {
     this.labels.length = 0;
   }
 
+  /**
+   * Wake markers and wake edges. Level of detail: markers are found per visible lane by
+   * binary search in the lane's wake index (never by scanning the run's wakes) and merged
+   * to the first wake of each WAKE_CELL_PX-wide time bucket (buckets counted from time 0,
+   * so panning never regroups them). Edges are drawn for every wake in view when at most
+   * EDGE_SCAN_LIMIT wakes are in the visible time range; further out, only edges into the
+   * visible task lanes, thinned to about MAX_EDGES by a power-of-two stride over the wake
+   * index (stable while panning), plus the selected task's.
+   */
   drawWakes(scene, j0, j1, laneTop, plotW) {
     const { ctx } = this;
     const { model, viewport: vp, options } = scene;
-    const { lanes, taskLaneByIndex, driverLane } = scene.lanes;
+    const { lanes, driverLane } = scene.lanes;
     const wakes = model.wakes;
-    const n = wakes.length;
-    if (!n) return;
-    const a = lowerBound(wakes.t, n, vp.t0 - vp.nsPerPx * 4);
-    const b = upperBound(wakes.t, n, vp.t1 + vp.nsPerPx * 4);
-    const visible = (j) => j >= j0 && j < j1;
-    // Markers: one per lane per 3 px at most.
-    const lastX = new Float64Array(lanes.length).fill(-1e9);
+    if (!wakes.length) return;
+    const t0 = vp.t0 - vp.nsPerPx * 4;
+    const t1 = vp.t1 + vp.nsPerPx * 4;
     const tri = new Path2D();
     const triDriver = new Path2D();
     const ticks = new Path2D();
-    for (let i = a; i < b; i++) {
-      const x = vp.timeToX(wakes.t[i]);
-      const j = taskLaneByIndex[wakes.task[i]];
-      const byDriver = wakes.by[i] < 0;
-      if (j >= 0 && visible(j) && lanes[j].height >= 10 && x - lastX[j] >= 3) {
-        lastX[j] = x;
-        const y = laneTop(j);
-        const p = byDriver ? triDriver : tri;
+    const cellNs = vp.nsPerPx * WAKE_CELL_PX;
+    for (let j = j0; j < j1; j++) {
+      const lane = lanes[j];
+      if (lane.kind !== 'task' || lane.height < 10) continue;
+      const y = laneTop(j);
+      forEachBucket(lane.task.wakeIndex, wakes.t, t0, t1, cellNs, (w, t) => {
+        const x = vp.timeToX(t);
+        const p = wakes.by[w] < 0 ? triDriver : tri;
         p.moveTo(x - 3, y + 1);
         p.lineTo(x + 3, y + 1);
         p.lineTo(x, y + 6);
         p.closePath();
-      }
-      if (byDriver && driverLane >= 0 && visible(driverLane) && x - lastX[driverLane] >= 2) {
-        lastX[driverLane] = x;
-        const y = laneTop(driverLane);
-        ticks.rect(x - 0.5, y + 3, 1.5, lanes[driverLane].height - 6);
-      }
+      });
+    }
+    if (driverLane >= j0 && driverLane < j1) {
+      const y = laneTop(driverLane);
+      const h = lanes[driverLane].height;
+      forEachBucket(model.driverWakes, wakes.t, t0, t1, vp.nsPerPx * 2, (w, t) => ticks.rect(vp.timeToX(t) - 0.5, y + 3, 1.5, h - 6));
     }
     ctx.fillStyle = THEME.wakeTask;
     ctx.fill(tri);
     ctx.fillStyle = THEME.wakeDriver;
     ctx.fill(triDriver);
     ctx.fill(ticks);
+    this.stats.edges = options.wakeEdges ? this.drawWakeEdges(scene, j0, j1, laneTop, t0, t1) : 0;
+  }
 
-    if (!options.wakeEdges) return;
-    // Edges from the waker to the woken task's next poll: task -> task for every visible
-    // wake (thinned to MAX_EDGES when zoomed out), and driver -> task for the selected
-    // task only (drivers wake nearly everything; drawn for all they hide the picture).
+  /** Edges from the waker to the woken task's next poll (see drawWakes); returns how many. */
+  drawWakeEdges(scene, j0, j1, laneTop, t0, t1) {
+    const { ctx } = this;
+    const { model, viewport: vp, options } = scene;
+    const { lanes, taskLaneByIndex, driverLane } = scene.lanes;
+    const wakes = model.wakes;
+    const n = wakes.length;
     const sel = options.selectedTask;
-    let candidates = 0;
-    for (let i = a; i < b; i++) if (wakes.by[i] >= 0) candidates++;
-    const stride = Math.max(1, Math.ceil(candidates / MAX_EDGES));
+    const visible = (j) => j >= j0 && j < j1;
     const plain = new Path2D();
     const plainHeads = new Path2D();
     const bright = new Path2D();
     const brightHeads = new Path2D();
     let drawn = 0;
-    let k = 0;
-    for (let i = a; i < b; i++) {
+    // Task -> task edges for the wakes taken (driver -> task ones only for the selected
+    // task: drivers wake nearly everything; drawn for all they hide the picture).
+    const edge = (i, selected) => {
       const target = wakes.target[i];
-      if (target === OPEN) continue;
+      if (target === OPEN) return;
       const by = wakes.by[i];
-      const selected = sel >= 0 && (wakes.task[i] === sel || by === sel);
-      if (!selected) {
-        if (by < 0) continue;
-        if (k++ % stride !== 0) continue;
-      }
       const jt = taskLaneByIndex[wakes.task[i]];
       const js = by >= 0 ? taskLaneByIndex[by] : driverLane;
-      if (jt < 0 || js < 0) continue;
-      if (!visible(jt) && !visible(js)) continue;
+      if (jt < 0 || js < 0) return;
+      if (!visible(jt) && !visible(js)) return;
       const x0 = vp.timeToX(wakes.t[i]);
       const x1 = vp.timeToX(target);
       const y0 = laneTop(js) + lanes[js].height / 2;
       const y1 = laneTop(jt) + lanes[jt].height / 2;
-      if (Math.abs(x1 - x0) < 2 && Math.abs(y1 - y0) < 2) continue;
+      if (Math.abs(x1 - x0) < 2 && Math.abs(y1 - y0) < 2) return;
       const p = selected ? bright : plain;
       const heads = selected ? brightHeads : plainHeads;
       const mx = x0 + Math.max(6, (x1 - x0) / 2);
@@ -498,6 +618,45 @@ export class TimelineRenderer {
       heads.lineTo(x1 - 6, y1 + 3.5);
       heads.closePath();
       drawn++;
+    };
+    const a = lowerBound(wakes.t, n, t0);
+    const b = upperBound(wakes.t, n, t1);
+    if (b - a <= EDGE_SCAN_LIMIT) {
+      let candidates = 0;
+      for (let i = a; i < b; i++) if (wakes.by[i] >= 0) candidates++;
+      const stride = pow2AtLeast(candidates / MAX_EDGES);
+      for (let i = a; i < b; i++) {
+        const by = wakes.by[i];
+        const selected = sel >= 0 && (wakes.task[i] === sel || by === sel);
+        if (selected) edge(i, true);
+        else if (by >= 0 && i % stride === 0) edge(i, false);
+      }
+    } else {
+      // Zoomed out: the wakes into the visible task lanes, thinned.
+      let total = 0;
+      for (let j = j0; j < j1; j++) {
+        if (lanes[j].kind !== 'task') continue;
+        const idx = lanes[j].task.wakeIndex;
+        total += upperBoundIndexed(idx.items, idx.length, wakes.t, t1) - lowerBoundIndexed(idx.items, idx.length, wakes.t, t0);
+      }
+      const stride = pow2AtLeast(total / MAX_EDGES);
+      for (let j = j0; j < j1; j++) {
+        const lane = lanes[j];
+        if (lane.kind !== 'task' || lane.task.index === sel) continue;
+        const { items, length } = lane.task.wakeIndex;
+        const k1 = upperBoundIndexed(items, length, wakes.t, t1);
+        for (let k = lowerBoundIndexed(items, length, wakes.t, t0); k < k1; k++) {
+          const i = items[k];
+          if (wakes.by[i] >= 0 && i % stride === 0) edge(i, wakes.by[i] === sel && sel >= 0);
+        }
+      }
+      const task = sel >= 0 ? model.taskList[sel] : null;
+      if (task) {
+        const { items, length } = task.wakeIndex;
+        const k0 = lowerBoundIndexed(items, length, wakes.t, t0);
+        const k1 = Math.min(upperBoundIndexed(items, length, wakes.t, t1), k0 + MAX_EDGES);
+        for (let k = k0; k < k1; k++) edge(items[k], true);
+      }
     }
     ctx.lineWidth = 1;
     ctx.strokeStyle = THEME.edge;
@@ -510,7 +669,7 @@ export class TimelineRenderer {
     ctx.fillStyle = THEME.edgeSelected;
     ctx.fill(brightHeads);
     ctx.lineWidth = 1;
-    this.stats.edges = drawn;
+    return drawn;
   }
 
   drawMarks(scene, plotW, H) {
@@ -650,6 +809,15 @@ export class TimelineRenderer {
         ctx.font = THEME.font;
         ctx.fillStyle = THEME.text;
         ctx.fillText(fitText(ctx, w.name, GUTTER_PX - 38), 28, mid);
+      } else if (lane.kind === 'probe') {
+        const probe = lane.probe;
+        const x = 12 + Math.min(4, lane.depth || 0) * 10;
+        ctx.fillStyle = THEME.textDim;
+        const idText = probe.ended ? probe.label : 'live';
+        const idW = ctx.measureText(idText).width;
+        ctx.fillText(idText, GUTTER_PX - idW - 8, mid);
+        ctx.fillStyle = probe.ended ? THEME.textDim : THEME.text;
+        ctx.fillText(fitText(ctx, `${lane.depth ? '└ ' : ''}${probe.name || `future ${probe.id}`}`, GUTTER_PX - idW - x - 14), x, mid);
       } else if (lane.kind === 'driver') {
         ctx.fillStyle = THEME.wakeDriver;
         ctx.font = THEME.fontSmall;

@@ -230,14 +230,16 @@ export function mergeSlices(column, i0, i1, nsPerPx, nowT, out, minPx = 1) {
   return out;
 }
 
-export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, collapsed: 6, header: 18 };
+export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, probe: 20, collapsed: 6, header: 18 };
 
 /**
  * The lanes in display order: worker lanes, then the driver lane (wakes that came from a
- * timer or the I/O reactor rather than a task), then one lane per task in spawn order.
+ * timer or the I/O reactor rather than a task), then one lane per probe future polled
+ * outside any task (`model.outside`, nested probes under their parent, `depth` set), then
+ * one lane per task in spawn order.
  * `opts`: {hidden: Set of lane keys, collapsed: Set of lane keys, collapseTasks: bool,
  * filter: string matched against task names}. Lane keys: "w:<index>", "driver",
- * "t:<task index>". Returns {lanes, height, taskLaneByIndex (Int32Array: task index ->
+ * "p:<probe id>", "t:<task index>". Returns {lanes, height, taskLaneByIndex (Int32Array: task index ->
  * lane position or -1), workerLaneByIndex (Map)}.
  */
 export function buildLanes(model, opts = {}) {
@@ -264,6 +266,22 @@ export function buildLanes(model, opts = {}) {
   if (!hidden.has('driver') && model.wakes.length) {
     driverLane = lanes.length;
     add({ kind: 'driver', key: 'driver', title: 'driver wakes' }, LANE_HEIGHT.driver);
+  }
+  const outside = model.outside;
+  if (outside && outside.probes.size) {
+    add({ kind: 'header', key: 'h:outside', title: 'Futures outside tasks' }, LANE_HEIGHT.header);
+    const addProbe = (probe, depth) => {
+      const key = `p:${probe.id}`;
+      if (!hidden.has(key)) add({ kind: 'probe', key, probe, depth }, collapsed.has(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.probe);
+      for (const id of probe.children) {
+        const child = outside.probes.get(id);
+        if (child) addProbe(child, depth + 1);
+      }
+    };
+    for (const id of outside.probeRoots) {
+      const root = outside.probes.get(id);
+      if (root) addProbe(root, 0);
+    }
   }
   const taskLaneByIndex = new Int32Array(model.taskList.length).fill(-1);
   if (model.taskList.length) {

@@ -27,8 +27,19 @@
 // - live wakers: waker_clone - waker_drop - wakes with op "wake" (Waker::wake consumes
 //   the waker, and it can only be a clone: the Context only lends one).
 //
+// - drop slice: [poll_start.t, poll_end.t] of a `poll_end` with `drop: true`: tokio ran a
+//   task that was cancelled while idle only to drop its future. It is the worker's time
+//   spent dropping, not a poll: it is kept in `drops` columns (task and worker), never in
+//   `polls` / `slices`, and counts in no poll figure (polls, busy, histograms, longest).
+//   The scheduled interval that ended at its start is not a scheduling delay either.
+//
 // A `state` event with `task: null` is a probe polled outside any task; such probes are
-// kept in `outside`, a task-like record that is not in `taskList`.
+// kept in `outside`, a task-like record that is not in `taskList`. Their state history is
+// kept too (`ProbeRecord.history`), so the timeline can draw one lane per such probe.
+//
+// Wakes are indexed per woken task (`TaskRecord.wakeIndex`) and driver wakes separately
+// (`RunModel.driverWakes`), both in time order, so a view finds the wakes of one lane in a
+// time range by binary search instead of scanning every wake of the run.
 //
 // Streams that do not know threads (an imported tokio-console recording, see
 // console-recording.js) send `poll_start` / `poll_end` with `worker: null`: such a poll
@@ -72,6 +83,23 @@ export class SliceColumn {
     this.start = start;
     this.end = end;
     this.ref = ref;
+  }
+}
+
+/** A growable list of int32 (wake indices), in the order pushed. */
+export class IndexList {
+  constructor(capacity = 4) {
+    this.items = new Int32Array(capacity);
+    this.length = 0;
+  }
+
+  push(v) {
+    if (this.length === this.items.length) {
+      const next = new Int32Array(this.items.length * 2);
+      next.set(this.items);
+      this.items = next;
+    }
+    this.items[this.length++] = v;
   }
 }
 
@@ -152,6 +180,7 @@ class ProbeRecord {
     this.ended = false; // reached ready/cancelled/panicked
     this.states = new Map(); // label -> {label, loc, count, ns, order}
     this.transitions = new Map(); // from.order * 65536 + to.order -> {from, to, count}
+    this.history = null; // outside probes only: SliceColumn of [t, next t or OPEN, state order]
   }
 
   /** Time spent in `label` so far, counting the current stay up to `now`. */
@@ -178,6 +207,7 @@ class TaskRecord {
     this.readyReturned = false;
 
     this.polls = new SliceColumn(4); // start, end, worker
+    this.drops = null; // SliceColumn of drop slices (start, end, worker), created on first
     this.sched = new SliceColumn(4); // start, end, cause (wake index, -1 = spawn)
     this.openWorker = -1;
     this.openPollSlice = -1; // index into this.polls
@@ -193,6 +223,7 @@ class TaskRecord {
     this.worstDelayNs = 0;
 
     this.wakes = 0;
+    this.wakeIndex = new IndexList(4); // indices into RunModel.wakes of wakes of this task
     this.selfWakes = 0;
     this.wakesBy = new Map(); // waking task id, or DRIVER -> count
     this.wakerClones = 0;
@@ -241,6 +272,7 @@ class WorkerRecord {
     this.t = 0;
     this.announced = false;
     this.slices = new SliceColumn(64); // start, end, task index
+    this.drops = null; // SliceColumn of drop slices (start, end, task index), created on first
     this.openTask = -1;
     this.busyNs = 0;
     // Indices into `slices` of closed polls of at least LONG_POLL_FLOOR_NS, so stalls can
@@ -264,6 +296,8 @@ export class RunModel {
     this.workers = new Map(); // worker index -> WorkerRecord
     this.workerList = []; // sorted by worker index
     this.wakes = new WakeColumn();
+    this.driverWakes = new IndexList(64); // indices into `wakes` with no waking task
+    this.drops = 0; // drop slices (poll_end with drop: true), not counted in `polls`
     this.lints = [];
     this.marks = [];
     this.dropped = 0;
@@ -415,10 +449,13 @@ export class RunModel {
       this.closeWorkerSlice(worker, t);
     }
     // Close the scheduled interval: this poll is what the wake was waiting for.
+    // What the scheduled interval changed, undone if this turns out to be a drop.
+    task.undoDelay = null;
     if (task.schedOpenT !== OPEN) {
       const delay = t - task.schedOpenT;
       task.sched.push(task.schedOpenT, t, task.schedCause);
       task.schedNs += delay;
+      task.undoDelay = { task: task.worstDelayNs, run: this.worstDelay };
       if (delay > task.worstDelayNs) task.worstDelayNs = delay;
       if (delay > this.worstDelay.ns) this.worstDelay = { ns: delay, task: task.index, t: task.schedOpenT };
       task.schedOpenT = OPEN;
@@ -457,6 +494,10 @@ export class RunModel {
       return;
     }
     const worker = workerIndex === NO_WORKER ? null : this.workers.get(workerIndex);
+    if (e.drop === true) {
+      this.closeDrop(task, worker, t);
+      return;
+    }
     const start = task.polls.start[task.openPollSlice];
     const ns = t - start;
     task.polls.end[task.openPollSlice] = t;
@@ -469,10 +510,40 @@ export class RunModel {
       if (ns >= LONG_POLL_FLOOR_NS) worker.longSlices.push(task.openWorkerSlice);
       worker.openTask = -1;
     }
+    if (e.ready) task.readyReturned = true;
+    this.afterPollEnd(task, t);
+  }
+
+  /**
+   * The open "poll" of `task` was the drop of its future (poll_end with drop: true): its
+   * slices move from the poll columns to the drop columns, and the poll count and the
+   * scheduling delay it closed are taken back.
+   */
+  closeDrop(task, worker, t) {
+    const start = task.polls.start[task.openPollSlice];
+    // The open slice is the last one pushed (a task has one poll open at a time).
+    if (task.openPollSlice === task.polls.length - 1) task.polls.length--;
+    (task.drops ||= new SliceColumn(2)).push(start, t, task.openWorker);
+    if (worker && worker.openTask === task.index) {
+      if (task.openWorkerSlice === worker.slices.length - 1) worker.slices.length--;
+      (worker.drops ||= new SliceColumn(8)).push(start, t, task.index);
+      worker.openTask = -1;
+    }
+    this.polls--;
+    this.drops++;
+    const undo = task.undoDelay;
+    if (undo) {
+      task.worstDelayNs = undo.task;
+      if (this.worstDelay.task === task.index && this.worstDelay.t + this.worstDelay.ns === start) this.worstDelay = undo.run;
+      task.undoDelay = null;
+    }
+    this.afterPollEnd(task, t);
+  }
+
+  afterPollEnd(task, t) {
     task.openWorker = -1;
     task.openPollSlice = -1;
     task.openWorkerSlice = -1;
-    if (e.ready) task.readyReturned = true;
     if (task.doneT !== OPEN) {
       task.phase = 'done';
     } else {
@@ -498,6 +569,8 @@ export class RunModel {
     }
     const byValue = e.op === 'wake' ? 1 : 0;
     const w = this.wakes.push(t, task.index, byIndex, byValue);
+    task.wakeIndex.push(w);
+    if (byIndex < 0) this.driverWakes.push(w);
     task.wakes++;
     if (e.by != null && e.by === task.id) task.selfWakes++;
     task.wakesBy.set(byKey, (task.wakesBy.get(byKey) || 0) + 1);
@@ -549,6 +622,11 @@ export class RunModel {
     if (!node) {
       node = { label, loc: e.loc ?? null, count: 0, ns: 0, order: probe.states.size };
       probe.states.set(label, node);
+    }
+    if (task === this.outside) {
+      const h = (probe.history ||= new SliceColumn(4));
+      if (h.length) h.end[h.length - 1] = t;
+      h.push(t, OPEN, node.order);
     }
     const prev = probe.node;
     if (prev) {

@@ -5,7 +5,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { TimelineRenderer, RedrawScheduler, OverviewRenderer, hexAlpha, PALETTE } from '../js/draw.js';
+import { TimelineRenderer, RedrawScheduler, OverviewRenderer, hexAlpha, PALETTE, forEachBucket } from '../js/draw.js';
 import { Viewport, buildLanes, OverviewScale, activityHistogram, longPolls } from '../js/layout.js';
 import { RunModel } from '../js/model.js';
 import { syntheticRun } from './support/synthetic-run.mjs';
@@ -158,4 +158,29 @@ test('the overview strip paints each run, its long polls and the visible window'
   // Dimmed outside the window: left of it and right of it.
   assert.ok(ctx.rects.some(([x, , w]) => x === 210 && Math.abs(w - (scale.timeToX(m.endT / 4) - 210)) < 0.01));
   assert.equal(r.canvas.width, 1210 * 2);
+});
+
+test('wake markers: the first wake of each time bucket, found by binary search, stable while panning', () => {
+  const times = Float64Array.from({ length: 10000 }, (_, i) => i * 10); // one wake per 10 ns
+  const list = { items: Int32Array.from({ length: 10000 }, (_, i) => i), length: 10000 };
+  const seen = [];
+  let calls = 0;
+  const timesProbe = new Proxy(times, { get: (a, k) => (typeof k === 'string' && /^\d+$/.test(k) ? (calls++, a[k]) : a[k]) });
+  forEachBucket(list, timesProbe, 0, 99_990, 3000, (i, t) => seen.push(t));
+  assert.equal(seen.length, 34, 'one marker per 3000 ns bucket');
+  assert.deepEqual(seen.slice(0, 3), [0, 3000, 6000]);
+  assert.ok(calls < 34 * 40, `${calls} time reads for 10000 wakes`);
+  const shifted = [];
+  forEachBucket(list, times, 4500, 99_990, 3000, (i, t) => shifted.push(t));
+  assert.deepEqual(shifted.slice(1), seen.filter((t) => t >= 6000), 'buckets count from time 0, not from the left edge');
+});
+
+test('zoomed out over many wakes, a frame does not scan every wake', () => {
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 4, tasks: 300, pollsPerTask: 40 }));
+  const vp = new Viewport(1000);
+  vp.fit(0, m.endT);
+  const { stats } = frame(m, vp);
+  assert.ok(stats.edges <= 400, `${stats.edges} edges, thinned`);
+  assert.ok(m.wakes.length > 4000, `${m.wakes.length} wakes: the thinned path is taken`);
 });

@@ -261,3 +261,19 @@ test('long polls on blocking-pool and plain threads are not stalls', () => {
   ]);
   assert.deepEqual(longPolls(m, 10e6), [[10, 20e6]]);
 });
+
+test('probes outside any task get a lane group of their own, nested under their parent', () => {
+  const m = new RunModel();
+  m.ingest([
+    { k: 'worker', t: 0, worker: 0, name: 'w0', kind: 'worker' },
+    { k: 'spawn', t: 1, task: 7, name: 'main', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'state', t: 10, task: null, future: 1, parent: null, label: 'start', loc: 'x.rs:1', name: 'outer' },
+    { k: 'state', t: 11, task: null, future: 2, parent: 1, label: 'start', loc: 'x.rs:2', name: 'inner' },
+    { k: 'state', t: 12, task: null, future: 3, parent: null, label: 'start', loc: 'x.rs:3', name: 'other' },
+  ]);
+  const { lanes } = buildLanes(m);
+  const keys = lanes.map((l) => l.key);
+  assert.deepEqual(keys, ['h:workers', 'w:0', 'h:outside', 'p:1', 'p:2', 'p:3', 'h:tasks', 't:0']);
+  assert.deepEqual(lanes.filter((l) => l.kind === 'probe').map((l) => l.depth), [0, 1, 0]);
+  assert.ok(!buildLanes(new RunModel()).lanes.some((l) => l.key === 'h:outside'), 'no group without such probes');
+});

@@ -315,3 +315,71 @@ test('probes polled outside any task (state with task null) are kept, not flagge
   assert.equal(probe.states.get('Delay::new(pause).await').ns, 30);
   assert.equal(probe.ended, true);
 });
+
+test('a poll_end with drop: true is a drop slice, not a poll', () => {
+  const m = new RunModel();
+  m.ingest([
+    { k: 'worker', t: 0, worker: 0, name: 'w0', kind: 'worker' },
+    { k: 'spawn', t: 100, task: 1, name: 'victim', kind: 'task', loc: null, size: null, parent: null }, // sched 100..200
+    { k: 'poll_start', t: 200, task: 1, worker: 0 },
+    { k: 'poll_end', t: 300, task: 1, worker: 0, ready: false }, // a real poll: 100 ns
+    { k: 'wake', t: 1000, task: 1, by: null, op: 'wake_by_ref' }, // aborted: sched 1000..6000
+    { k: 'poll_start', t: 6000, task: 1, worker: 0 },
+    { k: 'done', t: 6100, task: 1, outcome: 'cancelled' },
+    { k: 'poll_end', t: 9000, task: 1, worker: 0, ready: false, drop: true }, // dropping: 3000 ns
+  ]);
+  assert.equal(m.violations.count, 0, JSON.stringify(m.violations.messages));
+  const task = m.tasks.get(1);
+  const w = m.workers.get(0);
+  assert.equal(m.polls, 1, 'the drop is not counted as a poll');
+  assert.equal(m.drops, 1);
+  assert.equal(task.polls.length, 1);
+  assert.deepEqual([task.drops.start[0], task.drops.end[0], task.drops.ref[0]], [6000, 9000, 0]);
+  assert.equal(w.slices.length, 1, 'the worker lane has the poll only');
+  assert.deepEqual([w.drops.start[0], w.drops.end[0], w.drops.ref[0]], [6000, 9000, task.index]);
+  assert.equal(w.busyNs, 100);
+  const f = m.taskFigures(task);
+  assert.equal(f.polls, 1);
+  assert.equal(f.busy, 100);
+  assert.equal(f.longestPoll, 100);
+  assert.deepEqual([...m.pollDurations(task)], [100], 'histograms see the poll only');
+  assert.deepEqual(m.longestPoll, { ns: 100, task: task.index, t: 200 });
+  assert.equal(task.worstDelayNs, 100, 'the wait before the drop is not a scheduling delay');
+  assert.equal(m.worstDelay.ns, 100);
+  assert.equal(task.phase, 'done');
+  assert.equal(m.taskActivity(task), 'done');
+});
+
+test('wakes are indexed per woken task and driver wakes on their own, in time order', () => {
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 9, tasks: 30, pollsPerTask: 20 }));
+  let perTask = 0;
+  for (const task of m.taskList) {
+    const { items, length } = task.wakeIndex;
+    assert.equal(length, task.wakes);
+    perTask += length;
+    for (let k = 0; k < length; k++) {
+      assert.equal(m.wakes.task[items[k]], task.index);
+      if (k) assert.ok(m.wakes.t[items[k]] >= m.wakes.t[items[k - 1]]);
+    }
+  }
+  assert.equal(perTask, m.wakes.length);
+  let driver = 0;
+  for (let i = 0; i < m.wakes.length; i++) if (m.wakes.by[i] < 0) driver++;
+  assert.equal(m.driverWakes.length, driver);
+});
+
+test('probes outside any task keep their state history for the timeline', () => {
+  const m = new RunModel();
+  m.ingest([
+    { k: 'state', t: 10, task: null, future: 2, parent: null, label: 'start', loc: 'x.rs:83', name: 'block_on(future)' },
+    { k: 'state', t: 20, task: null, future: 2, parent: null, label: 'polling', loc: 'x.rs:90' },
+    { k: 'state', t: 25, task: null, future: 2, parent: null, label: 'parked', loc: 'x.rs:96' },
+    { k: 'state', t: 70, task: null, future: 2, parent: null, label: 'polling', loc: 'x.rs:90' },
+    { k: 'state', t: 80, task: null, future: 2, parent: null, label: 'ready', loc: null },
+  ]);
+  const h = m.outside.probes.get(2).history;
+  assert.deepEqual([...h.start.subarray(0, h.length)], [10, 20, 25, 70, 80]);
+  assert.deepEqual([...h.end.subarray(0, h.length)], [20, 25, 70, 80, OPEN]);
+  assert.deepEqual([...h.ref.subarray(0, h.length)], [0, 1, 2, 1, 3], 'states by first-seen order');
+});

@@ -179,6 +179,11 @@ pub(crate) struct ThreadShared {
     pub last_run: AtomicU16,
     /// Set when the thread exits; the collector drains it one last time and forgets it.
     pub closed: AtomicBool,
+    /// The time of a record this thread has taken but not yet published (a poll's end is
+    /// known at the span's exit but published at the poll hook's end, after tokio has dropped
+    /// a finished future, which can take a while); `u64::MAX` when none. The collector does
+    /// not emit anything later than this, so the stream stays in time order.
+    pub pending_since: AtomicU64,
     /// Variable-size data a record points at by sequence number (`RawRecord::c`): spawn
     /// metadata and marks. Rare next to polls and wakes, so a per-thread lock is fine here.
     pub side: Mutex<Vec<(u64, SideEntry)>>,
@@ -252,6 +257,7 @@ impl ThreadBuffer {
             dropped: AtomicU64::new(0),
             last_run: AtomicU16::new(0),
             closed: AtomicBool::new(false),
+            pending_since: AtomicU64::new(u64::MAX),
             side: Mutex::new(Vec::new()),
         });
         THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(shared.clone());

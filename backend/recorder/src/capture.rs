@@ -157,6 +157,9 @@ pub(crate) fn poll_hook_end(task: u64) {
             };
             c.push(RecordKind::Done, end, task, 0, 0, 0, outcome as u8);
         }
+        if let Some(b) = &c.buffer {
+            b.shared.pending_since.store(u64::MAX, std::sync::atomic::Ordering::Release);
+        }
     });
 }
 
@@ -248,6 +251,9 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
         if c.window.span == span && c.window.exit_t == 0 {
             c.window.exit_t = clock::now();
             c.window.panicked = std::thread::panicking();
+            if let Some(b) = &c.buffer {
+                b.shared.pending_since.store(c.window.exit_t, std::sync::atomic::Ordering::Release);
+            }
         }
         false
     });

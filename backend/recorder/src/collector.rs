@@ -267,10 +267,15 @@ impl Collector {
         }
     }
 
-    /// Reads every thread's new records into `self.batch`.
-    fn read_threads(&mut self) {
+    /// Reads every thread's new records into `self.batch`; returns the earliest time of a
+    /// record some thread has taken but not yet published (`u64::MAX`: none).
+    fn read_threads(&mut self) -> u64 {
         buffer::registered_threads(&mut self.threads);
+        let mut pending = u64::MAX;
         for thread in &self.threads {
+            // Before the chunks: a record published before `pending_since` was reset is then
+            // visible below.
+            pending = pending.min(thread.pending_since.load(Ordering::Acquire));
             let closed = thread.closed.load(Ordering::Acquire);
             let (full, current) = {
                 let mut hand_off = thread.lock();
@@ -308,16 +313,18 @@ impl Collector {
                 buffer::forget_thread(thread.index);
             }
         }
+        pending
     }
 
     fn drain(&mut self, forced: bool) {
         let now = clock::now();
         self.batch.clear();
         self.batch.append(&mut self.held);
-        self.read_threads();
+        let pending = self.read_threads();
         self.batch.sort_by_key(|r| r.t);
+        // Everything up to `horizon` is final: no thread can still publish an earlier record.
+        let horizon = if forced { now } else { now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1)) };
         if !forced {
-            let horizon = now.saturating_sub(HOLD_NS);
             let keep_from = self.batch.partition_point(|r| r.t <= horizon);
             self.held.extend_from_slice(&self.batch[keep_from..]);
             self.batch.truncate(keep_from);
@@ -387,7 +394,6 @@ impl Collector {
                 inner.counts.dropped += dropped;
             }
             let mut findings = Vec::new();
-            let horizon = if forced { now } else { now.saturating_sub(HOLD_NS) };
             inner.lints.tick(horizon.saturating_sub(log.start), &mut findings);
             store_findings(&mut inner, findings);
         }

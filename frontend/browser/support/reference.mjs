@@ -10,6 +10,12 @@
 //   `wake` while it is neither running nor already scheduled, or at the `poll_end` of a
 //   poll during which it was woken; it stops being scheduled at its next `poll_start`
 //   (or at `done`). Wakes after `done` change nothing.
+// - drop: a `poll_end` with `drop: true` closes a slice in which tokio only dropped a
+//   cancelled task's future: it is not a poll (not in `polls`, the poll count, busy time
+//   or the longest poll), and the scheduled interval that ended at its start did not end
+//   in a poll (endedBy 'drop', so it is no scheduling delay).
+// - outside: `state` events with task null are probes outside any task, analysed in
+//   `outside` ({probes}) like a task's.
 // - life: spawn to done (or to the last event's time while alive); idle = life - busy -
 //   scheduled.
 
@@ -26,6 +32,8 @@ export function analyse(events) {
   let wakes = 0;
   let polls = 0;
   let dropped = 0;
+  let drops = 0;
+  const outside = { probes: new Map() };
   // Events about a task that was never spawned (nor polled) in this stream, e.g. a probe
   // `state` with task null (a future driven outside any tokio task).
   const orphans = [];
@@ -47,6 +55,7 @@ export function analyse(events) {
         doneT: null,
         outcome: null,
         polls: [],
+        drops: [],
         sched: [],
         running: null, // open poll {start, worker}
         schedStart: null,
@@ -67,7 +76,7 @@ export function analyse(events) {
   const worker = (index) => {
     let w = workers.get(index);
     if (!w) {
-      w = { index, name: null, kind: null, polls: [] };
+      w = { index, name: null, kind: null, polls: [], drops: [] };
       workers.set(index, w);
     }
     return w;
@@ -104,8 +113,17 @@ export function analyse(events) {
         const x = known(e);
         if (!x || !x.running) break;
         const p = { start: x.running.start, end: e.t, worker: x.running.worker, task: x.id, ready: Boolean(e.ready) };
-        x.polls.push(p);
-        worker(p.worker).polls.push(p);
+        if (e.drop === true) {
+          x.drops.push(p);
+          worker(p.worker).drops.push(p);
+          polls--;
+          drops++;
+          const s = x.sched[x.sched.length - 1];
+          if (s && s.end === p.start && s.endedBy === 'poll') s.endedBy = 'drop';
+        } else {
+          x.polls.push(p);
+          worker(p.worker).polls.push(p);
+        }
         x.running = null;
         if (x.doneT === null && x.wokenWhileRunning) x.schedStart = e.t;
         x.wokenWhileRunning = false;
@@ -136,7 +154,7 @@ export function analyse(events) {
         break;
       }
       case 'state': {
-        const x = known(e);
+        const x = e.task == null ? outside : known(e);
         if (!x) break;
         let p = x.probes.get(e.future);
         if (!p) {
@@ -173,7 +191,7 @@ export function analyse(events) {
         break;
     }
   });
-  return { tasks, workers, endT, counts, outOfOrder, orphans, lints, marks, wakes, polls, dropped, events: events.length };
+  return { tasks, workers, endT, counts, outOfOrder, orphans, outside, lints, marks, wakes, polls, drops, dropped, events: events.length };
 }
 
 /** Busy / scheduled / idle / life of a task of an analysis, at time `now` (default endT). */

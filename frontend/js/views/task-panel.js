@@ -3,6 +3,8 @@
 // histograms of poll durations and scheduling delays, wakes received and from whom,
 // waker clones / drops / live, its lints, and the state diagrams of its probe futures
 // as a tree (nested futures indented under their parent), the current state live.
+// `renderOutsidePanel` shows the same state diagrams for the probe futures polled outside
+// any task (a hand-written executor on a plain thread: `model.outside`).
 //
 // All figures come from model.js; the panel only lays them out. Selecting a task and
 // refreshing the panel while the run goes on is the app's.
@@ -91,25 +93,7 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
       )
     : el('p', { class: 'dim' }, 'no lints');
 
-  const probes = el('div', { class: 'probes' });
-  if (!task.probes.size) {
-    probes.append(el('p', { class: 'dim' }, 'No probe futures in this task: its await points are not instrumented.'));
-  } else {
-    const addGroup = (g, depth) => {
-      const title = el(
-        'div',
-        { class: 'probe-title' },
-        el('b', {}, g.name || `future ${g.ids[0]}`),
-        g.instances > 1 ? el('span', { class: 'dim' }, ` ×${g.instances} instances${g.live ? `, ${g.live} live` : ''}`) : null,
-        g.ended ? ' finished as ' : ' now at ',
-        el('code', { class: g.ended ? '' : 'current' }, g.label),
-        g.loc ? el('span', { class: 'dim' }, ` ${g.loc}`) : null,
-      );
-      probes.append(el('div', { class: 'probe', style: { marginLeft: `${depth * 18}px` } }, depth ? el('span', { class: 'tree' }, '└ ') : null, title, el('div', { class: 'diagram-scroll' }, stateDiagram(g, now))));
-      for (const child of g.children) addGroup(child, depth + 1);
-    };
-    for (const g of probeGroups(task, now)) addGroup(g, 0);
-  }
+  const probes = task.probes.size ? probeTree(task, now) : el('div', { class: 'probes' }, el('p', { class: 'dim' }, 'No probe futures in this task: its await points are not instrumented.'));
 
   replaceChildren(
     container,
@@ -122,6 +106,50 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
       el('section', {}, el('h3', {}, 'Histograms'), hists),
       el('section', { class: 'wide' }, el('h3', {}, 'Await points (state machine)'), probes, el('h3', {}, `Lints (${task.lints.length})`), lints),
     ),
+  );
+}
+
+/**
+ * The state diagrams of a task's probe futures as a tree; the group holding probe
+ * `selectedId` (if any) is marked `selected`.
+ */
+function probeTree(task, now, selectedId = null) {
+  const probes = el('div', { class: 'probes' });
+  const addGroup = (g, depth) => {
+    const title = el(
+      'div',
+      { class: 'probe-title' },
+      el('b', {}, g.name || `future ${g.ids[0]}`),
+      g.instances > 1 ? el('span', { class: 'dim' }, ` ×${g.instances} instances${g.live ? `, ${g.live} live` : ''}`) : null,
+      g.ended ? ' finished as ' : ' now at ',
+      el('code', { class: g.ended ? '' : 'current' }, g.label),
+      g.loc ? el('span', { class: 'dim' }, ` ${g.loc}`) : null,
+    );
+    const selected = selectedId != null && g.ids.includes(selectedId);
+    probes.append(el('div', { class: `probe${selected ? ' selected' : ''}`, style: { marginLeft: `${depth * 18}px` } }, depth ? el('span', { class: 'tree' }, '└ ') : null, title, el('div', { class: 'diagram-scroll' }, stateDiagram(g, now))));
+    for (const child of g.children) addGroup(child, depth + 1);
+  };
+  for (const g of probeGroups(task, now)) addGroup(g, 0);
+  return probes;
+}
+
+/**
+ * Renders the probe futures polled outside any task (`model.outside`) into `container`:
+ * their state diagrams, the one holding probe `probeId` marked as selected.
+ */
+export function renderOutsidePanel(container, model, probeId, { onClose }) {
+  const outside = model.outside;
+  const head = el(
+    'div',
+    { class: 'task-head' },
+    el('div', { class: 'task-title' }, el('b', {}, 'Futures outside tasks'), el('span', { class: 'dim' }, ` ${outside.probes.size} probe future${outside.probes.size === 1 ? '' : 's'}`)),
+    el('button', { class: 'icon', title: 'Close (Esc)', onclick: onClose }, '✕'),
+  );
+  const note = el('p', { class: 'dim' }, 'Polled by an executor of their own on a plain thread (no tokio task): the recorder sees them only through their probes, so there are no polls or wakes to show, only their await points.');
+  replaceChildren(
+    container,
+    head,
+    el('div', { class: 'task-body' }, el('section', { class: 'wide' }, el('h3', {}, 'Await points (state machine)'), note, probeTree(outside, model.endT, probeId))),
   );
 }
 

@@ -9,6 +9,12 @@
 // It is also the overview strip's target (views/overview.js): setView, zoomAtTime,
 // overviewRows.
 //
+// Input is cheap per event: wheel and drag only change the Viewport and request a frame;
+// the hover (hit test, tooltip) is worked out once per animation frame, and not at all
+// while the wheel turns or a drag is under way (the tooltip is hidden until the input
+// rests for HOVER_REST_MS). The canvas's page position is cached (re-read on resize,
+// scroll and when the pointer enters), so no event handler forces a layout.
+//
 // The live edge: events reach the page in batches, and none come while, say, a worker is
 // stuck in a blocking poll. So while a run streams in (and the page is not paused), "now"
 // is the last event's time plus the wall time since that batch arrived (`nowT`), capped
@@ -26,13 +32,22 @@ import { escapeHtml } from './dom.js';
 export const LIVE_EDGE_MAX_NS = 10e9;
 /** Redraw period while only the live edge moves (no new events). */
 const LIVE_TICK_MS = 50;
+/** After the last wheel event, the hover comes back after this long. */
+const HOVER_REST_MS = 150;
 
 export class TimelineView {
-  constructor({ wrap, canvas, tooltip, onSelectTask, onViewChange, onDrawn, viewport, fitEnd }) {
+  constructor({ wrap, canvas, tooltip, onSelectTask, onSelectProbe, onViewChange, onDrawn, viewport, fitEnd }) {
     this.wrap = wrap;
     this.canvas = canvas;
     this.tooltip = tooltip;
     this.onSelectTask = onSelectTask || (() => {});
+    this.onSelectProbe = onSelectProbe || (() => {}); // a probe lane outside any task was clicked
+    this.canvasRect = null; // cached canvas.getBoundingClientRect()
+    this.pendingHover = null; // the pointer position to hit-test in the next frame
+    this.wheelUntil = 0; // performance.now() until which the wheel counts as turning
+    this.hoverTimer = null;
+    this.tooltipHtmlShown = null;
+    this.tooltipSize = null; // {w, h} of the tooltip with tooltipHtmlShown
     this.onViewChange = onViewChange || (() => {});
     this.onDrawn = onDrawn || (() => {});
     this.renderer = new TimelineRenderer(canvas);
@@ -60,6 +75,7 @@ export class TimelineView {
   observeSize() {
     const apply = () => {
       const r = this.wrap.getBoundingClientRect();
+      this.canvasRect = null;
       this.renderer.resize(r.width, r.height, window.devicePixelRatio || 1);
       this.canvas.style.width = `${r.width}px`;
       this.canvas.style.height = `${r.height}px`;
@@ -70,6 +86,8 @@ export class TimelineView {
       this.requestRedraw();
     };
     new ResizeObserver(apply).observe(this.wrap);
+    window.addEventListener('resize', () => (this.canvasRect = null));
+    window.addEventListener('scroll', () => (this.canvasRect = null), true);
     window.matchMedia?.(`(resolution: ${window.devicePixelRatio}dppx)`).addEventListener?.('change', apply);
     apply();
   }
@@ -137,7 +155,7 @@ export class TimelineView {
 
   rebuildLanes() {
     const m = this.model;
-    const key = `${m.taskList.length}/${m.workerList.length}/${m.wakes.length > 0}`;
+    const key = `${m.taskList.length}/${m.workerList.length}/${m.wakes.length > 0}/${m.outside.probes.size}`;
     if (key === this.lanesKey && !this.lanesDirty) return;
     this.lanesKey = key;
     this.lanesDirty = false;
@@ -267,6 +285,7 @@ export class TimelineView {
 
   draw() {
     this.options.live = this.live;
+    if (this.pendingHover) this.applyHover();
     const ticking = Boolean(this.model && this.live && !this.frozen && this.liveAnchor && this.nowT() < this.model.endT + LIVE_EDGE_MAX_NS);
     if (ticking) this.followLiveEdge();
     this.renderer.render({
@@ -291,7 +310,7 @@ export class TimelineView {
   // ---- input -------------------------------------------------------------------------
 
   localPoint(ev) {
-    const r = this.canvas.getBoundingClientRect();
+    const r = (this.canvasRect ||= this.canvas.getBoundingClientRect());
     return { x: ev.clientX - r.left, y: ev.clientY - r.top };
   }
 
@@ -316,7 +335,7 @@ export class TimelineView {
           const x = this.follow && this.live ? this.viewport.widthPx : p.x - GUTTER_PX;
           this.zoom(Math.exp(-dy * 0.0018), x);
         }
-        this.updateHover(p, ev);
+        this.wheelTurning(p);
       },
       { passive: false },
     );
@@ -346,8 +365,9 @@ export class TimelineView {
         this.hideTooltip();
         return;
       }
-      if (ev.target === c) this.updateHover(p, ev);
+      if (ev.target === c) this.updateHover(p);
     });
+    c.addEventListener('mouseenter', () => (this.canvasRect = null));
     window.addEventListener('mouseup', (ev) => {
       if (!this.drag) return;
       const wasClick = !this.drag.moved;
@@ -356,6 +376,7 @@ export class TimelineView {
       if (wasClick && ev.target === c) this.click(this.localPoint(ev));
     });
     c.addEventListener('mouseleave', () => {
+      this.pendingHover = null;
       this.options.hover = null;
       this.options.hit = null;
       this.hideTooltip();
@@ -376,6 +397,7 @@ export class TimelineView {
     const base = { j, lane, y, h: lane.height, inGutter: p.x < GUTTER_PX };
     if (p.x < GUTTER_PX) {
       if (lane.kind === 'task') return { ...base, kind: 'task-label', task: lane.task };
+      if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, null, now) };
       return base;
     }
     const t = this.viewport.xToTime(p.x - GUTTER_PX);
@@ -384,7 +406,11 @@ export class TimelineView {
     if (lane.kind === 'worker') {
       const col = lane.worker.slices;
       const i = sliceAt(col, t, slack, now);
-      if (i < 0) return { ...base, kind: 'worker-idle', worker: lane.worker };
+      if (i < 0) {
+        const d = lane.worker.drops ? sliceAt(lane.worker.drops, t, slack, now) : -1;
+        if (d >= 0) return { ...base, kind: 'drop', task: m.taskList[lane.worker.drops.ref[d]], worker: lane.worker, start: lane.worker.drops.start[d], end: lane.worker.drops.end[d] };
+        return { ...base, kind: 'worker-idle', worker: lane.worker };
+      }
       const end = col.end[i] === OPEN ? now : col.end[i];
       return { ...base, kind: 'poll', task: m.taskList[col.ref[i]], worker: lane.worker, start: col.start[i], end, open: col.end[i] === OPEN };
     }
@@ -395,11 +421,14 @@ export class TimelineView {
         const end = task.polls.end[i] === OPEN ? now : task.polls.end[i];
         return { ...base, kind: 'poll', task, worker: m.workers.get(task.polls.ref[i]), start: task.polls.start[i], end, open: task.polls.end[i] === OPEN, pollNo: i + 1 };
       }
+      const d = task.drops ? sliceAt(task.drops, t, slack, now) : -1;
+      if (d >= 0) return { ...base, kind: 'drop', task, worker: m.workers.get(task.drops.ref[d]), start: task.drops.start[d], end: task.drops.end[d] };
       const s = sliceAt(task.sched, t, 0, now);
       if (s >= 0) return { ...base, kind: 'scheduled', task, start: task.sched.start[s], end: task.sched.end[s], cause: task.sched.ref[s] };
       if (task.schedOpenT !== OPEN && t >= task.schedOpenT && t <= now) return { ...base, kind: 'scheduled', task, start: task.schedOpenT, end: now, cause: task.schedCause, open: true };
       return { ...base, kind: 'task-idle', task };
     }
+    if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, t, now) };
     if (lane.kind === 'driver') {
       const w = m.wakes;
       const i = lowerBound(w.t, w.length, t - slack * 2);
@@ -411,18 +440,67 @@ export class TimelineView {
     return base;
   }
 
+  /**
+   * The state of an outside probe at time `t` (null: its current state): {label, loc,
+   * start, end} from its history.
+   */
+  probeStateAt(probe, t, now) {
+    const h = probe.history;
+    if (!h || !h.length) return { label: probe.label, start: probe.since, end: now };
+    let i = t == null ? h.length - 1 : Math.max(0, lowerBound(h.start, h.length, t + 1e-9) - 1);
+    const order = h.ref[i];
+    let node = null;
+    for (const n of probe.states.values()) if (n.order === order) node = n;
+    const end = h.end[i] === OPEN ? (probe.ended ? h.start[i] : now) : h.end[i];
+    return { label: node ? node.label : probe.label, loc: node ? node.loc : null, start: h.start[i], end, before: t != null && t < h.start[0] };
+  }
+
+  /** The pointer moved to `p`: hit-test it in the next frame. */
   updateHover(p) {
     this.options.hover = p;
-    const hit = this.hitTest(p);
-    this.options.hit = hit && hit.kind === 'poll' ? hit : null;
+    this.pendingHover = p;
     this.requestRedraw();
+  }
+
+  /** A wheel event at `p`: no hover work until the wheel rests. */
+  wheelTurning(p) {
+    this.options.hover = p;
+    this.options.hit = null;
+    this.pendingHover = null;
+    this.wheelUntil = performance.now() + HOVER_REST_MS;
+    this.hideTooltip();
+    if (!this.hoverTimer) {
+      const rest = () => {
+        const left = this.wheelUntil - performance.now();
+        if (left > 0) {
+          this.hoverTimer = setTimeout(rest, left);
+          return;
+        }
+        this.hoverTimer = null;
+        if (this.options.hover) this.updateHover(this.options.hover);
+      };
+      this.hoverTimer = setTimeout(rest, HOVER_REST_MS);
+    }
+  }
+
+  /** Hit test and tooltip for the pointer position of this frame (called by draw). */
+  applyHover() {
+    const p = this.pendingHover;
+    this.pendingHover = null;
+    if (this.drag || performance.now() < this.wheelUntil) return;
+    const hit = this.hitTest(p);
+    this.options.hit = hit && (hit.kind === 'poll' || hit.kind === 'drop') ? hit : null;
     if (!hit || !hit.kind) {
       this.hideTooltip();
-      this.canvas.style.cursor = '';
+      this.setCursor('');
       return;
     }
-    this.canvas.style.cursor = hit.task ? 'pointer' : '';
+    this.setCursor(hit.task || hit.probe ? 'pointer' : '');
     this.showTooltip(p, this.tooltipHtml(hit));
+  }
+
+  setCursor(cursor) {
+    if (this.canvas.style.cursor !== cursor) this.canvas.style.cursor = cursor;
   }
 
   tooltipHtml(hit) {
@@ -440,6 +518,19 @@ export class TimelineView {
         }</div><div class="dim">on ${escapeHtml(w ? w.name : m.workerList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
           hit.pollNo ? `<div class="dim">poll ${hit.pollNo} of ${hit.task.polls.length}</div>` : ''
         }`;
+      }
+      case 'drop': {
+        const w = hit.worker;
+        return `${name(hit.task)}<div>drop <b>${formatDuration(hit.end - hit.start)}</b> <span class="dim">(not a poll)</span></div><div class="dim">cancelled while idle: tokio ran the task only to drop its future</div><div class="dim">on ${escapeHtml(w ? w.name : 'a thread not recorded')} · at ${at(hit.start)}</div>`;
+      }
+      case 'probe-state': {
+        const pr = hit.probe;
+        const title = `<b>${escapeHtml(pr.name || `future ${pr.id}`)}</b> <span class="dim">outside any task</span>`;
+        if (hit.before) return `${title}<div class="dim">not created yet</div>`;
+        const terminal = hit.label === 'ready' || hit.label === 'cancelled' || hit.label === 'panicked';
+        return `${title}<div>${terminal ? 'finished as' : 'at'} <code>${escapeHtml(hit.label ?? '?')}</code>${terminal ? '' : ` for <b>${formatDuration(hit.end - hit.start)}</b>`}</div>${
+          hit.loc ? `<div class="dim">${escapeHtml(hit.loc)}</div>` : ''
+        }<div class="dim">since ${at(hit.start)} · click for its state machine</div>`;
       }
       case 'scheduled': {
         let cause = 'spawned, waiting for its first poll';
@@ -470,20 +561,26 @@ export class TimelineView {
   showTooltip(p, html) {
     if (!html) return this.hideTooltip();
     const tip = this.tooltip;
-    tip.innerHTML = html;
-    tip.hidden = false;
-    const r = this.wrap.getBoundingClientRect();
-    const tw = tip.offsetWidth;
-    const th = tip.offsetHeight;
+    if (tip.hidden) tip.hidden = false;
+    if (html !== this.tooltipHtmlShown) {
+      tip.innerHTML = html;
+      this.tooltipHtmlShown = html;
+      // Measured once per content (a layout of the tooltip alone), not per mouse move.
+      this.tooltipSize = { w: tip.offsetWidth, h: tip.offsetHeight };
+    }
+    const { w: tw, h: th } = this.tooltipSize;
+    // The wrap's size is the renderer's CSS size (kept by the ResizeObserver).
+    const width = this.renderer.cssWidth || 0;
+    const height = this.renderer.cssHeight || 0;
     let x = p.x + 14;
     let y = p.y + 14;
-    if (x + tw > r.width - 4) x = p.x - tw - 10;
-    if (y + th > r.height - 4) y = p.y - th - 10;
+    if (x + tw > width - 4) x = p.x - tw - 10;
+    if (y + th > height - 4) y = p.y - th - 10;
     tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
   }
 
   hideTooltip() {
-    this.tooltip.hidden = true;
+    if (!this.tooltip.hidden) this.tooltip.hidden = true;
   }
 
   click(p) {
@@ -493,6 +590,7 @@ export class TimelineView {
       this.setLaneOptions({ collapseTasks: !this.laneOptions.collapseTasks });
       return;
     }
-    if (hit.task) this.onSelectTask(hit.task.index);
+    if (hit.probe) this.onSelectProbe(hit.probe.id);
+    else if (hit.task) this.onSelectTask(hit.task.index);
   }
 }
