@@ -1,5 +1,8 @@
 //! The hot path: what each runtime hook and tracing callback does on the thread it fires on.
 //!
+//! Records carry raw clock ticks (`clock::ticks`); the collector converts them to
+//! nanoseconds when it reads them.
+//!
 //! All per-thread state lives in one thread-local `Capture`, so each callback costs one TLS
 //! access, a few branches, a clock read and a store into the thread's own buffer.
 //!
@@ -135,7 +138,7 @@ pub(crate) fn poll_hook_end(task: u64) {
         let thread = c.thread_index();
         if w.enters == 0 {
             // The task span was disabled: the hook window is the best bound we have.
-            c.push(RecordKind::PollStart, clock::now(), task, 0, thread, 0, 0);
+            c.push(RecordKind::PollStart, clock::ticks(), task, 0, thread, 0, 0);
         }
         let dropped_only = w.terminated && w.enters == 1;
         let mut flags = 0;
@@ -145,7 +148,7 @@ pub(crate) fn poll_hook_end(task: u64) {
         if dropped_only {
             flags |= FLAG_DROP;
         }
-        let end = if w.exit_t != 0 { w.exit_t } else { clock::now() };
+        let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
         c.push(RecordKind::PollEnd, end, task, 0, thread, 0, flags);
         if w.terminated {
             let outcome = if dropped_only {
@@ -172,7 +175,7 @@ pub(crate) fn task_terminated(task: u64) {
             c.current_task = 0;
         } else {
             // Dropped outside a poll: runtime shutdown, or the last handle of an idle task.
-            c.push(RecordKind::Done, clock::now(), task, 0, 0, 0, Outcome::Cancelled as u8);
+            c.push(RecordKind::Done, clock::ticks(), task, 0, 0, 0, Outcome::Cancelled as u8);
         }
     });
 }
@@ -184,7 +187,7 @@ pub(crate) fn task_terminated(task: u64) {
 pub(crate) fn inner_poll_start(task: u64) -> u64 {
     with(|c| {
         let thread = c.thread_index();
-        c.push(RecordKind::PollStart, clock::now(), task, 0, thread, 0, 0);
+        c.push(RecordKind::PollStart, clock::ticks(), task, 0, thread, 0, 0);
         std::mem::replace(&mut c.current_task, task)
     })
     .unwrap_or(0)
@@ -194,7 +197,7 @@ pub(crate) fn inner_poll_start(task: u64) -> u64 {
 pub(crate) fn inner_poll_end(task: u64, ready: bool, panicked: bool, previous: u64) {
     with(|c| {
         let thread = c.thread_index();
-        let t = clock::now();
+        let t = clock::ticks();
         let flags = if ready || panicked { FLAG_READY } else { 0 };
         c.push(RecordKind::PollEnd, t, task, 0, thread, 0, flags);
         if ready || panicked {
@@ -207,7 +210,7 @@ pub(crate) fn inner_poll_end(task: u64, ready: bool, panicked: bool, previous: u
 
 /// A task whose polls are seen from inside was dropped before completing.
 pub(crate) fn inner_cancelled(task: u64) {
-    with(|c| c.push(RecordKind::Done, clock::now(), task, 0, 0, 0, Outcome::Cancelled as u8));
+    with(|c| c.push(RecordKind::Done, clock::ticks(), task, 0, 0, 0, Outcome::Cancelled as u8));
 }
 
 // ---- tracing callbacks ---------------------------------------------------------------------
@@ -224,7 +227,7 @@ pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
         if c.window.enters == 1 {
             c.window.span = span;
             let thread = c.thread_index();
-            c.push(RecordKind::PollStart, clock::now(), c.window.task, 0, thread, 0, 0);
+            c.push(RecordKind::PollStart, clock::ticks(), c.window.task, 0, thread, 0, 0);
         }
         false
     });
@@ -238,7 +241,7 @@ pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
     with(|c| {
         c.current_task = blocking;
         let thread = c.thread_index();
-        c.push(RecordKind::PollStart, clock::now(), blocking, 0, thread, 0, 0);
+        c.push(RecordKind::PollStart, clock::ticks(), blocking, 0, thread, 0, 0);
     });
 }
 
@@ -249,7 +252,7 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
             return true;
         }
         if c.window.span == span && c.window.exit_t == 0 {
-            c.window.exit_t = clock::now();
+            c.window.exit_t = clock::ticks();
             c.window.panicked = std::thread::panicking();
             if let Some(b) = &c.buffer {
                 b.shared.pending_since.store(c.window.exit_t, std::sync::atomic::Ordering::Release);
@@ -271,7 +274,7 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
         // `current_task` stays set until tokio's terminate hook: the wake of the JoinHandle
         // happens between the two, and is the blocking task's doing.
         let thread = c.thread_index();
-        let t = clock::now();
+        let t = clock::ticks();
         let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
         c.push(RecordKind::PollEnd, t, blocking, 0, thread, 0, FLAG_READY);
         c.push(RecordKind::Done, t, blocking, 0, 0, 0, outcome as u8);
@@ -282,7 +285,7 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
 pub(crate) fn spawned(task: u64, info: SpawnInfo) {
     with(|c| {
         let parent = c.current_task;
-        let t = clock::now();
+        let t = clock::ticks();
         let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
         let seq = buffer.push_side(SideEntry::Spawn(info));
         let thread = buffer.shared.index;
@@ -305,7 +308,7 @@ pub(crate) const SPAN_ID_FLAG: u64 = 1 << 63;
 #[inline]
 pub(crate) fn waker_op(op: WakerOp, task: u64) {
     with(|c| {
-        let t = clock::now();
+        let t = clock::ticks();
         match op {
             WakerOp::Clone => c.push(RecordKind::WakerClone, t, task, 0, 0, 0, 0),
             WakerOp::Drop => c.push(RecordKind::WakerDrop, t, task, 0, 0, 0, 0),
@@ -326,14 +329,14 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
 pub(crate) fn probe_state(future: u64, state: u8, b: u32, c_field: u64) {
     with(|c| {
         let task = c.current_task;
-        c.push(RecordKind::State, clock::now(), task, future, b, c_field, state);
+        c.push(RecordKind::State, clock::ticks(), task, future, b, c_field, state);
     });
 }
 
 pub(crate) fn mark(label: String) {
     with(|c| {
         let task = c.current_task;
-        let t = clock::now();
+        let t = clock::ticks();
         let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
         let seq = buffer.push_side(SideEntry::Mark(label));
         let thread = buffer.shared.index;

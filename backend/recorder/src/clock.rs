@@ -30,6 +30,18 @@ pub(crate) fn init() {
 
 #[inline]
 pub fn now() -> u64 {
+    ticks_to_ns(ticks())
+}
+
+/// The raw counter: what the hot path stores (the collector converts, off the hot path).
+#[inline]
+pub(crate) fn ticks() -> u64 {
+    epoch().clock.raw()
+}
+
+/// Nanoseconds since the epoch for a `ticks()` reading.
+#[inline]
+pub(crate) fn ticks_to_ns(ticks: u64) -> u64 {
     let e = epoch();
-    e.clock.delta_as_nanos(e.start, e.clock.raw())
+    e.clock.delta_as_nanos(e.start, ticks)
 }

@@ -275,7 +275,10 @@ impl Collector {
         for thread in &self.threads {
             // Before the chunks: a record published before `pending_since` was reset is then
             // visible below.
-            pending = pending.min(thread.pending_since.load(Ordering::Acquire));
+            let p = thread.pending_since.load(Ordering::Acquire);
+            if p != u64::MAX {
+                pending = pending.min(clock::ticks_to_ns(p));
+            }
             let closed = thread.closed.load(Ordering::Acquire);
             let (full, current) = {
                 let mut hand_off = thread.lock();
@@ -320,7 +323,11 @@ impl Collector {
         let now = clock::now();
         self.batch.clear();
         self.batch.append(&mut self.held);
+        let first_new = self.batch.len();
         let pending = self.read_threads();
+        for rec in &mut self.batch[first_new..] {
+            rec.t = clock::ticks_to_ns(rec.t);
+        }
         self.batch.sort_by_key(|r| r.t);
         // Everything up to `horizon` is final: no thread can still publish an earlier record.
         let horizon = if forced { now } else { now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1)) };

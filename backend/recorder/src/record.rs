@@ -40,7 +40,8 @@ pub(crate) const FLAG_BY_REF: u8 = 1;
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(crate) struct RawRecord {
-    /// Nanoseconds since the recorder's epoch (`clock::now`).
+    /// Raw clock ticks (`clock::ticks`) when written; the collector converts them to
+    /// nanoseconds since the recorder's epoch as it reads them.
     pub t: u64,
     pub task: u64,
     pub a: u64,
