@@ -124,6 +124,19 @@ export function taskColor(task) {
   return PALETTE[((task.id % PALETTE.length) + PALETTE.length) % PALETTE.length];
 }
 
+/** Sizes `r.canvas`'s backing store for a CSS size and devicePixelRatio; keeps both on `r`. */
+function sizeBackingStore(r, cssWidth, cssHeight, dpr) {
+  const w = Math.max(1, Math.round(cssWidth * dpr));
+  const h = Math.max(1, Math.round(cssHeight * dpr));
+  if (r.canvas.width !== w || r.canvas.height !== h) {
+    r.canvas.width = w;
+    r.canvas.height = h;
+  }
+  r.cssWidth = cssWidth;
+  r.cssHeight = cssHeight;
+  r.dpr = dpr;
+}
+
 /** Coalesces redraw requests into one requestAnimationFrame callback. */
 export class RedrawScheduler {
   constructor(draw, raf = (fn) => requestAnimationFrame(fn)) {
@@ -186,15 +199,7 @@ export class TimelineRenderer {
 
   /** Sizes the backing store for the CSS size and devicePixelRatio. */
   resize(cssWidth, cssHeight, dpr) {
-    const w = Math.max(1, Math.round(cssWidth * dpr));
-    const h = Math.max(1, Math.round(cssHeight * dpr));
-    if (this.canvas.width !== w || this.canvas.height !== h) {
-      this.canvas.width = w;
-      this.canvas.height = h;
-    }
-    this.cssWidth = cssWidth;
-    this.cssHeight = cssHeight;
-    this.dpr = dpr;
+    sizeBackingStore(this, cssWidth, cssHeight, dpr);
   }
 
   /** A hatch pattern (diagonal stripes) in `color` for scheduled time. */
@@ -867,15 +872,7 @@ export class OverviewRenderer {
   }
 
   resize(cssWidth, cssHeight, dpr) {
-    const w = Math.max(1, Math.round(cssWidth * dpr));
-    const h = Math.max(1, Math.round(cssHeight * dpr));
-    if (this.canvas.width !== w || this.canvas.height !== h) {
-      this.canvas.width = w;
-      this.canvas.height = h;
-    }
-    this.cssWidth = cssWidth;
-    this.cssHeight = cssHeight;
-    this.dpr = dpr;
+    sizeBackingStore(this, cssWidth, cssHeight, dpr);
   }
 
   /**
