@@ -251,23 +251,20 @@ test('log2 histogram buckets', () => {
   assert.equal(b.count, 1);
 });
 
-test('a synthetic run is legal, and a million events ingest well under a second', () => {
+// How fast a million events ingest is measured by frontend/bench/render.bench.mjs, not here:
+// tests assert behaviour, never time (the machines are shared and noisy).
+test('a synthetic run is legal, and a million events ingest completely and legally', () => {
   const small = new RunModel();
   small.ingest(syntheticRun({ seed: 7 }));
   assert.equal(small.violations.count, 0, JSON.stringify(small.violations.messages.slice(0, 3)));
 
   const events = syntheticRun({ seed: 3, tasks: 2000, pollsPerTask: 100 });
   assert.ok(events.length >= 1_000_000, `only ${events.length} events`);
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    const m = new RunModel();
-    const t0 = performance.now();
-    m.ingest(events);
-    best = Math.min(best, performance.now() - t0);
-    assert.equal(m.violations.count, 0);
-    assert.equal(m.eventCount, events.length);
-  }
-  assert.ok(best < 800, `ingest of ${events.length} events took ${best.toFixed(0)} ms`);
+  const m = new RunModel();
+  m.ingest(events);
+  assert.equal(m.violations.count, 0);
+  assert.equal(m.eventCount, events.length);
+  assert.equal(m.summary().polls, events.filter((e) => e.k === 'poll_start').length);
 });
 
 test('probes of the same future in a loop share one diagram', () => {
