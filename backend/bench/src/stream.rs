@@ -95,13 +95,7 @@ fn count_events(text: &str) -> (u64, u64) {
 
 pub fn run(args: Args) {
     observe::install(None).expect("first subscriber of the bench process");
-    observe::quiet_thread();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .on_thread_start(observe::quiet_thread)
-        .enable_all()
-        .build()
-        .expect("bench server runtime");
+    let rt = observe::server_runtime().expect("bench server runtime");
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding loopback");
         let addr = listener.local_addr().expect("local addr");

@@ -249,13 +249,7 @@ fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<
     observe::quiet_thread();
     let token = (!args.bind.ip().is_loopback()).then(random_token);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("futurescope-http")
-        .on_thread_start(observe::quiet_thread)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the server runtime: {e}"))?;
+    let rt = observe::server_runtime().map_err(|e| format!("cannot start the server runtime: {e}"))?;
     rt.block_on(async move {
         // Signal handlers first: a SIGTERM right after the URL is printed must be graceful too.
         let signals = ShutdownSignals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;

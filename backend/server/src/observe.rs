@@ -31,6 +31,18 @@ pub fn quiet_thread() {
     });
 }
 
+/// The dashboard's own runtime: two workers whose threads (like the calling thread, made
+/// quiet here) are never recorded.
+pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    quiet_thread();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("futurescope-http")
+        .on_thread_start(quiet_thread)
+        .enable_all()
+        .build()
+}
+
 /// The console-subscriber side, when it is on.
 #[derive(Clone, Debug)]
 pub struct ConsoleInfo {

@@ -55,13 +55,7 @@ pub fn start_with(console: bool, config: RunManagerConfig, adjust: impl FnOnce(&
     adjust(&mut state);
     let for_thread = state.clone();
     std::thread::spawn(move || {
-        observe::quiet_thread();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .on_thread_start(observe::quiet_thread)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = observe::server_runtime().unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(listener, futurescope::app(for_thread)).await.unwrap();
