@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConsoleRecording } from '../js/console-recording.js';
+import { RunModel, OPEN } from '../js/model.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.FUTURESCOPE_BIN || path.join(here, '../../target/release/futurescope');
@@ -32,6 +33,11 @@ for (const scenario of ['join-vs-select', 'actors-mpsc', 'timeout-cancellation']
     const { events, report } = parseConsoleRecording(fs.readFileSync(theirs, 'utf8'));
     assert.equal(report.errorCount, 0, JSON.stringify(report.errors));
     assert.ok(report.dropPairs > 0, 'the drop of each finished task is recognised and left out');
+    const model = new RunModel();
+    model.ingest(events);
+    assert.equal(model.violations.count, 0, JSON.stringify(model.violations.messages.slice(0, 5)));
+    // Every closed task had its drop pair: as many drop pairs as tasks that ended.
+    assert.equal(report.dropPairs, model.taskList.filter((t) => t.doneT !== OPEN).length);
 
     const mine = pollsPerTask(recorded);
     const console = pollsPerTask(events);

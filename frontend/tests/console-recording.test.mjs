@@ -9,7 +9,6 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { parseConsoleRecording, looksLikeConsoleRecording, readInstant, readWakerOp, CONSOLE_RECORDING_LACKS } from '../js/console-recording.js';
 import { RunModel, OPEN, DRIVER, NO_WORKER } from '../js/model.js';
 import { openRunText } from '../js/runfile.js';
@@ -221,14 +220,5 @@ test('opened as a file: the model says where it came from and what it lacks', ()
   assert.match(opened.note, /5 tasks, 8 polls/);
 });
 
-const REAL = process.env.FUTURESCOPE_CONSOLE_RECORDING || '/tmp/console-recording-sample.jsonl';
-test('a real recording converts without an illegal event', { skip: fs.existsSync(REAL) ? false : `no ${REAL}` }, () => {
-  const { events, report } = parseConsoleRecording(fs.readFileSync(REAL, 'utf8'));
-  const m = new RunModel();
-  m.ingest(events);
-  assert.ok(report.tasks > 0 && report.polls > 0, JSON.stringify(report));
-  assert.equal(report.errorCount, 0, JSON.stringify(report.errors));
-  assert.equal(m.violations.count, 0, JSON.stringify(m.violations.messages.slice(0, 5)));
-  // Every closed task had its drop pair, so as many drop pairs as Close records of tasks.
-  assert.equal(report.dropPairs, m.taskList.filter((t) => t.doneT !== OPEN).length);
-});
+// A real recording made by console-subscriber is checked in frontend/browser/console-import.test.mjs,
+// which has the binary make one.
