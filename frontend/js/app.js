@@ -710,6 +710,7 @@ class App {
     $('pause-btn').classList.toggle('on', this.paused);
     setText($('pause-btn'), this.paused ? '\u25B6 Resume' : '\u2759\u2759 Pause');
     $('edges-btn').classList.toggle('on', tl.options.wakeEdges);
+    $('states-btn').classList.toggle('on', Boolean(tl.options.stateStrip));
     $('collapse-btn').classList.toggle('on', tl.laneOptions.collapseTasks);
     const note = $('paused-note');
     if (note.hidden !== !this.paused) note.hidden = !this.paused;
@@ -854,6 +855,7 @@ class App {
     $('zoom-out').addEventListener('click', () => this.activeView().zoom(1 / 1.6));
     $('fit-btn').addEventListener('click', () => this.activeView().fitAll());
     $('edges-btn').addEventListener('click', () => this.toggleEdges());
+    $('states-btn').addEventListener('click', () => this.toggleStates());
     $('collapse-btn').addEventListener('click', () => this.toggleCompact());
     $('task-filter').addEventListener('input', (ev) => {
       // Both the run's timeline and the comparison follow the filter.
@@ -925,6 +927,15 @@ class App {
     this.updateToolbar();
   }
 
+  /** Colours task lanes by the await point their root future is suspended at (`s`). */
+  toggleStates() {
+    const on = !this.activeView().options.stateStrip;
+    this.timeline.options.stateStrip = on;
+    this.compareView.setOption('stateStrip', on);
+    this.timeline.requestRedraw();
+    this.updateToolbar();
+  }
+
   toggleCompact() {
     const on = !this.activeView().laneOptions.collapseTasks;
     this.timeline.setLaneOptions({ collapseTasks: on });
@@ -986,6 +997,9 @@ class App {
           break;
         case 'c':
           this.toggleCompact();
+          break;
+        case 's':
+          this.toggleStates();
           break;
         case 'r':
           this.startRun();

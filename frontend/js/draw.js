@@ -229,7 +229,7 @@ export class TimelineRenderer {
 
   /**
    * scene: {model, viewport, lanes: buildLanes() result, scrollY, nowT (default: the
-   * model's endT), options: {wakeEdges, stallNs, selectedTask, hover: {x, y} | null, live}}
+   * model's endT), options: {wakeEdges, stateStrip, stallNs, selectedTask, hover: {x, y} | null, live}}
    */
   render(scene) {
     const started = performance.now();
@@ -410,6 +410,34 @@ export class TimelineRenderer {
       }
     }
     if (task.drops) this.addDrops(scene, task.drops, y, h, plotW);
+    if (scene.options.stateStrip && !small) this.addStateStrip(scene, task, y, h, plotW);
+  }
+
+  /**
+   * The task lane coloured by state: a strip along the bottom of the lane showing, over time,
+   * the await point the task's root probe future was suspended at (one colour per state, as
+   * in the state diagram); nothing while it runs or before its first poll.
+   */
+  addStateStrip(scene, task, y, h, plotW) {
+    const { viewport: vp } = scene;
+    const root = task.probeRoots.length ? task.probes.get(task.probeRoots[0]) : null;
+    const hist = root && root.history;
+    if (!hist || !hist.length) return;
+    const labels = [];
+    for (const n of root.states.values()) labels[n.order] = n.label;
+    const endT = root.ended ? hist.start[hist.length - 1] : scene.nowT;
+    const [i0, i1] = visibleSliceRange(hist, vp.t0, vp.t1);
+    const th = 3;
+    let lastX = -Infinity;
+    for (let i = i0; i < i1; i++) {
+      const label = labels[hist.ref[i]];
+      if (label === 'start' || TERMINAL.has(label)) continue;
+      const x0 = Math.max(-2, vp.timeToX(hist.start[i]));
+      const x1 = Math.min(plotW + 2, vp.timeToX(hist.end[i] === OPEN ? endT : hist.end[i]));
+      if (x1 < lastX + 1 && x1 - x0 < 1) continue;
+      lastX = x1;
+      this.batch.add(PALETTE[hist.ref[i] % PALETTE.length], x0, y + h - th - 1, Math.max(1, x1 - x0), th);
+    }
   }
 
   /**

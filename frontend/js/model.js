@@ -34,8 +34,9 @@
 //   The scheduled interval that ended at its start is not a scheduling delay either.
 //
 // A `state` event with `task: null` is a probe polled outside any task; such probes are
-// kept in `outside`, a task-like record that is not in `taskList`. Their state history is
-// kept too (`ProbeRecord.history`), so the timeline can draw one lane per such probe.
+// kept in `outside`, a task-like record that is not in `taskList`. Every probe's state
+// history is kept (`ProbeRecord.history`): the timeline draws one lane per outside probe, and
+// can colour a task lane by its root future's state.
 //
 // Wakes are indexed per woken task (`TaskRecord.wakeIndex`) and driver wakes separately
 // (`RunModel.driverWakes`), both in time order, so a view finds the wakes of one lane in a
@@ -180,7 +181,7 @@ class ProbeRecord {
     this.ended = false; // reached ready/cancelled/panicked
     this.states = new Map(); // label -> {label, loc, count, ns, order}
     this.transitions = new Map(); // from.order * 65536 + to.order -> {from, to, count}
-    this.history = null; // outside probes only: SliceColumn of [t, next t or OPEN, state order]
+    this.history = null; // SliceColumn of [t, next t or OPEN, state order]
   }
 
   /** Time spent in `label` so far, counting the current stay up to `now`. */
@@ -623,11 +624,11 @@ export class RunModel {
       node = { label, loc: e.loc ?? null, count: 0, ns: 0, order: probe.states.size };
       probe.states.set(label, node);
     }
-    if (task === this.outside) {
-      const h = (probe.history ||= new SliceColumn(4));
-      if (h.length) h.end[h.length - 1] = t;
-      h.push(t, OPEN, node.order);
-    }
+    // Every probe keeps its states over time: lanes of futures outside tasks draw them, and
+    // a task lane can show its root future's await point under its polls.
+    const h = (probe.history ||= new SliceColumn(4));
+    if (h.length) h.end[h.length - 1] = t;
+    h.push(t, OPEN, node.order);
     const prev = probe.node;
     if (prev) {
       prev.ns += t - probe.since;

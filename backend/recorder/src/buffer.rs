@@ -184,6 +184,9 @@ pub(crate) struct ThreadShared {
     /// a finished future, which can take a while); `u64::MAX` when none. The collector does
     /// not emit anything later than this, so the stream stays in time order.
     pub pending_since: AtomicU64,
+    /// The time of the record waiting while this thread hands a full chunk over (the hand-off
+    /// lock is shared with the collector, which runs at low priority); `u64::MAX` otherwise.
+    pub handing_off_since: AtomicU64,
     /// Variable-size data a record points at by sequence number (`RawRecord::c`): spawn
     /// metadata and marks. Rare next to polls and wakes, so a per-thread lock is fine here.
     pub side: Mutex<Vec<(u64, SideEntry)>>,
@@ -258,6 +261,7 @@ impl ThreadBuffer {
             last_run: AtomicU16::new(0),
             closed: AtomicBool::new(false),
             pending_since: AtomicU64::new(u64::MAX),
+            handing_off_since: AtomicU64::new(u64::MAX),
             side: Mutex::new(Vec::new()),
         });
         THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(shared.clone());
@@ -266,16 +270,25 @@ impl ThreadBuffer {
 
     #[inline]
     pub(crate) fn push(&mut self, rec: RawRecord) {
-        if (self.len == CHUNK_LEN || self.current.is_none()) && !self.rotate() {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            self.shared.last_run.store(rec.run, Ordering::Relaxed);
-            return;
+        if self.len == CHUNK_LEN || self.current.is_none() {
+            self.shared.handing_off_since.store(rec.t, Ordering::Release);
+            let rotated = self.rotate();
+            if !rotated {
+                self.shared.handing_off_since.store(u64::MAX, Ordering::Release);
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                self.shared.last_run.store(rec.run, Ordering::Relaxed);
+                return;
+            }
         }
         let chunk = self.current.as_ref().expect("rotate() leaves a current chunk on success");
         // SAFETY: this thread is the only producer of `chunk`, and `len` is not yet published.
         unsafe { (*chunk.slot(self.len).get()).write(rec) };
         self.len += 1;
         chunk.len.store(self.len, Ordering::Release);
+        if self.len == 1 {
+            // Published: the hand-off (if this record waited for one) is over.
+            self.shared.handing_off_since.store(u64::MAX, Ordering::Release);
+        }
     }
 
     /// Stores variable-size data for a record about to be pushed; returns its sequence number.

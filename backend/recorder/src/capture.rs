@@ -285,10 +285,11 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
 pub(crate) fn spawned(task: u64, info: SpawnInfo) {
     with(|c| {
         let parent = c.current_task;
-        let t = clock::ticks();
         let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
         let seq = buffer.push_side(SideEntry::Spawn(info));
         let thread = buffer.shared.index;
+        // Read the clock after the side table's lock, so the record is published right after.
+        let t = clock::ticks();
         c.push(RecordKind::Spawn, t, task, parent, thread, seq, 0);
     });
 }
@@ -336,10 +337,10 @@ pub(crate) fn probe_state(future: u64, state: u8, b: u32, c_field: u64) {
 pub(crate) fn mark(label: String) {
     with(|c| {
         let task = c.current_task;
-        let t = clock::ticks();
         let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
         let seq = buffer.push_side(SideEntry::Mark(label));
         let thread = buffer.shared.index;
+        let t = clock::ticks();
         c.push(RecordKind::Mark, t, task, 0, thread, seq, 0);
     });
 }

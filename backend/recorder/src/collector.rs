@@ -49,6 +49,9 @@ pub struct Recorder {
 
 struct Shared {
     runs: Mutex<HashMap<u16, Arc<RunLog>>>,
+    /// Runs being finished: a flush hands over all their records at once (their threads are
+    /// done), while other runs' recent records are still held back to keep their order.
+    finishing: Mutex<Vec<u16>>,
     next_run: AtomicU16,
     flush: Mutex<FlushState>,
     flushed: Condvar,
@@ -80,6 +83,7 @@ impl Recorder {
         buffer::set_max_chunks(config.buffer_bytes / buffer::CHUNK_BYTES);
         let shared = Arc::new(Shared {
             runs: Mutex::new(HashMap::new()),
+            finishing: Mutex::new(Vec::new()),
             next_run: AtomicU16::new(1),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
@@ -110,7 +114,8 @@ impl Recorder {
         log
     }
 
-    /// Waits until every record written before this call is in its run's log.
+    /// Waits for a drain that hands over every record of the runs being finished (see
+    /// `finish_run`); other runs' most recent records may still be held back for ordering.
     pub fn flush(&self) {
         let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
         st.requested += 1;
@@ -124,7 +129,9 @@ impl Recorder {
     /// Ends a run: flushes, applies end-of-run lints, marks the log finished and stops routing
     /// records to it (records arriving later for it are discarded).
     pub fn finish_run(&self, log: &RunLog) {
+        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).push(log.id);
         self.flush();
+        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).retain(|&r| r != log.id);
         let now = clock::now().saturating_sub(log.start);
         {
             let mut inner = log.lock();
@@ -203,6 +210,8 @@ struct Collector {
     span_task: IdMap<u64, u64>,
     batch: Vec<RawRecord>,
     held: Vec<RawRecord>,
+    /// Records past the horizon handed over early because their run is being finished.
+    released: Vec<RawRecord>,
     /// This drain's records per run (few runs: a vector beats a map).
     per_run: Vec<(u16, Vec<RawRecord>)>,
     /// Dropped counts per run, found this drain.
@@ -223,6 +232,7 @@ impl Collector {
             span_task: IdMap::default(),
             batch: Vec::new(),
             held: Vec::new(),
+            released: Vec::new(),
             per_run: Vec::new(),
             dropped: HashMap::new(),
             live_runs: 0,
@@ -275,9 +285,10 @@ impl Collector {
         for thread in &self.threads {
             // Before the chunks: a record published before `pending_since` was reset is then
             // visible below.
-            let p = thread.pending_since.load(Ordering::Acquire);
-            if p != u64::MAX {
-                pending = pending.min(clock::ticks_to_ns(p));
+            for p in [thread.pending_since.load(Ordering::Acquire), thread.handing_off_since.load(Ordering::Acquire)] {
+                if p != u64::MAX {
+                    pending = pending.min(clock::ticks_to_ns(p));
+                }
             }
             let closed = thread.closed.load(Ordering::Acquire);
             let (full, current) = {
@@ -330,12 +341,17 @@ impl Collector {
         }
         self.batch.sort_by_key(|r| r.t);
         // Everything up to `horizon` is final: no thread can still publish an earlier record.
-        let horizon = if forced { now } else { now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1)) };
-        if !forced {
-            let keep_from = self.batch.partition_point(|r| r.t <= horizon);
-            self.held.extend_from_slice(&self.batch[keep_from..]);
-            self.batch.truncate(keep_from);
+        // Later records wait for the next drain, except, in a flush, those of the runs being
+        // finished (their threads have stopped, so nothing earlier can come).
+        let horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
+        let keep_from = self.batch.partition_point(|r| r.t <= horizon);
+        let finishing: Vec<u16> =
+            if forced { self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).clone() } else { Vec::new() };
+        for rec in self.batch.drain(keep_from..).collect::<Vec<_>>() {
+            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
+            if finishing.contains(&run) { self.released.push(rec) } else { self.held.push(rec) }
         }
+        self.batch.append(&mut self.released);
         let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut last: Option<usize> = None;
         for mut rec in self.batch.drain(..) {

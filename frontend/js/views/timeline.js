@@ -61,7 +61,7 @@ export class TimelineView {
     this.follow = true;
     this.autoFit = true; // until the user zooms, following shows the whole run
     this.live = false;
-    this.options = { wakeEdges: true, stallNs: 10e6, selectedTask: -1, hover: null, hit: null, live: false };
+    this.options = { wakeEdges: true, stateStrip: false, stallNs: 10e6, selectedTask: -1, hover: null, hit: null, live: false };
     this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '' };
     this.drag = null;
     this.emptyText = undefined;
