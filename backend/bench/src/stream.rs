@@ -103,7 +103,7 @@ pub fn run(args: Args) {
             Recorder::global(),
             RunManagerConfig { time_limit: Duration::from_secs(args.seconds + 60), ..RunManagerConfig::default() },
         );
-        let state = AppState { runs: runs.clone(), access: Arc::new(AccessPolicy::new(addr, None)), console: None, console_clients: None, ws_send_timeout: futurescope::WS_SEND_TIMEOUT, opened: None };
+        let state = AppState { runs: runs.clone(), access: Arc::new(AccessPolicy::new(addr, None)), console: None, console_clients: None, ws_send_timeout: futurescope::WS_SEND_TIMEOUT, opened: None, ws_connections: Default::default() };
         tokio::spawn(async move { axum::serve(listener, futurescope::app(state)).await });
         let rss_before = rss_bytes();
 

@@ -270,6 +270,7 @@ fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<
             console_clients: console.as_ref().map(|c| c.clients.clone()),
             ws_send_timeout: crate::WS_SEND_TIMEOUT,
             opened: opened.clone(),
+            ws_connections: Default::default(),
         };
         let mut url = match &token {
             Some(t) => format!("http://{addr}/?token={t}"),

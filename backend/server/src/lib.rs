@@ -56,6 +56,8 @@ pub struct AppState {
     pub ws_send_timeout: std::time::Duration,
     /// A saved run given to `futurescope open FILE`, served at `/api/opened`.
     pub opened: Option<Arc<OpenedRun>>,
+    /// WebSocket connections open right now.
+    pub ws_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A saved run (JSON lines with the `futurescope-events` header) opened from the command line.

@@ -66,7 +66,18 @@ struct Subscription {
     cursor: usize,
 }
 
+/// Counts a connection in `AppState::ws_connections` while it is open.
+struct Connected(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn serve(socket: WebSocket, state: AppState) {
+    state.ws_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _connected = Connected(state.ws_connections.clone());
     let (sink, mut stream) = socket.split();
     let mut sink = Client { sink, send_timeout: state.ws_send_timeout };
     let (commands, mut command_rx) = mpsc::channel::<Command>(32);

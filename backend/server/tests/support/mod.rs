@@ -37,6 +37,7 @@ pub fn state_for(addr: SocketAddr, config: RunManagerConfig, console: Option<&ob
         console_clients: console.map(|c| c.clients.clone()),
         ws_send_timeout: futurescope::WS_SEND_TIMEOUT,
         opened: None,
+        ws_connections: Default::default(),
     }
 }
 
