@@ -137,6 +137,13 @@ function sizeBackingStore(r, cssWidth, cssHeight, dpr) {
   r.dpr = dpr;
 }
 
+/** Starts a frame of `r`: CSS-pixel transform, background everywhere. */
+function clearFrame(r) {
+  r.ctx.setTransform(r.dpr, 0, 0, r.dpr, 0, 0);
+  r.ctx.fillStyle = THEME.bg;
+  r.ctx.fillRect(0, 0, r.cssWidth, r.cssHeight);
+}
+
 /** Coalesces redraw requests into one requestAnimationFrame callback. */
 export class RedrawScheduler {
   constructor(draw, raf = (fn) => requestAnimationFrame(fn)) {
@@ -236,9 +243,7 @@ export class TimelineRenderer {
     const { ctx } = this;
     const W = this.cssWidth;
     const H = this.cssHeight;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = THEME.bg;
-    ctx.fillRect(0, 0, W, H);
+    clearFrame(this);
     this.stats.rects = 0;
     this.stats.edges = 0;
     const { model, viewport: vp } = scene;
@@ -911,9 +916,7 @@ export class OverviewRenderer {
     const { ctx } = this;
     const W = this.cssWidth;
     const H = this.cssHeight;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = THEME.bg;
-    ctx.fillRect(0, 0, W, H);
+    clearFrame(this);
     const { scale, rows } = scene;
     const TICKS_PX = 13;
     const rowH = rows.length ? (H - TICKS_PX - 2) / rows.length : 0;

@@ -215,26 +215,35 @@ pub(crate) fn inner_cancelled(task: u64) {
 
 // ---- tracing callbacks ---------------------------------------------------------------------
 
-/// A span was entered. `blocking` tells (only when asked: it may cost a lookup) the task id when
-/// the span is a blocking-pool task's (which has no poll hooks), else 0.
+/// Runs `in_window` when a poll window is open on this thread (the span is the polled task's
+/// or one inside it); otherwise returns the blocking task `blocking()` names, 0 for none.
 #[inline]
-pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
+fn in_window_or_blocking(in_window: impl FnOnce(&mut Capture), blocking: impl FnOnce() -> u64) -> u64 {
     let outside_window = with(|c| {
         if !c.window.active {
             return true;
         }
-        c.window.enters = c.window.enters.saturating_add(1);
-        if c.window.enters == 1 {
-            c.window.span = span;
-            let thread = c.thread_index();
-            c.push(RecordKind::PollStart, clock::ticks(), c.window.task, 0, thread, 0, 0);
-        }
+        in_window(c);
         false
     });
-    if outside_window != Some(true) {
-        return;
-    }
-    let blocking = blocking();
+    if outside_window == Some(true) { blocking() } else { 0 }
+}
+
+/// A span was entered. `blocking` tells (only when asked: it may cost a lookup) the task id when
+/// the span is a blocking-pool task's (which has no poll hooks), else 0.
+#[inline]
+pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
+    let blocking = in_window_or_blocking(
+        |c| {
+            c.window.enters = c.window.enters.saturating_add(1);
+            if c.window.enters == 1 {
+                c.window.span = span;
+                let thread = c.thread_index();
+                c.push(RecordKind::PollStart, clock::ticks(), c.window.task, 0, thread, 0, 0);
+            }
+        },
+        blocking,
+    );
     if blocking == 0 {
         return;
     }
@@ -247,23 +256,18 @@ pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
 
 #[inline]
 pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
-    let outside_window = with(|c| {
-        if !c.window.active {
-            return true;
-        }
-        if c.window.span == span && c.window.exit_t == 0 {
-            c.window.exit_t = clock::ticks();
-            c.window.panicked = std::thread::panicking();
-            if let Some(b) = &c.buffer {
-                b.shared.pending_since.store(c.window.exit_t, std::sync::atomic::Ordering::Release);
+    let blocking = in_window_or_blocking(
+        |c| {
+            if c.window.span == span && c.window.exit_t == 0 {
+                c.window.exit_t = clock::ticks();
+                c.window.panicked = std::thread::panicking();
+                if let Some(b) = &c.buffer {
+                    b.shared.pending_since.store(c.window.exit_t, std::sync::atomic::Ordering::Release);
+                }
             }
-        }
-        false
-    });
-    if outside_window != Some(true) {
-        return;
-    }
-    let blocking = blocking();
+        },
+        blocking,
+    );
     if blocking == 0 {
         return;
     }
