@@ -134,7 +134,7 @@ pub mod query {
         let mut open: HashMap<u64, u64> = HashMap::new();
         for e in events {
             let t = e["t"].as_u64().expect("every event has t");
-            // The collector holds back 10 ms to merge threads in order; a thread descheduled
+            // The collector holds back 50 ms to merge threads in order; a thread descheduled
             // for longer between reading the clock and publishing can still arrive late.
             assert!(t + 25_000_000 >= last_t, "events out of order by more than 25 ms at {e}");
             last_t = last_t.max(t);

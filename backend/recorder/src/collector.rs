@@ -23,8 +23,10 @@ use crate::lint::{Finding, LintThresholds};
 use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent, TaskFlags};
 use crate::record::{ProbeState, RawRecord, RecordKind};
 
-/// How far behind "now" a regular drain stops.
-const HOLD_NS: u64 = 10_000_000;
+/// How far behind "now" a regular drain stops: longer than a thread is likely to be
+/// descheduled between reading the clock and publishing its record on a loaded machine (10 ms
+/// was seen to be too short on two busy cores); it is also the live view's extra latency.
+const HOLD_NS: u64 = 50_000_000;
 /// How often the collector drains when nobody asks it to.
 const TICK: Duration = Duration::from_millis(5);
 
