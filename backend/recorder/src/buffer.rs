@@ -3,7 +3,7 @@
 //! Each thread that records owns a `ThreadBuffer` (thread-local) and writes `RawRecord`s into
 //! its current `Chunk` with plain stores and one release-store of the chunk's length. Nothing
 //! is shared between threads per event: no lock, no shared queue, no allocation. Once every
-//! `CHUNK_LEN` (52,428) records the thread takes its own `ThreadShared::state` lock (uncontended but for
+//! `CHUNK_LEN` (65,536) records the thread takes its own `ThreadShared::state` lock (uncontended but for
 //! the collector) to hand the full chunk over and pick up a recycled one.
 //!
 //! The collector (`collector.rs`) reads full chunks and, for liveness, the published prefix of
@@ -18,12 +18,12 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::record::RawRecord;
+use crate::record::{RawRecord, Record, RecordKind};
 
 /// Bytes per chunk: one 2 MiB huge page where the kernel allows it (one page fault per chunk
 /// instead of 512: the first write to each page of a fresh chunk happens on the hot path).
 pub(crate) const CHUNK_BYTES: usize = 2 << 20;
-/// Records per chunk (52,428).
+/// Records per chunk (65,536).
 pub(crate) const CHUNK_LEN: usize = CHUNK_BYTES / std::mem::size_of::<RawRecord>();
 
 /// How many chunks may exist at once, over all threads (default 128 = 256 MiB).
@@ -141,12 +141,21 @@ impl Chunk {
         unsafe { &*self.slots.as_ptr().add(i) }
     }
 
-    /// The published records from `from` on. Only the collector calls this.
-    pub(crate) fn published_from(&self, from: usize, out: &mut Vec<RawRecord>) -> usize {
+    /// The published records from `from` on, decoded as written by thread `thread`. Only the
+    /// collector calls this.
+    pub(crate) fn published_from(&self, from: usize, thread: u32, out: &mut Vec<Record>) -> usize {
         let len = self.len.load(Ordering::Acquire);
         for i in from.min(len)..len {
             // SAFETY: below `len`: initialised, and not written again (see the `Sync` impl).
-            out.push(unsafe { (*self.slot(i).get()).assume_init() });
+            let raw = unsafe { (*self.slot(i).get()).assume_init() };
+            if raw.kind == RecordKind::StateParent {
+                // Published together with the `State` record before it (`ThreadBuffer::push_n`).
+                if let Some(state) = out.last_mut().filter(|r| r.kind == RecordKind::State) {
+                    state.c = raw.a;
+                }
+                continue;
+            }
+            out.push(Record::decode(raw, thread));
         }
         len
     }
@@ -187,9 +196,9 @@ pub(crate) struct ThreadShared {
     /// The time of the record waiting while this thread hands a full chunk over (the hand-off
     /// lock is shared with the collector, which runs at low priority); `u64::MAX` otherwise.
     pub handing_off_since: AtomicU64,
-    /// Variable-size data a record points at by sequence number (`RawRecord::c`): spawn
+    /// Variable-size data a record points at by sequence number (`RawRecord::b`): spawn
     /// metadata and marks. Rare next to polls and wakes, so a per-thread lock is fine here.
-    pub side: Mutex<Vec<(u64, SideEntry)>>,
+    pub side: Mutex<Vec<(u32, SideEntry)>>,
 }
 
 /// The strings of a spawn or a mark, which do not fit in a `RawRecord`.
@@ -244,7 +253,7 @@ pub(crate) struct ThreadBuffer {
     len: usize,
     /// While no chunk is available, retry the hand-off only every so many records.
     starved_for: u32,
-    next_side_seq: u64,
+    next_side_seq: u32,
 }
 
 impl ThreadBuffer {
@@ -270,31 +279,41 @@ impl ThreadBuffer {
 
     #[inline]
     pub(crate) fn push(&mut self, rec: RawRecord) {
-        if self.len == CHUNK_LEN || self.current.is_none() {
-            self.shared.handing_off_since.store(rec.t, Ordering::Release);
+        self.push_n([rec]);
+    }
+
+    /// Writes `recs` into one chunk and publishes them at once, so the collector never sees
+    /// a part of them.
+    #[inline]
+    pub(crate) fn push_n<const N: usize>(&mut self, recs: [RawRecord; N]) {
+        if self.len + N > CHUNK_LEN || self.current.is_none() {
+            self.shared.handing_off_since.store(recs[0].t, Ordering::Release);
             let rotated = self.rotate();
             if !rotated {
                 self.shared.handing_off_since.store(u64::MAX, Ordering::Release);
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                self.shared.last_run.store(rec.run, Ordering::Relaxed);
+                self.shared.dropped.fetch_add(N as u64, Ordering::Relaxed);
+                self.shared.last_run.store(recs[0].run, Ordering::Relaxed);
                 return;
             }
         }
         let chunk = self.current.as_ref().expect("rotate() leaves a current chunk on success");
-        // SAFETY: this thread is the only producer of `chunk`, and `len` is not yet published.
-        unsafe { (*chunk.slot(self.len).get()).write(rec) };
-        self.len += 1;
+        for rec in recs {
+            // SAFETY: this thread is the only producer of `chunk`, and `len` is not yet published.
+            unsafe { (*chunk.slot(self.len).get()).write(rec) };
+            self.len += 1;
+        }
         chunk.len.store(self.len, Ordering::Release);
-        if self.len == 1 {
-            // Published: the hand-off (if this record waited for one) is over.
+        if self.len == N {
+            // Published: the hand-off (if these records waited for one) is over.
             self.shared.handing_off_since.store(u64::MAX, Ordering::Release);
         }
     }
 
-    /// Stores variable-size data for a record about to be pushed; returns its sequence number.
-    pub(crate) fn push_side(&mut self, entry: SideEntry) -> u64 {
+    /// Stores variable-size data for a record about to be pushed; returns its sequence number
+    /// (which wraps: an entry is taken long before 2^32 more are made).
+    pub(crate) fn push_side(&mut self, entry: SideEntry) -> u32 {
         let seq = self.next_side_seq;
-        self.next_side_seq += 1;
+        self.next_side_seq = self.next_side_seq.wrapping_add(1);
         self.shared.side.lock().unwrap_or_else(|e| e.into_inner()).push((seq, entry));
         seq
     }

@@ -58,12 +58,8 @@ thread_local! {
 
 impl Capture {
     #[inline]
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one flat call per record keeps every call site a single line of stores"
-    )]
-    fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, c: u64, flags: u8) {
-        let rec = RawRecord { t, task, a, b, c, run: self.run, kind, flags };
+    fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, flags: u8) {
+        let rec = RawRecord { t, task, a, b, run: self.run, kind, flags };
         self.buffer.get_or_insert_with(ThreadBuffer::register).push(rec);
     }
 
@@ -135,10 +131,9 @@ pub(crate) fn poll_hook_end(task: u64) {
         if !w.active || w.task != task {
             return;
         }
-        let thread = c.thread_index();
         if w.enters == 0 {
             // The task span was disabled: the hook window is the best bound we have.
-            c.push(RecordKind::PollStart, clock::ticks(), task, 0, thread, 0, 0);
+            c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
         }
         let dropped_only = w.terminated && w.enters == 1;
         let mut flags = 0;
@@ -149,7 +144,7 @@ pub(crate) fn poll_hook_end(task: u64) {
             flags |= FLAG_DROP;
         }
         let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
-        c.push(RecordKind::PollEnd, end, task, 0, thread, 0, flags);
+        c.push(RecordKind::PollEnd, end, task, 0, 0, flags);
         if w.terminated {
             let outcome = if dropped_only {
                 Outcome::Cancelled
@@ -158,7 +153,7 @@ pub(crate) fn poll_hook_end(task: u64) {
             } else {
                 Outcome::Completed
             };
-            c.push(RecordKind::Done, end, task, 0, 0, 0, outcome as u8);
+            c.push(RecordKind::Done, end, task, 0, 0, outcome as u8);
         }
         if let Some(b) = &c.buffer {
             b.shared.pending_since.store(u64::MAX, std::sync::atomic::Ordering::Release);
@@ -175,7 +170,7 @@ pub(crate) fn task_terminated(task: u64) {
             c.current_task = 0;
         } else {
             // Dropped outside a poll: runtime shutdown, or the last handle of an idle task.
-            c.push(RecordKind::Done, clock::ticks(), task, 0, 0, 0, Outcome::Cancelled as u8);
+            c.push(RecordKind::Done, clock::ticks(), task, 0, 0, Outcome::Cancelled as u8);
         }
     });
 }
@@ -186,8 +181,7 @@ pub(crate) fn task_terminated(task: u64) {
 /// Returns the task that was current before, to restore at the end.
 pub(crate) fn inner_poll_start(task: u64) -> u64 {
     with(|c| {
-        let thread = c.thread_index();
-        c.push(RecordKind::PollStart, clock::ticks(), task, 0, thread, 0, 0);
+        c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
         std::mem::replace(&mut c.current_task, task)
     })
     .unwrap_or(0)
@@ -196,13 +190,12 @@ pub(crate) fn inner_poll_start(task: u64) -> u64 {
 /// That poll returned (`ready`), or unwound (`panicked`).
 pub(crate) fn inner_poll_end(task: u64, ready: bool, panicked: bool, previous: u64) {
     with(|c| {
-        let thread = c.thread_index();
         let t = clock::ticks();
         let flags = if ready || panicked { FLAG_READY } else { 0 };
-        c.push(RecordKind::PollEnd, t, task, 0, thread, 0, flags);
+        c.push(RecordKind::PollEnd, t, task, 0, 0, flags);
         if ready || panicked {
             let outcome = if panicked { Outcome::Panicked } else { Outcome::Completed };
-            c.push(RecordKind::Done, t, task, 0, 0, 0, outcome as u8);
+            c.push(RecordKind::Done, t, task, 0, 0, outcome as u8);
         }
         c.current_task = previous;
     });
@@ -210,7 +203,7 @@ pub(crate) fn inner_poll_end(task: u64, ready: bool, panicked: bool, previous: u
 
 /// A task whose polls are seen from inside was dropped before completing.
 pub(crate) fn inner_cancelled(task: u64) {
-    with(|c| c.push(RecordKind::Done, clock::ticks(), task, 0, 0, 0, Outcome::Cancelled as u8));
+    with(|c| c.push(RecordKind::Done, clock::ticks(), task, 0, 0, Outcome::Cancelled as u8));
 }
 
 // ---- tracing callbacks ---------------------------------------------------------------------
@@ -238,8 +231,7 @@ pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
             c.window.enters = c.window.enters.saturating_add(1);
             if c.window.enters == 1 {
                 c.window.span = span;
-                let thread = c.thread_index();
-                c.push(RecordKind::PollStart, clock::ticks(), c.window.task, 0, thread, 0, 0);
+                c.push(RecordKind::PollStart, clock::ticks(), c.window.task, 0, 0, 0);
             }
         },
         blocking,
@@ -249,8 +241,7 @@ pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
     }
     with(|c| {
         c.current_task = blocking;
-        let thread = c.thread_index();
-        c.push(RecordKind::PollStart, clock::ticks(), blocking, 0, thread, 0, 0);
+        c.push(RecordKind::PollStart, clock::ticks(), blocking, 0, 0, 0);
     });
 }
 
@@ -277,11 +268,10 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
         }
         // `current_task` stays set until tokio's terminate hook: the wake of the JoinHandle
         // happens between the two, and is the blocking task's doing.
-        let thread = c.thread_index();
         let t = clock::ticks();
         let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
-        c.push(RecordKind::PollEnd, t, blocking, 0, thread, 0, FLAG_READY);
-        c.push(RecordKind::Done, t, blocking, 0, 0, 0, outcome as u8);
+        c.push(RecordKind::PollEnd, t, blocking, 0, 0, FLAG_READY);
+        c.push(RecordKind::Done, t, blocking, 0, 0, outcome as u8);
     });
 }
 
@@ -291,10 +281,9 @@ pub(crate) fn spawned(task: u64, info: SpawnInfo) {
         let parent = c.current_task;
         let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
         let seq = buffer.push_side(SideEntry::Spawn(info));
-        let thread = buffer.shared.index;
         // Read the clock after the side table's lock, so the record is published right after.
         let t = clock::ticks();
-        c.push(RecordKind::Spawn, t, task, parent, thread, seq, 0);
+        c.push(RecordKind::Spawn, t, task, parent, seq, 0);
     });
 }
 
@@ -315,13 +304,12 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
     with(|c| {
         let t = clock::ticks();
         match op {
-            WakerOp::Clone => c.push(RecordKind::WakerClone, t, task, 0, 0, 0, 0),
-            WakerOp::Drop => c.push(RecordKind::WakerDrop, t, task, 0, 0, 0, 0),
+            WakerOp::Clone => c.push(RecordKind::WakerClone, t, task, 0, 0, 0),
+            WakerOp::Drop => c.push(RecordKind::WakerDrop, t, task, 0, 0, 0),
             WakerOp::Wake | WakerOp::WakeByRef => {
                 let by = c.current_task;
-                let thread = c.thread_index();
                 let flags = if op == WakerOp::WakeByRef { FLAG_BY_REF } else { 0 };
-                c.push(RecordKind::Wake, t, task, by, thread, 0, flags);
+                c.push(RecordKind::Wake, t, task, by, 0, flags);
             }
         }
     });
@@ -329,12 +317,21 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
 
 // ---- probes and marks ----------------------------------------------------------------------
 
-/// Records a probe state change on the current thread, for the task being polled.
+/// Records that probe `future` entered `state` at `site` (0: none), for the task being polled;
+/// `parent` is the enclosing probe of a starting one (0: none).
 #[inline]
-pub(crate) fn probe_state(future: u64, state: u8, b: u32, c_field: u64) {
+pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64) {
     with(|c| {
         let task = c.current_task;
-        c.push(RecordKind::State, clock::ticks(), task, future, b, c_field, state);
+        let t = clock::ticks();
+        let rec = RawRecord { t, task, a: future, b: site, run: c.run, kind: RecordKind::State, flags: state };
+        let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
+        if parent == 0 {
+            buffer.push(rec);
+        } else {
+            let link = RawRecord { a: parent, kind: RecordKind::StateParent, ..rec };
+            buffer.push_n([rec, link]);
+        }
     });
 }
 
@@ -343,9 +340,8 @@ pub(crate) fn mark(label: String) {
         let task = c.current_task;
         let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
         let seq = buffer.push_side(SideEntry::Mark(label));
-        let thread = buffer.shared.index;
         let t = clock::ticks();
-        c.push(RecordKind::Mark, t, task, 0, thread, seq, 0);
+        c.push(RecordKind::Mark, t, task, 0, seq, 0);
     });
 }
 

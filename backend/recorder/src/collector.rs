@@ -21,7 +21,7 @@ use crate::clock;
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
 use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent, TaskFlags};
-use crate::record::{ProbeState, RawRecord, RecordKind};
+use crate::record::{ProbeState, Record, RecordKind};
 
 /// How far behind "now" a regular drain stops: longer than a thread is likely to be
 /// descheduled between reading the clock and publishing its record on a loaded machine (10 ms
@@ -170,27 +170,44 @@ fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
 }
 
 /// The collector's CPU priority. It is background work: while the buffers have room it runs
-/// at the lowest normal priority (Linux `nice` 19), so a program that keeps every core busy is
-/// barely slowed by its own recording, the per-thread buffers absorb the backlog, and the
-/// collector still gets a slice of CPU every scheduling period (unlike `SCHED_IDLE`, which can
-/// starve it, and with it live streaming and time-based lints, on a saturated machine). When
-/// the backlog passes three quarters of the buffer budget it competes at normal priority, so
-/// records are not dropped.
+/// under Linux's `SCHED_IDLE` policy, so it takes a core only when that core would otherwise
+/// idle, and a program that keeps every core busy is barely slowed by its own recording: the
+/// per-thread buffers absorb the backlog. (At `nice` 19 instead, a core running only the
+/// collector counts as busy, and the kernel was seen to leave both workers of a 2-worker
+/// runtime on the other core for 80 ms.) When the backlog passes three quarters of the buffer
+/// budget the collector asks to compete at normal priority, so records are not dropped; leaving
+/// `SCHED_IDLE` needs `CAP_SYS_NICE` (or a permissive `RLIMIT_NICE`), and without it the
+/// collector stays in the background and any records that do not fit are counted as dropped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Priority {
     Background,
     Normal,
 }
 
-fn set_priority(p: Priority) {
+/// Applies `p` to the calling thread; false if the system refused.
+fn set_priority(p: Priority) -> bool {
     #[cfg(target_os = "linux")]
-    // SAFETY: a plain system call on the calling thread's own id; no memory is shared.
+    // SAFETY: plain system calls on the calling thread (pid 0); the parameter outlives the call.
     unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, if p == Priority::Background { 19 } else { 0 });
+        match p {
+            Priority::Background => {
+                libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0
+                    // No SCHED_IDLE (an unusual kernel): the lowest normal priority is next best.
+                    || libc::setpriority(libc::PRIO_PROCESS, tid, 19) == 0
+            }
+            Priority::Normal => {
+                libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) == 0
+                    && libc::setpriority(libc::PRIO_PROCESS, tid, 0) == 0
+            }
+        }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = p;
+    {
+        let _ = p;
+        false
+    }
 }
 
 /// Per-thread reading position: the chunk last read as "current", and how far.
@@ -210,12 +227,12 @@ struct Collector {
     task_run: IdMap<u64, u16>,
     /// Registry span id -> task id, from spawn records (layer mode only).
     span_task: IdMap<u64, u64>,
-    batch: Vec<RawRecord>,
-    held: Vec<RawRecord>,
+    batch: Vec<Record>,
+    held: Vec<Record>,
     /// Records past the horizon handed over early because their run is being finished.
-    released: Vec<RawRecord>,
+    released: Vec<Record>,
     /// This drain's records per run (few runs: a vector beats a map).
-    per_run: Vec<(u16, Vec<RawRecord>)>,
+    per_run: Vec<(u16, Vec<Record>)>,
     /// Dropped counts per run, found this drain.
     dropped: HashMap<u16, u64>,
     /// How many runs were live at the last drain.
@@ -267,9 +284,8 @@ impl Collector {
                 u if u < 0.4 => Priority::Background,
                 _ => priority,
             };
-            if wanted != priority {
+            if wanted != priority && set_priority(wanted) {
                 priority = wanted;
-                set_priority(priority);
             }
             if forced {
                 let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
@@ -301,7 +317,7 @@ impl Collector {
             for chunk in full {
                 let ptr = Arc::as_ptr(&chunk) as usize;
                 let from = if ptr == cursor.chunk { cursor.read } else { 0 };
-                chunk.published_from(from, &mut self.batch);
+                chunk.published_from(from, thread.index, &mut self.batch);
                 if ptr == cursor.chunk {
                     *cursor = Cursor::default();
                 }
@@ -310,12 +326,12 @@ impl Collector {
             if let Some(chunk) = current {
                 let ptr = Arc::as_ptr(&chunk) as usize;
                 let from = if ptr == cursor.chunk { cursor.read } else { 0 };
-                let read = chunk.published_from(from, &mut self.batch);
+                let read = chunk.published_from(from, thread.index, &mut self.batch);
                 *cursor = Cursor { chunk: ptr, read };
             }
             let side = std::mem::take(&mut *thread.side.lock().unwrap_or_else(|e| e.into_inner()));
             for (seq, entry) in side {
-                self.side.insert((thread.index, seq), entry);
+                self.side.insert((thread.index, u64::from(seq)), entry);
             }
             let dropped = thread.dropped.swap(0, Ordering::Relaxed);
             if dropped > 0 {
@@ -458,7 +474,7 @@ impl Collector {
         *inner.futures.entry(global).or_insert(next)
     }
 
-    fn store(&mut self, log: &RunLog, inner: &mut RunLogInner, rec: &RawRecord) {
+    fn store(&mut self, log: &RunLog, inner: &mut RunLogInner, rec: &Record) {
         let t = rec.t.saturating_sub(log.start);
         // Only tasks spawned in this run belong to it: tokio also reports, for instance, the
         // end of the blocking tasks that are a runtime's worker threads. A blocking task's end
@@ -477,7 +493,7 @@ impl Collector {
         }
         let mut spawn = None;
         let ev = match rec.kind {
-            RecordKind::Empty => return,
+            RecordKind::Empty | RecordKind::StateParent => return,
             RecordKind::Spawn => {
                 let info = match self.side.remove(&(rec.b, rec.c)) {
                     Some(SideEntry::Spawn(info)) => info,

@@ -1,8 +1,10 @@
-//! The fixed-size record the hot path writes, before the collector turns it into a wire event.
+//! The fixed-size record the hot path writes, and the wider one the collector reads it into.
 //!
-//! A `RawRecord` is 40 bytes, `Copy`, and holds no pointers to heap data, so writing one is a
-//! handful of stores into a preallocated chunk. What a field means depends on `kind`; the
-//! collector (see `collector.rs`) is the only reader and the only place that interprets it.
+//! A `RawRecord` is 32 bytes, `Copy`, and holds no pointers to heap data, so writing one is a
+//! handful of stores into a preallocated chunk. It leaves out what the collector knows without
+//! it: the thread (each thread has its own buffer). What a field means depends on `kind`; the
+//! collector (see `collector.rs`) is the only reader and the only place that interprets it,
+//! after `Record::decode` has added the thread.
 
 /// What happened. The discriminants are stable only inside one process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -11,24 +13,27 @@ pub(crate) enum RecordKind {
     /// Never written; the value zeroed slots hold.
     #[default]
     Empty = 0,
-    /// `task` was spawned; `a` = parent task (0: none), `b` = thread, `c` = side-table sequence number.
+    /// `task` was spawned; `a` = parent task (0: none), `b` = side-table sequence number.
     Spawn,
-    /// A poll of `task` began on thread `b` (a global thread index).
+    /// A poll of `task` began.
     PollStart,
     /// That poll returned; flags: `FLAG_READY`, `FLAG_DROP` (the "poll" only dropped a cancelled future).
     PollEnd,
-    /// `task` was woken on thread `b`; `a` = waking task (0: a driver or plain thread), flags: `FLAG_BY_REF`.
+    /// `task` was woken; `a` = waking task (0: a driver or plain thread), flags: `FLAG_BY_REF`.
     Wake,
     /// A waker of `task` was cloned.
     WakerClone,
     /// A waker of `task` was dropped.
     WakerDrop,
-    /// Probe `a` in `task` entered state `flags` (a `ProbeState`); `c` = site id or, for
-    /// `ProbeState::Start`, the parent probe (0: none), with the site id in `b`.
+    /// Probe `a` in `task` entered state `flags` (a `ProbeState`) at site `b` (0: none). A
+    /// `ProbeState::Start` with a parent probe is followed, in the same chunk, by a
+    /// `StateParent` record.
     State,
+    /// The parent probe (`a`) of the `State` record just before it.
+    StateParent,
     /// `task` ended; flags = `Outcome`.
     Done,
-    /// A scenario's annotation; `b` = thread, `c` = side-table sequence number.
+    /// A scenario's annotation; `b` = side-table sequence number.
     Mark,
 }
 
@@ -36,7 +41,7 @@ pub(crate) const FLAG_READY: u8 = 1;
 pub(crate) const FLAG_DROP: u8 = 2;
 pub(crate) const FLAG_BY_REF: u8 = 1;
 
-/// One recorded occurrence. See `RecordKind` for the meaning of `a`, `b` and `c`.
+/// One recorded occurrence, as the hot path writes it. See `RecordKind` for `a` and `b`.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(crate) struct RawRecord {
@@ -45,7 +50,6 @@ pub(crate) struct RawRecord {
     pub t: u64,
     pub task: u64,
     pub a: u64,
-    pub c: u64,
     pub b: u32,
     /// The run this thread was working for when it wrote the record (0: unknown; the
     /// collector then routes by task id).
@@ -54,7 +58,36 @@ pub(crate) struct RawRecord {
     pub flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<RawRecord>() == 40);
+const _: () = assert!(std::mem::size_of::<RawRecord>() == 32);
+
+/// A record as the collector handles it: the raw one with its thread, and the side-table
+/// sequence number or parent probe in a field of its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Record {
+    pub t: u64,
+    pub task: u64,
+    pub a: u64,
+    /// Side-table sequence number (`Spawn`, `Mark`) or parent probe (`State`).
+    pub c: u64,
+    /// The global index of the thread that wrote it (for `State`: the site id).
+    pub b: u32,
+    pub run: u16,
+    pub kind: RecordKind,
+    pub flags: u8,
+}
+
+impl Record {
+    /// `raw` as written by thread `thread`.
+    #[inline]
+    pub(crate) fn decode(raw: RawRecord, thread: u32) -> Record {
+        let (b, c) = match raw.kind {
+            RecordKind::Spawn | RecordKind::Mark => (thread, u64::from(raw.b)),
+            RecordKind::State => (raw.b, 0),
+            _ => (thread, 0),
+        };
+        Record { t: raw.t, task: raw.task, a: raw.a, c, b, run: raw.run, kind: raw.kind, flags: raw.flags }
+    }
+}
 
 /// How a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
