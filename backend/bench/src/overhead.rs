@@ -133,13 +133,20 @@ pub fn child(args: ChildArgs) {
         other => panic!("unknown mode {other}"),
     }
     let log = recorder_on.then(|| Recorder::global().begin_run());
+    // The recorder faults its warm buffers in when it starts (in the background); a program
+    // that runs for longer than a benchmark round never notices.
+    while recorder_on && !Recorder::global().is_warm() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let rt = runtime(log.as_ref().map(|l| l.id));
     let _ctx = log.as_ref().map(|l| futurescope_recorder::RunContextGuard::enter(l.id));
     // Warm up the runtime's threads and the recorder's buffers.
     rt.block_on(workload(args.tasks.min(50), 10));
+    let cpu_before = worker_cpu_ns();
     let start = Instant::now();
     rt.block_on(workload(args.tasks, args.yields));
     let ms = start.elapsed().as_secs_f64() * 1e3;
+    let worker_cpu_ms = cpu_before.zip(worker_cpu_ns()).map(|(a, b)| b.saturating_sub(a) as f64 / 1e6);
     rt.shutdown_timeout(Duration::from_secs(1));
     let counts = log.as_ref().map(|l| {
         Recorder::global().finish_run(l);
@@ -149,9 +156,25 @@ pub fn child(args: ChildArgs) {
     drop(log);
     let v = match counts {
         Some(c) => {
-            json!({"mode": args.mode, "ms": ms, "events": c.events, "polls": c.polls, "wakes": c.wakes, "dropped": c.dropped})
+            json!({"mode": args.mode, "ms": ms, "worker_cpu_ms": worker_cpu_ms, "events": c.events, "polls": c.polls, "wakes": c.wakes, "dropped": c.dropped})
         }
-        None => json!({"mode": args.mode, "ms": ms}),
+        None => json!({"mode": args.mode, "ms": ms, "worker_cpu_ms": worker_cpu_ms}),
     };
     println!("{v}");
+}
+
+/// CPU time the runtime's worker threads have used so far (Linux: `/proc/self/task/*/schedstat`),
+/// which, unlike wall time, does not count time other processes took the cores.
+fn worker_cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+        if !comm.contains("worker") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }

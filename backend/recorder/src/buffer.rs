@@ -11,6 +11,12 @@
 //! collector has not returned any, records are dropped and counted in `ThreadShared::dropped`,
 //! which the collector turns into `dropped` events. Memory is bounded by
 //! `max_chunks * CHUNK_BYTES`.
+//!
+//! Chunks the collector has read go back to one global pool, which keeps up to a "warm"
+//! number of them mapped and already faulted in (the collector pre-faults that many when it
+//! starts): the first write to fresh memory costs the kernel a page clear, which on a virtual
+//! machine was measured to be most of a busy worker's recording cost, so the hot path should
+//! only ever write to memory that has been written before.
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
@@ -29,15 +35,54 @@ pub(crate) const CHUNK_LEN: usize = CHUNK_BYTES / std::mem::size_of::<RawRecord>
 /// How many chunks may exist at once, over all threads (default 128 = 256 MiB).
 static MAX_CHUNKS: AtomicUsize = AtomicUsize::new(128);
 static ALLOCATED_CHUNKS: AtomicUsize = AtomicUsize::new(0);
+/// How many free chunks the pool keeps instead of unmapping them.
+static WARM_CHUNKS: AtomicUsize = AtomicUsize::new(0);
+/// Free chunks, faulted in, ready for any thread.
+static POOL: Mutex<Vec<Arc<Chunk>>> = Mutex::new(Vec::new());
+/// `POOL`'s length, readable without its lock.
+static POOLED_CHUNKS: AtomicUsize = AtomicUsize::new(0);
 
-/// How much of the chunk budget is in use, 0.0 to 1.0: the collector's backlog, roughly.
+/// How much of the chunk budget holds records not yet read, 0.0 to 1.0: the collector's
+/// backlog, roughly.
 pub(crate) fn budget_used() -> f64 {
-    ALLOCATED_CHUNKS.load(Ordering::Relaxed) as f64 / MAX_CHUNKS.load(Ordering::Relaxed).max(1) as f64
+    let in_use = ALLOCATED_CHUNKS.load(Ordering::Relaxed).saturating_sub(POOLED_CHUNKS.load(Ordering::Relaxed));
+    in_use as f64 / MAX_CHUNKS.load(Ordering::Relaxed).max(1) as f64
 }
 
-/// Sets the global chunk budget; takes effect for chunks allocated afterwards.
-pub(crate) fn set_max_chunks(n: usize) {
-    MAX_CHUNKS.store(n.max(2), Ordering::Relaxed);
+/// Sets the global chunk budget and how many free chunks to keep warm; takes effect for chunks
+/// allocated or returned afterwards.
+pub(crate) fn set_limits(max_chunks: usize, warm_chunks: usize) {
+    let max = max_chunks.max(2);
+    MAX_CHUNKS.store(max, Ordering::Relaxed);
+    WARM_CHUNKS.store(warm_chunks.min(max), Ordering::Relaxed);
+}
+
+fn pool() -> MutexGuard<'static, Vec<Arc<Chunk>>> {
+    POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A chunk for a thread to write into: a warm one from the pool if there is one.
+fn take_chunk() -> Option<Arc<Chunk>> {
+    let pooled = {
+        let mut pool = pool();
+        let c = pool.pop();
+        POOLED_CHUNKS.store(pool.len(), Ordering::Relaxed);
+        c
+    };
+    pooled.or_else(Chunk::try_new)
+}
+
+/// Fills the pool with warm chunks up to the warm count (or the budget). Called by the
+/// collector when it starts, at its background priority.
+pub(crate) fn prefill_pool() {
+    let warm = WARM_CHUNKS.load(Ordering::Relaxed);
+    while POOLED_CHUNKS.load(Ordering::Relaxed) < warm {
+        let Some(chunk) = Chunk::try_new() else { return };
+        chunk.fault_in();
+        let mut pool = pool();
+        pool.push(chunk);
+        POOLED_CHUNKS.store(pool.len(), Ordering::Relaxed);
+    }
 }
 
 pub(crate) struct Chunk {
@@ -108,7 +153,7 @@ impl Drop for ChunkMemory {
 
 // SAFETY: slots below `len` are written only before `len` is release-stored past them and
 // never written again until the chunk is recycled (which happens-after the collector is done
-// reading it, through the `ThreadShared::state` mutex); slots at or above `len` are touched
+// reading it, through the pool's mutex); slots at or above `len` are touched
 // only by the single producer thread that holds the chunk as its current one.
 unsafe impl Sync for Chunk {}
 unsafe impl Send for Chunk {}
@@ -132,6 +177,24 @@ impl Chunk {
         };
         let slots = std::ptr::NonNull::new(slots.cast()).expect("a mapping is never at address 0");
         Some(Arc::new(Chunk { slots, _memory: memory, len: AtomicUsize::new(0) }))
+    }
+
+    /// Makes the kernel back the whole chunk with memory now, off the hot path.
+    fn fault_in(&self) {
+        let base = self.slots.as_ptr().cast::<u8>();
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: advice on this chunk's own bytes (2 MiB-aligned, inside its mapping).
+            let populated = unsafe { libc::madvise(base.cast(), CHUNK_BYTES, libc::MADV_POPULATE_WRITE) } == 0;
+            if populated {
+                return;
+            }
+        }
+        for offset in (0..CHUNK_BYTES).step_by(4096) {
+            // SAFETY: inside the chunk, which no thread writes yet (it is not handed out); a
+            // volatile write so the touch is not optimised away.
+            unsafe { base.add(offset).write_volatile(0) };
+        }
     }
 
     #[inline]
@@ -222,7 +285,6 @@ pub struct SpawnInfo {
 
 pub(crate) struct HandOff {
     pub full: VecDeque<Arc<Chunk>>,
-    pub free: Vec<Arc<Chunk>>,
     pub current: Option<Arc<Chunk>>,
 }
 
@@ -260,12 +322,12 @@ impl ThreadBuffer {
     pub(crate) fn register() -> ThreadBuffer {
         let index = NEXT_THREAD_INDEX.fetch_add(1, Ordering::Relaxed) as u32;
         let name = std::thread::current().name().unwrap_or("unnamed").to_owned();
-        let current = Chunk::try_new();
+        let current = take_chunk();
         let shared = Arc::new(ThreadShared {
             index,
             name: Mutex::new(name),
             role: std::sync::atomic::AtomicU8::new(ROLE_UNKNOWN),
-            state: Mutex::new(HandOff { full: VecDeque::new(), free: Vec::new(), current: current.clone() }),
+            state: Mutex::new(HandOff { full: VecDeque::new(), current: current.clone() }),
             dropped: AtomicU64::new(0),
             last_run: AtomicU16::new(0),
             closed: AtomicBool::new(false),
@@ -329,7 +391,7 @@ impl ThreadBuffer {
         if let Some(full) = self.current.take() {
             hand_off.full.push_back(full);
         }
-        let next = hand_off.free.pop().or_else(Chunk::try_new);
+        let next = take_chunk();
         hand_off.current = next.clone();
         drop(hand_off);
         self.len = 0;
@@ -348,11 +410,13 @@ impl Drop for ThreadBuffer {
     }
 }
 
-/// Returns a chunk the collector has read to its thread's free list.
-pub(crate) fn recycle(shared: &ThreadShared, chunk: Arc<Chunk>) {
-    if shared.closed.load(Ordering::Acquire) {
-        return; // dropped: gives its budget back
-    }
+/// Returns a chunk the collector has read (or a closed thread's last one) to the pool, or
+/// unmaps it if the pool already holds its warm count.
+pub(crate) fn recycle(chunk: Arc<Chunk>) {
     chunk.len.store(0, Ordering::Relaxed);
-    shared.lock().free.push(chunk);
+    let mut pool = pool();
+    if pool.len() < WARM_CHUNKS.load(Ordering::Relaxed) {
+        pool.push(chunk);
+        POOLED_CHUNKS.store(pool.len(), Ordering::Relaxed);
+    }
 }

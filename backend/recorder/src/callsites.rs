@@ -99,6 +99,18 @@ impl Visit for SpawnFieldsVisitor {
     }
 }
 
+/// The operation a waker event's `op` names: one of tokio's four, told apart by length and one
+/// byte first (this runs for every waker operation), then checked in full.
+fn parse_waker_op(op: &str) -> Option<WakerOp> {
+    match (op.len(), op.as_bytes().get(6)) {
+        (11, _) if op == "waker.clone" => Some(WakerOp::Clone),
+        (17, _) if op == "waker.wake_by_ref" => Some(WakerOp::WakeByRef),
+        (10, Some(b'd')) if op == "waker.drop" => Some(WakerOp::Drop),
+        (10, Some(b'w')) if op == "waker.wake" => Some(WakerOp::Wake),
+        _ => None,
+    }
+}
+
 /// Extracts the operation and the woken task's span id from a `tokio::task::waker` event.
 #[derive(Default)]
 pub(crate) struct WakerOpVisitor {
@@ -115,15 +127,25 @@ impl Visit for WakerOpVisitor {
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "op" {
-            self.op = match value {
-                "waker.clone" => Some(WakerOp::Clone),
-                "waker.drop" => Some(WakerOp::Drop),
-                "waker.wake" => Some(WakerOp::Wake),
-                "waker.wake_by_ref" => Some(WakerOp::WakeByRef),
-                _ => None,
-            };
+            self.op = parse_waker_op(value);
         }
     }
 
     fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waker_ops_parse_exactly() {
+        assert_eq!(parse_waker_op("waker.clone"), Some(WakerOp::Clone));
+        assert_eq!(parse_waker_op("waker.drop"), Some(WakerOp::Drop));
+        assert_eq!(parse_waker_op("waker.wake"), Some(WakerOp::Wake));
+        assert_eq!(parse_waker_op("waker.wake_by_ref"), Some(WakerOp::WakeByRef));
+        for other in ["", "waker.", "waker.dropx", "waker.clonf", "waker.wakf", "xaker.drop", "waker.wake_by_rex"] {
+            assert_eq!(parse_waker_op(other), None, "{other}");
+        }
+    }
 }

@@ -37,13 +37,22 @@ struct PollWindow {
     terminated: bool,
 }
 
-#[derive(Default)]
+/// How many waker clones and drops of one poll wait for a time (see `Capture::deferred`).
+const DEFERRED: usize = 4;
+
 struct Capture {
     /// The run this thread works for (0: none known; the collector routes by task).
     run: u16,
     /// The task being polled or run on this thread right now (0: none).
     current_task: u64,
     window: PollWindow,
+    /// Waker clones and drops (kind, task) seen inside the current poll, not yet written. They
+    /// take the time of the next clock reading on this thread (a wake's, or the poll's end),
+    /// so they cost no reading of their own: reading the clock is the largest part of a
+    /// record's cost, and a poll typically clones or drops a waker once or more. Their order
+    /// among the thread's records is kept.
+    deferred: [(RecordKind, u64); DEFERRED],
+    deferred_len: usize,
     buffer: Option<ThreadBuffer>,
 }
 
@@ -52,6 +61,8 @@ thread_local! {
         run: 0,
         current_task: 0,
         window: PollWindow { active: false, task: 0, span: 0, enters: 0, exit_t: 0, panicked: false, terminated: false },
+        deferred: [(RecordKind::Empty, 0); DEFERRED],
+        deferred_len: 0,
         buffer: None,
     }) };
 }
@@ -59,8 +70,36 @@ thread_local! {
 impl Capture {
     #[inline]
     fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, flags: u8) {
-        let rec = RawRecord { t, task, a, b, run: self.run, kind, flags };
+        self.push_raw(RawRecord { t, task, a, b, run: self.run, kind, flags });
+    }
+
+    /// Writes `rec`, after any deferred waker operations (which get its time).
+    #[inline]
+    fn push_raw(&mut self, rec: RawRecord) {
+        if self.deferred_len != 0 {
+            self.flush_deferred(rec.t);
+        }
         self.buffer.get_or_insert_with(ThreadBuffer::register).push(rec);
+    }
+
+    /// Writes the deferred waker operations with time `t`.
+    #[inline]
+    fn flush_deferred(&mut self, t: u64) {
+        let n = std::mem::take(&mut self.deferred_len);
+        let buffer = self.buffer.get_or_insert_with(ThreadBuffer::register);
+        for &(kind, task) in &self.deferred[..n] {
+            buffer.push(RawRecord { t, task, a: 0, b: 0, run: self.run, kind, flags: 0 });
+        }
+    }
+
+    /// Keeps a waker clone or drop inside a poll until the next clock reading.
+    #[inline]
+    fn defer(&mut self, kind: RecordKind, task: u64) {
+        if self.deferred_len == DEFERRED {
+            self.flush_deferred(clock::ticks());
+        }
+        self.deferred[self.deferred_len] = (kind, task);
+        self.deferred_len += 1;
     }
 
     fn thread_index(&mut self) -> u32 {
@@ -255,6 +294,9 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
                 if let Some(b) = &c.buffer {
                     b.shared.pending_since.store(c.window.exit_t, std::sync::atomic::Ordering::Release);
                 }
+                if c.deferred_len != 0 {
+                    c.flush_deferred(c.window.exit_t);
+                }
             }
         },
         blocking,
@@ -301,16 +343,21 @@ pub(crate) const SPAN_ID_FLAG: u64 = 1 << 63;
 
 #[inline]
 pub(crate) fn waker_op(op: WakerOp, task: u64) {
-    with(|c| {
-        let t = clock::ticks();
-        match op {
-            WakerOp::Clone => c.push(RecordKind::WakerClone, t, task, 0, 0, 0),
-            WakerOp::Drop => c.push(RecordKind::WakerDrop, t, task, 0, 0, 0),
-            WakerOp::Wake | WakerOp::WakeByRef => {
-                let by = c.current_task;
-                let flags = if op == WakerOp::WakeByRef { FLAG_BY_REF } else { 0 };
-                c.push(RecordKind::Wake, t, task, by, 0, flags);
+    with(|c| match op {
+        WakerOp::Clone | WakerOp::Drop => {
+            let kind = if op == WakerOp::Clone { RecordKind::WakerClone } else { RecordKind::WakerDrop };
+            let w = &c.window;
+            if w.active && w.enters > 0 && w.exit_t == 0 {
+                c.defer(kind, task);
+            } else {
+                c.push(kind, clock::ticks(), task, 0, 0, 0);
             }
+        }
+        WakerOp::Wake | WakerOp::WakeByRef => {
+            let t = clock::ticks();
+            let by = c.current_task;
+            let flags = if op == WakerOp::WakeByRef { FLAG_BY_REF } else { 0 };
+            c.push(RecordKind::Wake, t, task, by, 0, flags);
         }
     });
 }
@@ -325,12 +372,14 @@ pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64) {
         let task = c.current_task;
         let t = clock::ticks();
         let rec = RawRecord { t, task, a: future, b: site, run: c.run, kind: RecordKind::State, flags: state };
-        let buffer = c.buffer.get_or_insert_with(ThreadBuffer::register);
         if parent == 0 {
-            buffer.push(rec);
+            c.push_raw(rec);
         } else {
+            if c.deferred_len != 0 {
+                c.flush_deferred(t);
+            }
             let link = RawRecord { a: parent, kind: RecordKind::StateParent, ..rec };
-            buffer.push_n([rec, link]);
+            c.buffer.get_or_insert_with(ThreadBuffer::register).push_n([rec, link]);
         }
     });
 }

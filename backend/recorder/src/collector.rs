@@ -33,14 +33,19 @@ const TICK: Duration = Duration::from_millis(5);
 /// Recorder settings, fixed when it starts.
 #[derive(Clone, Debug)]
 pub struct RecorderConfig {
-    /// Memory for in-flight records, in bytes (per-thread chunks of 160 KiB come from it).
+    /// Memory for records not yet read by the collector, in bytes (threads take 2 MiB chunks
+    /// of it). When it is all in use, further records are dropped and counted.
     pub buffer_bytes: usize,
+    /// How much of `buffer_bytes` the recorder faults in when it starts (in the background) and
+    /// keeps mapped while idle, so that a burst of records is written to warm memory: the
+    /// first write to a fresh page costs a page clear in the kernel, on the recording thread.
+    pub warm_bytes: usize,
     pub lints: LintThresholds,
 }
 
 impl Default for RecorderConfig {
     fn default() -> Self {
-        RecorderConfig { buffer_bytes: 256 << 20, lints: LintThresholds::default() }
+        RecorderConfig { buffer_bytes: 256 << 20, warm_bytes: 128 << 20, lints: LintThresholds::default() }
     }
 }
 
@@ -59,6 +64,8 @@ struct Shared {
     flushed: Condvar,
     wake: Condvar,
     stop: AtomicBool,
+    /// Set once the collector has faulted in the warm part of the buffers.
+    warm: AtomicBool,
     config: RecorderConfig,
 }
 
@@ -82,7 +89,7 @@ impl Recorder {
 
     fn start(config: RecorderConfig) -> Recorder {
         clock::init();
-        buffer::set_max_chunks(config.buffer_bytes / buffer::CHUNK_BYTES);
+        buffer::set_limits(config.buffer_bytes / buffer::CHUNK_BYTES, config.warm_bytes / buffer::CHUNK_BYTES);
         let shared = Arc::new(Shared {
             runs: Mutex::new(HashMap::new()),
             finishing: Mutex::new(Vec::new()),
@@ -91,6 +98,7 @@ impl Recorder {
             flushed: Condvar::new(),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
+            warm: AtomicBool::new(false),
             config,
         });
         let for_thread = shared.clone();
@@ -99,6 +107,12 @@ impl Recorder {
             .spawn(move || Collector::new(for_thread).run())
             .expect("spawning the collector thread failed: the OS refused a thread");
         Recorder { shared }
+    }
+
+    /// Whether the collector has faulted in the warm part of the buffers
+    /// (`RecorderConfig::warm_bytes`). Recording works before that; a benchmark waits for it.
+    pub fn is_warm(&self) -> bool {
+        self.shared.warm.load(Ordering::Acquire)
     }
 
     /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
@@ -261,6 +275,8 @@ impl Collector {
     fn run(mut self) {
         let mut priority = Priority::Background;
         set_priority(priority);
+        buffer::prefill_pool();
+        self.shared.warm.store(true, Ordering::Release);
         loop {
             let target = {
                 let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
@@ -321,7 +337,7 @@ impl Collector {
                 if ptr == cursor.chunk {
                     *cursor = Cursor::default();
                 }
-                buffer::recycle(thread, chunk);
+                buffer::recycle(chunk);
             }
             if let Some(chunk) = current {
                 let ptr = Arc::as_ptr(&chunk) as usize;
@@ -342,6 +358,9 @@ impl Collector {
             if closed {
                 // Its last records were read above; it will write no more.
                 self.cursors.remove(&thread.index);
+                if let Some(chunk) = thread.lock().current.take() {
+                    buffer::recycle(chunk);
+                }
                 buffer::forget_thread(thread.index);
             }
         }
