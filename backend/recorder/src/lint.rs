@@ -172,7 +172,7 @@ impl LintState {
                                 "one poll ran for {} on worker {} (threshold {}): nothing else could run on that \
                                  worker meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
                                 ms(dur),
-                                ev.b,
+                                { ev.b },
                                 ms(th.long_poll_ns)
                             ),
                         });

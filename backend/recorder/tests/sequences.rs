@@ -107,3 +107,51 @@ fn parent_and_spawn_metadata() {
         eprintln!("{e}");
     }
 }
+
+/// Clones its waker, wakes a clone by reference and drops it, then finishes on the next poll.
+struct CloneWakeDrop {
+    polled: bool,
+}
+
+impl Future for CloneWakeDrop {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.polled {
+            return Poll::Ready(());
+        }
+        self.polled = true;
+        let waker = cx.waker().clone();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        waker.wake_by_ref();
+        drop(waker);
+        Poll::Pending
+    }
+}
+
+#[test]
+fn waker_clones_and_drops_in_a_poll_keep_their_order_and_take_the_next_reading() {
+    let events = record(async {
+        CloneWakeDrop { polled: false }.await;
+    });
+    let main = main_task(&events);
+    let m = main.to_string();
+    assert_eq!(
+        kinds_of(&events, main)[..6],
+        [
+            "spawn".to_owned(),
+            "poll_start".into(),
+            "waker_clone".into(),
+            format!("wake(by={m},wake_by_ref)"),
+            "waker_drop".into(),
+            "poll_end(ready=false)".into(),
+        ]
+    );
+    let of = |k: &str| events.iter().find(|e| e["task"].as_u64() == Some(main) && e["k"] == k).unwrap()["t"].as_u64();
+    // The clone carries the wake's time (the next clock reading), 2 ms into the poll; the
+    // drop carries the poll's end.
+    assert_eq!(of("waker_clone"), of("wake"));
+    assert!(of("wake").unwrap() >= of("poll_start").unwrap() + 2_000_000);
+    assert_eq!(of("waker_drop"), of("poll_end"));
+    let times: Vec<u64> = events.iter().map(|e| e["t"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "events are in time order");
+}
