@@ -714,8 +714,11 @@ class App {
     $('collapse-btn').classList.toggle('on', tl.laneOptions.collapseTasks);
     const note = $('paused-note');
     if (note.hidden !== !this.paused) note.hidden = !this.paused;
-    const ended = this.model && this.model.meta.status !== 'running' && this.bufferedEvents ? ' (the run has ended)' : '';
-    setText(note, `Paused — ${formatCount(this.bufferedEvents)} events buffered${ended}`);
+    if (this.paused) {
+      // Only shown while paused (formatting the count costs more than the rest of this).
+      const ended = this.model && this.model.meta.status !== 'running' && this.bufferedEvents ? ' (the run has ended)' : '';
+      setText(note, `Paused — ${formatCount(this.bufferedEvents)} events buffered${ended}`);
+    }
     setText($('view-span'), this.model || this.compare ? `${formatDuration(tl.viewport.nsPerPx)}/px` : '');
   }
 

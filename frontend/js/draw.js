@@ -578,6 +578,9 @@ export class TimelineRenderer {
    * EDGE_SCAN_LIMIT wakes are in the visible time range; further out, only edges into the
    * visible task lanes, thinned to about MAX_EDGES by a power-of-two stride over the wake
    * index (stable while panning), plus the selected task's.
+   * Triangles (markers, arrow heads) are filled, which closes each subpath: no closePath(),
+   * which costs time proportional to the whole Path2D in Chromium (a frame of a few thousand
+   * markers spent tens of ms in it).
    */
   drawWakes(scene, j0, j1, laneTop, plotW) {
     const { ctx } = this;
@@ -601,7 +604,6 @@ export class TimelineRenderer {
         p.moveTo(x - 3, y + 1);
         p.lineTo(x + 3, y + 1);
         p.lineTo(x, y + 6);
-        p.closePath();
       });
     }
     if (driverLane >= j0 && driverLane < j1) {
@@ -654,7 +656,6 @@ export class TimelineRenderer {
       heads.moveTo(x1, y1);
       heads.lineTo(x1 - 6, y1 - 3.5);
       heads.lineTo(x1 - 6, y1 + 3.5);
-      heads.closePath();
       drawn++;
     };
     const a = lowerBound(wakes.t, n, t0);

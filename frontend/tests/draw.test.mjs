@@ -34,7 +34,6 @@ globalThis.Path2D ??= class {
   moveTo() {}
   lineTo() {}
   bezierCurveTo() {}
-  closePath() {}
   rect() {}
 };
 globalThis.document ??= { createElement: () => ({ getContext: () => fakeContext() }) };
