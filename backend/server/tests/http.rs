@@ -180,6 +180,18 @@ async fn the_page_and_assets_are_served() {
 }
 
 #[tokio::test]
+async fn other_origins_cannot_frame_or_share_a_context_with_the_page() {
+    let app = futurescope::app(state());
+    for path in ["/", "/assets/app.js", "/api/scenarios"] {
+        let resp = app.clone().oneshot(get(path)).await.unwrap();
+        let h = resp.headers();
+        assert_eq!(h["content-security-policy"], "frame-ancestors 'none'", "{path}");
+        assert_eq!(h["cross-origin-opener-policy"], "same-origin", "{path}");
+        assert_eq!(h["cross-origin-embedder-policy"], "require-corp", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn a_run_can_be_cancelled() {
     let app = futurescope::app(state());
     let (status, body) =
