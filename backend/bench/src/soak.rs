@@ -44,6 +44,11 @@ pub fn run(args: Args) -> bool {
             ..RunManagerConfig::default()
         },
     );
+    // The recorder faults its warm buffers in when it starts (in the background): measure the
+    // memory from there, so the baseline includes them.
+    while !Recorder::global().is_warm() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let start = Instant::now();
     let until = start + Duration::from_secs(args.seconds);
     let mut samples: Vec<(f64, f64)> = Vec::new();
