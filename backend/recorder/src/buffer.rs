@@ -426,3 +426,66 @@ pub(crate) fn recycle(chunk: Arc<Chunk>) {
         POOLED_CHUNKS.store(pool.len(), Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The budget is process-wide: these tests take turns (`cargo test` runs them on threads
+    /// of one process).
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn records_beyond_the_budget_are_dropped_counted_and_recording_resumes() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        // Relative to what other tests in this process may hold.
+        let before = ALLOCATED_CHUNKS.load(Ordering::Relaxed);
+        set_limits(before + 2, 0);
+        let mut buffer = ThreadBuffer::register();
+        let rec = RawRecord { t: 1, kind: RecordKind::PollStart, ..RawRecord::default() };
+        for _ in 0..3 * CHUNK_LEN {
+            buffer.push(rec);
+        }
+        assert_eq!(buffer.shared.dropped.load(Ordering::Relaxed), CHUNK_LEN as u64, "one chunk's worth dropped");
+        let full: Vec<_> = buffer.shared.lock().full.drain(..).collect();
+        assert_eq!(full.len(), 2);
+        let mut read = Vec::new();
+        for chunk in &full {
+            chunk.published_from(0, 7, &mut read);
+        }
+        assert_eq!(read.len(), 2 * CHUNK_LEN);
+        assert!(read.iter().all(|r| r.b == 7 && r.kind == RecordKind::PollStart), "decoded with the thread");
+
+        // The collector hands the chunks back (none kept warm: unmapped, budget freed).
+        for chunk in full {
+            recycle(chunk);
+        }
+        for _ in 0..1000 {
+            buffer.push(rec);
+        }
+        let dropped = buffer.shared.dropped.load(Ordering::Relaxed) - CHUNK_LEN as u64;
+        assert!(dropped < 1000, "recording resumed after at most the starved back-off ({dropped} more dropped)");
+        assert_eq!(buffer.current.as_ref().unwrap().len.load(Ordering::Relaxed), 1000 - dropped as usize);
+        set_limits(128, 0);
+    }
+
+    #[test]
+    fn the_warm_pool_is_filled_used_and_not_counted_as_backlog() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let before = ALLOCATED_CHUNKS.load(Ordering::Relaxed);
+        set_limits(before + 8, 3);
+        prefill_pool();
+        assert_eq!(POOLED_CHUNKS.load(Ordering::Relaxed), 3);
+        assert_eq!(ALLOCATED_CHUNKS.load(Ordering::Relaxed), before + 3);
+        let used = budget_used();
+        let buffer = ThreadBuffer::register();
+        assert_eq!(POOLED_CHUNKS.load(Ordering::Relaxed), 2, "a new thread's first chunk comes from the pool");
+        assert_eq!(ALLOCATED_CHUNKS.load(Ordering::Relaxed), before + 3, "nothing new mapped");
+        assert!(budget_used() > used, "a chunk in use is backlog, a pooled one is not");
+        let chunk = buffer.shared.lock().current.take().unwrap();
+        drop(buffer);
+        recycle(chunk);
+        assert_eq!(POOLED_CHUNKS.load(Ordering::Relaxed), 3, "returned to the pool");
+        set_limits(128, 0);
+    }
+}
