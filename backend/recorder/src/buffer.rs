@@ -487,5 +487,7 @@ mod tests {
         recycle(chunk);
         assert_eq!(POOLED_CHUNKS.load(Ordering::Relaxed), 3, "returned to the pool");
         set_limits(128, 0);
+        pool().clear();
+        POOLED_CHUNKS.store(0, Ordering::Relaxed);
     }
 }
