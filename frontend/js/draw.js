@@ -10,7 +10,8 @@
 // what is visible and how slices merge is layout.js's, what the figures are is model.js's,
 // input handling is views/timeline.js's. Draw calls are batched by fill colour; redraws
 // are coalesced into one animation frame by `RedrawScheduler`; the backing store is
-// sized for devicePixelRatio and everything is drawn in CSS pixels through one transform.
+// sized for devicePixelRatio and everything is drawn in CSS pixels through one transform,
+// the lanes' rectangles snapped to whole device pixels (see RectBatch).
 
 import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL } from './model.js';
 import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound } from './layout.js';
@@ -124,6 +125,11 @@ export function taskColor(task) {
   return PALETTE[((task.id % PALETTE.length) + PALETTE.length) % PALETTE.length];
 }
 
+/** `cssPx` rounded to a whole number of device pixels (at least one), in CSS px. */
+function devicePx(cssPx, dpr) {
+  return Math.max(1, Math.round(cssPx * dpr)) / dpr;
+}
+
 /** Sizes `r.canvas`'s backing store for a CSS size and devicePixelRatio; keeps both on `r`. */
 function sizeBackingStore(r, cssWidth, cssHeight, dpr) {
   const w = Math.max(1, Math.round(cssWidth * dpr));
@@ -164,10 +170,28 @@ export class RedrawScheduler {
   }
 }
 
-/** Rectangles grouped by fill style, flushed with one fill() per style. */
+/**
+ * Rectangles grouped by fill style, flushed with one fill() per style. Each rectangle is
+ * snapped to whole device pixels (at least one each way, so nothing disappears), as
+ * timeline profilers do: Chromium rasterises the anti-aliased edges of thousands of
+ * rectangles at fractional positions several times slower (zoomed out, most of a frame's
+ * budget), and neighbours that share an edge now meet on the same pixel boundary instead
+ * of blending there.
+ */
 class RectBatch {
   constructor() {
     this.byStyle = new Map();
+    this.dpr = 1;
+    this.originX = 0;
+  }
+
+  /**
+   * The device pixel grid: `dpr` device px per CSS px, user space x = 0 at `originX` CSS
+   * px from the canvas's left edge (y is not translated).
+   */
+  setGrid(dpr, originX) {
+    this.dpr = dpr;
+    this.originX = originX;
   }
 
   add(style, x, y, w, h) {
@@ -176,7 +200,12 @@ class RectBatch {
       list = [];
       this.byStyle.set(style, list);
     }
-    list.push(x, y, w, h);
+    const { dpr, originX } = this;
+    const x0 = Math.round((x + originX) * dpr);
+    const x1 = Math.max(x0 + 1, Math.round((x + w + originX) * dpr));
+    const y0 = Math.round(y * dpr);
+    const y1 = Math.max(y0 + 1, Math.round((y + h) * dpr));
+    list.push(x0 / dpr - originX, y0 / dpr, (x1 - x0) / dpr, (y1 - y0) / dpr);
   }
 
   flush(ctx) {
@@ -267,6 +296,7 @@ export class TimelineRenderer {
     ctx.rect(GUTTER_PX, AXIS_PX, plotW, plotH);
     ctx.clip();
     ctx.translate(GUTTER_PX, 0);
+    this.batch.setGrid(this.dpr, GUTTER_PX);
     this.drawLaneBackgrounds(scene, j0, j1, laneTop, plotW);
     this.drawGrid(vp, plotW, H);
     for (let j = j0; j < j1; j++) {
@@ -526,6 +556,7 @@ export class TimelineRenderer {
       if (w.openTask >= 0 && w.slices.length && list) consider(w.slices.length - 1);
       return out;
     };
+    const line = devicePx(1.5, this.dpr);
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
       if (lane.kind !== 'worker' || lane.worker.kind !== 'worker') continue;
@@ -536,18 +567,21 @@ export class TimelineRenderer {
         const e = w.slices.end[i] === OPEN ? scene.nowT : w.slices.end[i];
         const x0 = Math.max(-2, vp.timeToX(s));
         const x1 = Math.min(plotW + 2, vp.timeToX(e));
-        ctx.fillStyle = THEME.stallBand;
-        ctx.fillRect(x0, y, Math.max(2, x1 - x0), lane.height - 1);
-        ctx.strokeStyle = THEME.stall;
-        ctx.lineWidth = 1.5;
-        ctx.strokeRect(x0 + 0.75, y + 0.75, Math.max(1, x1 - x0 - 1.5), lane.height - 2.5);
-        ctx.lineWidth = 1;
+        const bw = Math.max(2, x1 - x0);
+        const bh = lane.height - 1;
+        this.batch.add(THEME.stallBand, x0, y, bw, bh);
+        // The outline: four bars inside the band's edges, 1.5 px rounded to whole device px.
+        this.batch.add(THEME.stall, x0, y, bw, line);
+        this.batch.add(THEME.stall, x0, y + bh - line, bw, line);
+        this.batch.add(THEME.stall, x0, y, line, bh);
+        this.batch.add(THEME.stall, x0 + bw - line, y, line, bh);
         if (x1 - x0 > 40 && lane.height >= 12) {
           const task = model.taskList[w.slices.ref[i]];
           this.labels.push({ x0, x1, y, h: lane.height, text: `⚠ ${task.label} blocked ${formatDuration(e - s)}`, light: true, replace: true });
         }
       }
     }
+    this.stats.rects += this.batch.flush(ctx);
   }
 
   /** Text inside slices wide enough to hold it. */
@@ -592,7 +626,6 @@ export class TimelineRenderer {
     const t1 = vp.t1 + vp.nsPerPx * 4;
     const tri = new Path2D();
     const triDriver = new Path2D();
-    const ticks = new Path2D();
     const cellNs = vp.nsPerPx * WAKE_CELL_PX;
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
@@ -609,13 +642,15 @@ export class TimelineRenderer {
     if (driverLane >= j0 && driverLane < j1) {
       const y = laneTop(driverLane);
       const h = lanes[driverLane].height;
-      forEachBucket(model.driverWakes, wakes.t, t0, t1, vp.nsPerPx * 2, (w, t) => ticks.rect(vp.timeToX(t) - 0.5, y + 3, 1.5, h - 6));
+      // Ticks of one width (a whole number of device px), centred on the wake.
+      const tw = devicePx(1.5, this.dpr);
+      forEachBucket(model.driverWakes, wakes.t, t0, t1, vp.nsPerPx * 2, (w, t) => this.batch.add(THEME.wakeDriver, vp.timeToX(t) - tw / 2, y + 3, tw, h - 6));
     }
     ctx.fillStyle = THEME.wakeTask;
     ctx.fill(tri);
     ctx.fillStyle = THEME.wakeDriver;
     ctx.fill(triDriver);
-    ctx.fill(ticks);
+    this.stats.rects += this.batch.flush(ctx);
     this.stats.edges = options.wakeEdges ? this.drawWakeEdges(scene, j0, j1, laneTop, t0, t1) : 0;
   }
 

@@ -1,7 +1,8 @@
 // Tests of draw.js without a browser: a recording fake 2D context checks that a frame is
 // batched by fill colour (a few fill() calls for thousands of slices), that sub-pixel
-// slices are merged before drawing, that redraw requests coalesce into one frame, that an
-// open poll reaches the live edge, and what the overview strip paints.
+// slices are merged before drawing, that lane rects lie on whole device pixels, that redraw
+// requests coalesce into one frame, that an open poll reaches the live edge, and what the
+// overview strip paints.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,4 +183,48 @@ test('zoomed out over many wakes, a frame does not scan every wake', () => {
   const { stats } = frame(m, vp);
   assert.ok(stats.edges <= 400, `${stats.edges} edges, thinned`);
   assert.ok(m.wakes.length > 4000, `${m.wakes.length} wakes: the thinned path is taken`);
+});
+
+/** The rects of a frame's rect() calls (batched rects and clips), in user space. */
+function pathRects(model, vp, dpr, height = 600) {
+  const rects = [];
+  const ctx = new Proxy(
+    { measureText: (t) => ({ width: String(t).length * 6 }), createPattern: () => ({ pattern: true }), rect: (x, y, w, h) => rects.push([x, y, w, h]) },
+    { get: (target, prop) => (prop in target ? target[prop] : () => {}), set: () => true },
+  );
+  const r = new TimelineRenderer({ width: 0, height: 0, getContext: () => ctx });
+  r.resize(vp.widthPx + 210, height, dpr);
+  r.render({ model, viewport: vp, lanes: buildLanes(model), scrollY: 0, options: { wakeEdges: true, stallNs: 10e6, selectedTask: -1, hover: null } });
+  return rects;
+}
+
+test('lane rects lie on whole device pixels, at least one wide, and neighbours share their edge', () => {
+  const m = new RunModel();
+  m.ingest(syntheticRun({ seed: 4, tasks: 60, pollsPerTask: 40 }));
+  const onGrid = (v) => Math.abs(v - Math.round(v)) < 1e-6;
+  for (const dpr of [1, 1.5, 2]) {
+    const vp = new Viewport(1000);
+    vp.fit(m.endT * 0.013, m.endT * 0.71); // slices at fractional x
+    const rects = pathRects(m, vp, dpr);
+    assert.ok(rects.length > 500, `${rects.length} rects`);
+    // Plot rects are drawn translated by the gutter; the clip rects are not, and lie on the grid anyway.
+    const off = rects.filter(([x, y, w, h]) => !(onGrid((x + 210) * dpr) && onGrid(y * dpr) && onGrid(w * dpr) && onGrid(h * dpr) && w * dpr >= 1 - 1e-6 && h * dpr >= 1 - 1e-6));
+    assert.deepEqual(off.slice(0, 5), [], `dpr ${dpr}: ${off.length} of ${rects.length} rects off the device pixel grid`);
+  }
+  // Two polls back to back on one worker, their boundary at x = 147.6: one edge, no gap.
+  const b = new RunModel();
+  b.ingest([
+    { k: 'worker', t: 0, worker: 0, name: 'w0', kind: 'worker' },
+    { k: 'spawn', t: 0, task: 1, name: 'a', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'spawn', t: 0, task: 2, name: 'b', kind: 'task', loc: null, size: null, parent: null },
+    { k: 'poll_start', t: 1_000, task: 1, worker: 0 },
+    { k: 'poll_end', t: 10_333, task: 1, worker: 0 },
+    { k: 'poll_start', t: 10_333, task: 2, worker: 0 },
+    { k: 'poll_end', t: 20_000, task: 2, worker: 0 },
+  ]);
+  const rects = pathRects(b, new Viewport(1000, 0, 70), 1.5);
+  const a = rects.find(([x, , w]) => Math.abs(x - 1000 / 70) < 1 && Math.abs(w - 9333 / 70) < 1);
+  const c = rects.find(([x, , w]) => Math.abs(x - 10_333 / 70) < 1 && Math.abs(w - 9667 / 70) < 1 && a && x !== a[0]);
+  assert.ok(a && c, 'both polls drawn');
+  assert.ok(Math.abs(a[0] + a[2] - c[0]) < 1e-9, `the first ends where the second starts (${a[0] + a[2]}, ${c[0]})`);
 });
