@@ -224,6 +224,31 @@ fn set_priority(p: Priority) -> bool {
     }
 }
 
+/// Whether other threads keep every core busy, from the kernel's count of runnable threads
+/// (`/proc/loadavg`, system-wide, the reader included). Where that is not available, never.
+struct Saturation {
+    cores: usize,
+    text: String,
+}
+
+impl Saturation {
+    fn new() -> Saturation {
+        Saturation { cores: std::thread::available_parallelism().map_or(1, usize::from), text: String::new() }
+    }
+
+    fn check(&mut self) -> bool {
+        use std::io::Read;
+        self.text.clear();
+        let read = std::fs::File::open("/proc/loadavg").and_then(|mut f| f.read_to_string(&mut self.text));
+        if read.is_err() {
+            return false;
+        }
+        // "0.52 0.58 0.59 3/345 12345": the fourth field is runnable/total.
+        let running = self.text.split_whitespace().nth(3).and_then(|f| f.split('/').next()?.parse::<usize>().ok());
+        running.is_some_and(|r| r > self.cores)
+    }
+}
+
 /// Per-thread reading position: the chunk last read as "current", and how far.
 #[derive(Default)]
 struct Cursor {
@@ -275,6 +300,7 @@ impl Collector {
     fn run(mut self) {
         let mut priority = Priority::Background;
         set_priority(priority);
+        let mut saturated = Saturation::new();
         buffer::prefill_pool();
         self.shared.warm.store(true, Ordering::Release);
         loop {
@@ -294,7 +320,14 @@ impl Collector {
                 let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
                 st.completed < target
             };
-            self.drain(forced);
+            // While every core is busy the drain waits (unless asked for, or the backlog grows):
+            // a core that runs only the collector still looks busy to the kernel's periodic
+            // balancer, which was seen to leave both workers of a 2-worker runtime sharing the
+            // other core for most of a 90 ms burst. Waiting leaves that core idle, so the
+            // kernel moves a worker to it at once; the buffers hold the records meanwhile.
+            if forced || buffer::budget_used() >= 0.5 || !saturated.check() {
+                self.drain(forced);
+            }
             let wanted = match buffer::budget_used() {
                 u if u > 0.75 => Priority::Normal,
                 u if u < 0.4 => Priority::Background,
