@@ -83,6 +83,11 @@ pub fn run(args: Args) {
         "recorder_dropped": rec_v["dropped"],
         "recorder_console_events": rc_v["events"],
         "recorder_console_dropped": rc_v["dropped"],
+        "worker_cpu_ms": MODES.iter().enumerate().map(|(i, m)| {
+            let mut v: Vec<f64> = samples[i].iter().filter_map(|v| v["worker_cpu_ms"].as_f64()).collect();
+            v.sort_by(f64::total_cmp);
+            (m.to_string(), v.get(v.len() / 2).copied().map_or(Value::Null, Value::from))
+        }).collect::<serde_json::Map<_, _>>(),
         "samples_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), samples[i].iter().map(|v| v["ms"].clone()).collect::<Value>())).collect::<serde_json::Map<_, _>>(),
     });
     if args.json {
