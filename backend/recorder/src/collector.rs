@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
 use crate::capture::SPAN_ID_FLAG;
@@ -29,6 +29,8 @@ use crate::record::{ProbeState, Record, RecordKind};
 const HOLD_NS: u64 = 50_000_000;
 /// How often the collector drains when nobody asks it to.
 const TICK: Duration = Duration::from_millis(5);
+/// How long a drain may wait for a core to be free (see `Collector::run`).
+const MAX_DEFER: Duration = Duration::from_millis(200);
 
 /// Recorder settings, fixed when it starts.
 #[derive(Clone, Debug)]
@@ -301,6 +303,7 @@ impl Collector {
         let mut priority = Priority::Background;
         set_priority(priority);
         let mut saturated = Saturation::new();
+        let mut deferred_since: Option<Instant> = None;
         buffer::prefill_pool();
         self.shared.warm.store(true, Ordering::Release);
         loop {
@@ -320,13 +323,20 @@ impl Collector {
                 let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
                 st.completed < target
             };
-            // While every core is busy the drain waits (unless asked for, or the backlog grows):
-            // a core that runs only the collector still looks busy to the kernel's periodic
-            // balancer, which was seen to leave both workers of a 2-worker runtime sharing the
-            // other core for most of a 90 ms burst. Waiting leaves that core idle, so the
-            // kernel moves a worker to it at once; the buffers hold the records meanwhile.
-            if forced || buffer::budget_used() >= 0.5 || !saturated.check() {
-                self.drain(forced);
+            // While every core is busy the drain waits, up to `MAX_DEFER` (unless asked for, or
+            // the backlog grows): a core that runs only the collector still looks busy to the
+            // kernel's periodic balancer, which was seen to leave both workers of a 2-worker
+            // runtime sharing the other core for most of a 90 ms burst. Waiting leaves that core
+            // idle, so the kernel moves a worker to it at once; the buffers hold the records
+            // meanwhile, and the live view is at most `MAX_DEFER` later than usual.
+            let defer = !forced && buffer::budget_used() < 0.5 && saturated.check();
+            match (defer, deferred_since) {
+                (true, None) => deferred_since = Some(Instant::now()),
+                (true, Some(since)) if since.elapsed() < MAX_DEFER => {}
+                _ => {
+                    deferred_since = None;
+                    self.drain(forced);
+                }
             }
             let wanted = match buffer::budget_used() {
                 u if u > 0.75 => Priority::Normal,
