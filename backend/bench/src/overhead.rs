@@ -83,11 +83,7 @@ pub fn run(args: Args) {
         "recorder_dropped": rec_v["dropped"],
         "recorder_console_events": rc_v["events"],
         "recorder_console_dropped": rc_v["dropped"],
-        "worker_cpu_ms": MODES.iter().enumerate().map(|(i, m)| {
-            let mut v: Vec<f64> = samples[i].iter().filter_map(|v| v["worker_cpu_ms"].as_f64()).collect();
-            v.sort_by(f64::total_cmp);
-            (m.to_string(), v.get(v.len() / 2).copied().map_or(Value::Null, Value::from))
-        }).collect::<serde_json::Map<_, _>>(),
+        "worker_cpu_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), median_of(&samples[i], "worker_cpu_ms").map_or(Value::Null, Value::from))).collect::<serde_json::Map<_, _>>(),
         "samples_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), samples[i].iter().map(|v| v["ms"].clone()).collect::<Value>())).collect::<serde_json::Map<_, _>>(),
     });
     if args.json {
@@ -166,6 +162,13 @@ pub fn child(args: ChildArgs) {
         None => json!({"mode": args.mode, "ms": ms, "worker_cpu_ms": worker_cpu_ms}),
     };
     println!("{v}");
+}
+
+/// The median of the numeric field `key` over `samples` (None if no sample has it).
+fn median_of(samples: &[Value], key: &str) -> Option<f64> {
+    let mut v: Vec<f64> = samples.iter().filter_map(|s| s[key].as_f64()).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
 }
 
 /// CPU time the runtime's worker threads have used so far (Linux: `/proc/self/task/*/schedstat`),
