@@ -345,6 +345,11 @@ impl ThreadBuffer {
         ThreadBuffer { shared, current, len: 0, starved_for: 0, next_side_seq: 1 }
     }
 
+    #[inline]
+    pub(crate) fn push(&mut self, rec: RawRecord) {
+        self.push_n([rec]);
+    }
+
     /// Writes `recs` into one chunk and publishes them at once, so the collector never sees
     /// a part of them.
     #[inline]
@@ -439,7 +444,7 @@ mod tests {
         let mut buffer = ThreadBuffer::register();
         let rec = RawRecord { t: 1, kind: RecordKind::PollStart, ..RawRecord::default() };
         for _ in 0..3 * CHUNK_LEN {
-            buffer.push_n([rec]);
+            buffer.push(rec);
         }
         assert_eq!(buffer.shared.dropped.load(Ordering::Relaxed), CHUNK_LEN as u64, "one chunk's worth dropped");
         let full: Vec<_> = buffer.shared.lock().full.drain(..).collect();
@@ -456,7 +461,7 @@ mod tests {
             recycle(chunk);
         }
         for _ in 0..1000 {
-            buffer.push_n([rec]);
+            buffer.push(rec);
         }
         let dropped = buffer.shared.dropped.load(Ordering::Relaxed) - CHUNK_LEN as u64;
         assert!(dropped < 1000, "recording resumed after at most the starved back-off ({dropped} more dropped)");

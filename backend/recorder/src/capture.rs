@@ -70,27 +70,25 @@ thread_local! {
 impl Capture {
     #[inline]
     fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, flags: u8) {
-        self.push_raw([RawRecord { t, task, a, b, run: self.run, kind, flags }]);
+        self.push_raw(RawRecord { t, task, a, b, run: self.run, kind, flags });
     }
 
-    /// Writes `recs` (published together), after any deferred waker operations (which get
-    /// the first one's time).
+    /// Writes `rec`, after any deferred waker operations (which get its time).
     #[inline]
-    fn push_raw<const N: usize>(&mut self, recs: [RawRecord; N]) {
-        self.flush_deferred(recs[0].t);
-        self.buffer.get_or_insert_with(ThreadBuffer::register).push_n(recs);
+    fn push_raw(&mut self, rec: RawRecord) {
+        if self.deferred_len != 0 {
+            self.flush_deferred(rec.t);
+        }
+        self.buffer.get_or_insert_with(ThreadBuffer::register).push(rec);
     }
 
-    /// Writes the deferred waker operations, if any, with time `t`.
+    /// Writes the deferred waker operations with time `t`.
     #[inline]
     fn flush_deferred(&mut self, t: u64) {
-        if self.deferred_len == 0 {
-            return;
-        }
         let n = std::mem::take(&mut self.deferred_len);
         let buffer = self.buffer.get_or_insert_with(ThreadBuffer::register);
         for &(kind, task) in &self.deferred[..n] {
-            buffer.push_n([RawRecord { t, task, a: 0, b: 0, run: self.run, kind, flags: 0 }]);
+            buffer.push(RawRecord { t, task, a: 0, b: 0, run: self.run, kind, flags: 0 });
         }
     }
 
@@ -296,7 +294,9 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
                 if let Some(b) = &c.buffer {
                     b.shared.pending_since.store(c.window.exit_t, std::sync::atomic::Ordering::Release);
                 }
-                c.flush_deferred(c.window.exit_t);
+                if c.deferred_len != 0 {
+                    c.flush_deferred(c.window.exit_t);
+                }
             }
         },
         blocking,
@@ -373,9 +373,13 @@ pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64) {
         let t = clock::ticks();
         let rec = RawRecord { t, task, a: future, b: site, run: c.run, kind: RecordKind::State, flags: state };
         if parent == 0 {
-            c.push_raw([rec]);
+            c.push_raw(rec);
         } else {
-            c.push_raw([rec, RawRecord { a: parent, kind: RecordKind::StateParent, ..rec }]);
+            if c.deferred_len != 0 {
+                c.flush_deferred(t);
+            }
+            let link = RawRecord { a: parent, kind: RecordKind::StateParent, ..rec };
+            c.buffer.get_or_insert_with(ThreadBuffer::register).push_n([rec, link]);
         }
     });
 }
