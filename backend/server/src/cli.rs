@@ -290,10 +290,8 @@ fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<
         if args.open {
             let _ = std::process::Command::new("xdg-open").arg(&url).spawn();
         }
-        axum::serve(listener, crate::app(state))
-            .with_graceful_shutdown(signals.wait_then_cancel(runs))
-            .await
-            .map_err(|e| format!("server error: {e}"))
+        crate::serve(listener, state, crate::ServeLimits::default(), signals.wait()).await;
+        Ok::<_, String>(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -312,8 +310,8 @@ impl ShutdownSignals {
         })
     }
 
-    /// Resolves on ctrl-c or SIGTERM, after cancelling the running runs.
-    async fn wait_then_cancel(mut self, runs: Arc<RunManager>) {
+    /// Resolves on ctrl-c or SIGTERM (`serve` then cancels the runs and says goodbye).
+    async fn wait(mut self) {
         let ctrl_c = async {
             let _ = tokio::signal::ctrl_c().await;
         };
@@ -328,6 +326,5 @@ impl ShutdownSignals {
             () = terminate => {}
         }
         eprintln!("futurescope: shutting down; cancelling running runs");
-        runs.cancel_all();
     }
 }

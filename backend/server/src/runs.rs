@@ -66,6 +66,8 @@ struct RunStatus {
 /// One run: its scenario, parameters, log and status.
 pub struct Run {
     pub id: u64,
+    /// The server process (`RunManager::instance`): run ids restart at 1 with each process.
+    pub instance: Arc<str>,
     pub scenario: &'static Scenario,
     pub params: Params,
     pub log: Arc<RunLog>,
@@ -81,6 +83,8 @@ pub struct Run {
 #[derive(Debug, Serialize)]
 pub struct RunSummary {
     pub id: u64,
+    /// The server process the run belongs to (`RunManager::instance`).
+    pub instance: String,
     pub scenario: &'static str,
     pub params: serde_json::Value,
     pub status: RunState,
@@ -103,6 +107,7 @@ impl Run {
         let st = self.lock_status().clone();
         RunSummary {
             id: self.id,
+            instance: self.instance.to_string(),
             scenario: self.scenario.name,
             params: self.params.to_json(),
             status: st.state,
@@ -156,6 +161,18 @@ pub struct RunManager {
     runs: Mutex<BTreeMap<u64, Arc<Run>>>,
     next_id: AtomicU64,
     notices: broadcast::Sender<Notice>,
+    instance: Arc<str>,
+    /// Set once the server shuts down (WebSocket connections then flush and say goodbye).
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// A fresh per-process id (16 hex digits): the clock, the pid and the std hasher's random keys.
+fn new_instance_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    format!("{:016x}", h.finish())
 }
 
 impl RunManager {
@@ -167,7 +184,15 @@ impl RunManager {
             runs: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             notices,
+            instance: new_instance_id().into(),
+            shutdown: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// This server process's id: run ids are unique only together with it (they restart at 1
+    /// in every process), so clients keep both and can tell a run of an earlier server.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
@@ -211,6 +236,7 @@ impl RunManager {
         let started_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let run = Arc::new(Run {
             id,
+            instance: self.instance.clone(),
             scenario,
             params: params.clone(),
             log,
@@ -307,6 +333,18 @@ impl RunManager {
         for run in self.list() {
             run.cancel.cancel();
         }
+    }
+
+    /// The server is shutting down: cancels every run and tells the WebSocket connections,
+    /// which send their runs' last events and `end`s, then close with "going away".
+    pub fn shut_down(&self) {
+        self.cancel_all();
+        self.shutdown.send_replace(true);
+    }
+
+    /// Changes to true when `shut_down` is called.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 
     fn evict_over_budget(&self) {
