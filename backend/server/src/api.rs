@@ -60,7 +60,7 @@ impl From<StartError> for ApiError {
         match e {
             StartError::UnknownScenario(_) => ApiError::NotFound(e.to_string()),
             StartError::BadParams(_) => ApiError::Unprocessable(e.to_string()),
-            StartError::Busy(_) => ApiError::Busy(e.to_string()),
+            StartError::Busy(_) | StartError::ConsoleMemory { .. } => ApiError::Busy(e.to_string()),
             StartError::Thread(_) => ApiError::Internal("could not start the run".into()),
         }
     }

@@ -31,8 +31,29 @@ pub struct RunManagerConfig {
     pub stop_grace: Duration,
     /// Runs that may be running at once.
     pub max_running: usize,
-    /// Memory the kept runs' logs may take before the oldest finished ones are evicted.
+    /// Memory the kept runs' logs, and console-subscriber's copies of their tasks, may take
+    /// before the oldest finished runs are evicted (and, when console-subscriber's copies alone
+    /// fill it, before new runs wait).
     pub memory_budget: usize,
+    /// console-subscriber's retention of finished tasks, when it is on: each task of a run is
+    /// counted against the budget from its spawn until the retention after the run's end.
+    pub console_task_retention: Option<Duration>,
+}
+
+/// What console-subscriber keeps per task: two HDR histograms (poll and scheduled times) and
+/// the task's stats; measured here as RSS over 10,000-task runs (README, "Memory").
+pub const CONSOLE_BYTES_PER_TASK: usize = 56 << 10;
+/// console-subscriber drops finished tasks on its publish tick (1 s) after the retention.
+const CONSOLE_RELEASE_SLACK: Duration = Duration::from_secs(2);
+
+/// The memory the budget accounts for, bytes.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MemoryUse {
+    /// The kept runs' logs.
+    pub logs: usize,
+    /// console-subscriber's copies of the tasks of running and recently finished runs.
+    pub console: usize,
+    pub budget: usize,
 }
 
 impl Default for RunManagerConfig {
@@ -42,6 +63,7 @@ impl Default for RunManagerConfig {
             stop_grace: Duration::from_secs(3),
             max_running: 4,
             memory_budget: 1 << 30,
+            console_task_retention: None,
         }
     }
 }
@@ -151,6 +173,12 @@ pub enum StartError {
     BadParams(#[from] futurescope_scenarios::ParamError),
     #[error("{0} runs are already running; cancel one or wait")]
     Busy(usize),
+    #[error(
+        "console-subscriber still keeps the tasks of recent runs ({held_mib} MiB of the {budget_mib} MiB memory \
+         budget) for its retention (TOKIO_CONSOLE_RETENTION); they are released within {free_in_s} s: start \
+         the run then, or serve with a shorter TOKIO_CONSOLE_RETENTION or a larger --memory-budget-mib"
+    )]
+    ConsoleMemory { held_mib: usize, budget_mib: usize, free_in_s: u64 },
     #[error("could not start the run thread: {0}")]
     Thread(std::io::Error),
 }
@@ -164,6 +192,8 @@ pub struct RunManager {
     instance: Arc<str>,
     /// Set once the server shuts down (WebSocket connections then flush and say goodbye).
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// console-subscriber's copies of finished runs' tasks: (released by, bytes).
+    console_holds: Mutex<Vec<(Instant, usize)>>,
 }
 
 /// A fresh per-process id (16 hex digits): the clock, the pid and the std hasher's random keys.
@@ -186,6 +216,7 @@ impl RunManager {
             notices,
             instance: new_instance_id().into(),
             shutdown: tokio::sync::watch::Sender::new(false),
+            console_holds: Mutex::new(Vec::new()),
         })
     }
 
@@ -229,6 +260,15 @@ impl RunManager {
         let running = self.lock_runs().values().filter(|r| !r.is_over()).count();
         if running >= self.config.max_running {
             return Err(StartError::Busy(running));
+        }
+        // Finished runs' logs can be evicted to make room; console-subscriber's copies cannot.
+        let (console, release) = self.console_use();
+        if console >= self.config.memory_budget {
+            return Err(StartError::ConsoleMemory {
+                held_mib: console >> 20,
+                budget_mib: self.config.memory_budget >> 20,
+                free_in_s: release.saturating_duration_since(Instant::now()).as_secs() + 1,
+            });
         }
         let log = self.recorder.begin_run();
         let (ctx, cancel) = RunContext::new(log.id);
@@ -314,6 +354,10 @@ impl RunManager {
             (state, error)
         };
         self.recorder.finish_run(&run.log);
+        if let Some(retention) = self.config.console_task_retention {
+            let bytes = run.log.counts().tasks as usize * CONSOLE_BYTES_PER_TASK;
+            self.lock_holds().push((Instant::now() + retention + CONSOLE_RELEASE_SLACK, bytes));
+        }
         if run.end(state, error) {
             let _ = self.notices.send(Notice::Ended(run.id));
             self.evict_over_budget();
@@ -347,9 +391,41 @@ impl RunManager {
         self.shutdown.subscribe()
     }
 
+    fn lock_holds(&self) -> std::sync::MutexGuard<'_, Vec<(Instant, usize)>> {
+        self.console_holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// console-subscriber's copies of tasks now (running runs' tasks and finished runs' within
+    /// its retention), and when the last finished run's are released.
+    fn console_use(&self) -> (usize, Instant) {
+        if self.config.console_task_retention.is_none() {
+            return (0, Instant::now());
+        }
+        let now = Instant::now();
+        let mut holds = self.lock_holds();
+        holds.retain(|(until, _)| *until > now);
+        let finished: usize = holds.iter().map(|(_, b)| b).sum();
+        let release = holds.iter().map(|(until, _)| *until).max().unwrap_or(now);
+        drop(holds);
+        let running: usize = self
+            .lock_runs()
+            .values()
+            .filter(|r| !r.is_over())
+            .map(|r| r.log.counts().tasks as usize * CONSOLE_BYTES_PER_TASK)
+            .sum();
+        (finished + running, release)
+    }
+
+    /// What the memory budget accounts for right now.
+    pub fn memory(&self) -> MemoryUse {
+        let logs = self.lock_runs().values().map(|r| r.log.approx_bytes()).sum();
+        MemoryUse { logs, console: self.console_use().0, budget: self.config.memory_budget }
+    }
+
     fn evict_over_budget(&self) {
+        let console = self.console_use().0;
         let mut runs = self.lock_runs();
-        let mut total: usize = runs.values().map(|r| r.log.approx_bytes()).sum();
+        let mut total: usize = console + runs.values().map(|r| r.log.approx_bytes()).sum::<usize>();
         while total > self.config.memory_budget {
             let Some((&oldest, run)) = runs.iter().find(|(_, r)| r.is_over()) else { break };
             total -= run.log.approx_bytes();
