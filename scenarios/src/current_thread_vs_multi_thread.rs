@@ -41,6 +41,7 @@ The lesson: the runtime is a choice. current_thread is simpler, needs no `Send`,
 for I/O-bound work; multi_thread buys parallelism by moving tasks between threads.",
     source: include_str!("current_thread_vs_multi_thread.rs"),
     file: "scenarios/src/current_thread_vs_multi_thread.rs",
+    open_futures: &[],
     params: &[
         ParamSpec::int("jobs", 8, 1, 32, "how many tasks run the workload"),
         ParamSpec::int("rounds", 10, 1, 50, "compute-then-sleep rounds per job"),

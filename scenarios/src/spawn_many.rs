@@ -43,6 +43,7 @@ spawning and switching tasks needs no system call. Threads are not the wrong ans
 or 5,000 connections; they become it when the count is large and each one mostly waits.",
     source: include_str!("spawn_many.rs"),
     file: "scenarios/src/spawn_many.rs",
+    open_futures: &[],
     params: &[
         ParamSpec::int("tasks", 10_000, 100, 20_000, "how many tasks to spawn"),
         ParamSpec::int(
