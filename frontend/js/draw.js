@@ -16,6 +16,7 @@
 import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL } from './model.js';
 import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound } from './layout.js';
 import { formatTick, formatDuration } from './units.js';
+import { probeSegments, visibleProbes, cancelNotes, ROOTS, SEG_START, SEG_POLLED } from './futures.js';
 
 /** Task colours; a task keeps its colour (id modulo the palette) in every view. */
 export const PALETTE = [
@@ -37,6 +38,7 @@ export const THEME = {
   bg: '#14161b',
   laneAlt: '#181b21',
   laneSelected: '#1f2b3d',
+  futureBg: '#121419',
   laneLine: '#22262e',
   headerBg: '#1c2028',
   headerText: '#8b93a3',
@@ -49,6 +51,8 @@ export const THEME = {
   grid: 'rgba(255,255,255,0.045)',
   merged: '#6f7a8c',
   drop: '#9aa3b2',
+  inFlight: 'rgba(232,236,242,0.28)',
+  inFlightText: '#c9d1dc',
   probeStart: '#8b93a3',
   lifeline: '#3a404c',
   stall: '#ff4d4d',
@@ -63,6 +67,7 @@ export const THEME = {
   done: { completed: '#45c48a', cancelled: '#f0a03c', panicked: '#ff4d4d' },
   font: '11px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
   fontSmall: '10px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
+  fontTiny: '9px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
 };
 
 export const GUTTER_PX = 210;
@@ -119,6 +124,13 @@ export function forEachBucket(list, times, t0, t1, cellNs, fn) {
     fn(i, t);
     k = lowerBoundIndexed(items, length, times, (Math.floor(t / cellNs) + 1) * cellNs, k + 1);
   }
+}
+
+/** The colour of an await point's label: the same label has the same colour in every row. */
+export function labelColor(label) {
+  let hsh = 0;
+  for (let i = 0; i < label.length; i++) hsh = (hsh * 31 + label.charCodeAt(i)) | 0;
+  return PALETTE[((hsh % PALETTE.length) + PALETTE.length) % PALETTE.length];
 }
 
 export function taskColor(task) {
@@ -230,6 +242,7 @@ export class TimelineRenderer {
     this.batch = new RectBatch();
     this.hatches = new Map();
     this.labels = []; // {x0, x1, y, h, text, light} collected while batching, drawn after
+    this.glyphs = []; // {x, y, text, color, font, maxW} drawn after the rects (future ends, counts)
     this.stats = { rects: 0, lanes: 0, edges: 0, ms: 0 };
   }
 
@@ -305,8 +318,10 @@ export class TimelineRenderer {
       if (lane.kind === 'worker') this.drawWorkerLane(scene, lane, y, plotW);
       else if (lane.kind === 'task') this.drawTaskLane(scene, lane, y, plotW);
       else if (lane.kind === 'probe') this.drawProbeLane(scene, lane, y, plotW);
+      else if (lane.kind === 'future') this.drawFutureLane(scene, lane, y, plotW);
     }
     this.stats.rects += this.batch.flush(ctx);
+    this.drawGlyphs(plotW);
     this.drawStalls(scene, j0, j1, laneTop, plotW);
     this.drawLabels(plotW);
     this.drawWakes(scene, j0, j1, laneTop, plotW);
@@ -346,6 +361,7 @@ export class TimelineRenderer {
       if (lane.kind === 'header') this.batch.add(THEME.headerBg, 0, y, plotW, lane.height);
       else if (lane.kind === 'task' && lane.task.index === sel) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
       else if (lane.kind === 'probe' && lane.probe.id === scene.options.selectedProbe) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
+      else if (lane.kind === 'future') this.batch.add(lane.task.index === sel ? THEME.laneSelected : THEME.futureBg, 0, y, plotW, lane.height);
       else if (j % 2 === 0) this.batch.add(THEME.laneAlt, 0, y, plotW, lane.height);
       this.batch.add(THEME.laneLine, 0, y + lane.height - 1, plotW, 1);
     }
@@ -446,6 +462,145 @@ export class TimelineRenderer {
     }
     if (task.drops) this.addDrops(scene, task.drops, y, h, plotW);
     if (scene.options.stateStrip && !small) this.addStateStrip(scene, task, y, h, plotW);
+    const fo = scene.options.futuresOpen;
+    if (!small && fo && task.futureCache && fo(task)) this.addInFlight(scene, task.futureCache.pack.counts.get(ROOTS), y, h, plotW);
+  }
+
+  /**
+   * A future's row (views/timeline.js opens them under a task lane; futures.js packs them and
+   * derives the segments): `start` (created, never polled) as an empty box, suspended at an
+   * await point hatched in the label's colour with the label inside when it fits, polled solid
+   * in the task's colour, and the end: ✓ ready, ✕ cancelled (with what the task said about
+   * it right after, e.g. the items lost), ✖ panicked. The in-flight count of a future's
+   * children is drawn along the bottom of its row.
+   */
+  drawFutureLane(scene, lane, y, plotW) {
+    const { viewport: vp, model } = scene;
+    const task = lane.task;
+    const row = lane.pack.rows[lane.row];
+    const h = lane.height;
+    const color = taskColor(task);
+    const now = scene.nowT;
+    const [k0, k1] = visibleProbes(row, vp.t0, vp.t1);
+    const minNs = vp.nsPerPx;
+    let lastX = -Infinity;
+    for (let k = k0; k < k1; k++) {
+      const probe = task.probes.get(row.ids[k]);
+      if (!probe) continue;
+      const segs = probeSegments(task, probe);
+      const end = segs.tEnd === Infinity ? Math.max(segs.t0, now) : segs.tEnd;
+      const px0 = vp.timeToX(segs.t0);
+      const px1 = vp.timeToX(end);
+      if (px1 < -4 || px0 > plotW + 4) continue;
+      if (px1 - px0 < 1 && px1 < lastX + 1) continue; // a sub-pixel future on a pixel already drawn
+      // The visible segments: the first one ending at or after the left edge, by binary search.
+      let i = lowerBound(segs.e, segs.n, vp.t0);
+      let segX = -Infinity;
+      for (; i < segs.n && segs.s[i] <= vp.t1; i++) {
+        const s0 = segs.s[i];
+        const e0 = Math.min(segs.e[i], end);
+        let x0 = vp.timeToX(s0);
+        let x1 = vp.timeToX(e0);
+        if (x1 - x0 < 1 && x1 < segX + 1 && e0 - s0 < minNs) continue;
+        x0 = Math.max(-2, x0);
+        x1 = Math.min(plotW + 2, x1);
+        segX = x1;
+        const w = Math.max(1, x1 - x0);
+        const kind = segs.kind[i];
+        if (kind === SEG_POLLED) {
+          this.batch.add(color, x0, y + 2, Math.max(1.5, w), h - 4);
+        } else if (kind === SEG_START) {
+          this.batch.add(THEME.probeStart, x0, y + 3, w, 1);
+          this.batch.add(THEME.probeStart, x0, y + h - 4, w, 1);
+          this.batch.add(THEME.probeStart, x0, y + 3, 1, h - 6);
+          if (w >= 48) this.labels.push({ x0, x1, y, h, text: 'start', light: true, dim: true });
+        } else {
+          const c = labelColor(segs.label[i]);
+          this.batch.add(this.hatch(c), x0, y + 3, w, h - 6);
+          if (w >= 40) this.labels.push({ x0, x1, y, h, text: segs.label[i], light: true });
+        }
+      }
+      lastX = Math.max(lastX, px1);
+      if (segs.endLabel) {
+        const c = THEME.done[segs.endLabel === 'ready' ? 'completed' : segs.endLabel] || THEME.done.completed;
+        if (px1 > -4 && px1 < plotW + 4) {
+          this.batch.add(c, px1 - 1, y + 1, 2, h - 2);
+          const glyph = segs.endLabel === 'ready' ? '✓' : segs.endLabel === 'cancelled' ? '✕' : '✖';
+          const next = k + 1 < row.ids.length ? vp.timeToX(row.t0[k + 1]) : plotW;
+          const room = Math.min(plotW, next) - px1 - 4;
+          if (room >= 9) {
+            let text = glyph;
+            if (segs.endLabel === 'cancelled') {
+              const notes = cancelNotes(model, task, probe);
+              text = `✕ cancelled at ${segs.atLabel ?? '?'}${notes.length ? ` · ${notes.map((m) => m.label).join(' · ')}` : ''}`;
+            }
+            this.glyphs.push({ x: px1 + 3, y: y + h / 2 + 0.5, text, color: c, maxW: room });
+          }
+        }
+      }
+      const counts = probe.children.length ? lane.pack.counts.get(probe.id) : null;
+      if (counts) this.addInFlight(scene, counts, y, h, plotW, segs.t0, end);
+    }
+  }
+
+  /**
+   * An in-flight count (a step function, futures.js) along the bottom of a row: a step graph
+   * whose height follows the count, and the number where the step is wide enough (hover gives
+   * the exact count anywhere). Drawn only for parents that ever had two or more in flight.
+   */
+  addInFlight(scene, step, y, h, plotW, from = -Infinity, to = Infinity) {
+    if (!step || step.max < 2) return;
+    const { viewport: vp } = scene;
+    const n = step.t.length;
+    let i = Math.max(0, upperBound(step.t, n, Math.max(from, vp.t0)) - 1);
+    const gh = Math.max(3, Math.floor(h / 3));
+    let colX = -Infinity;
+    let colMax = 0;
+    const flush = () => {
+      if (colMax > 0 && colX > -Infinity) this.batch.add(THEME.inFlight, colX, y + h - 1 - Math.max(1, Math.round((gh * colMax) / step.max)), 1, Math.max(1, Math.round((gh * colMax) / step.max)));
+    };
+    for (; i < n; i++) {
+      const s0 = Math.max(step.t[i], from);
+      if (s0 > vp.t1 || s0 > to) break;
+      const e0 = Math.min(i + 1 < n ? step.t[i + 1] : Math.min(to, scene.nowT), to);
+      const c = step.n[i];
+      if (c <= 0 || e0 <= s0) continue;
+      const x0 = Math.max(-2, vp.timeToX(s0));
+      const x1 = Math.min(plotW + 2, vp.timeToX(e0));
+      if (x1 - x0 >= 1) {
+        flush();
+        colX = -Infinity;
+        colMax = 0;
+        const bh = Math.max(1, Math.round((gh * c) / step.max));
+        this.batch.add(THEME.inFlight, x0, y + h - 1 - bh, x1 - x0, bh);
+        if (x1 - x0 >= 16) this.glyphs.push({ x: x1 - 3, y: y + 6, text: x1 - x0 >= 80 ? `${c} in flight` : String(c), color: THEME.inFlightText, align: 'right', maxW: x1 - x0 - 4, small: true });
+      } else {
+        const col = Math.floor(x0);
+        if (col !== colX) {
+          flush();
+          colX = col;
+          colMax = 0;
+        }
+        if (c > colMax) colMax = c;
+      }
+    }
+    flush();
+  }
+
+  /** Future-row ends and in-flight numbers, after the rects. */
+  drawGlyphs(plotW) {
+    const { ctx } = this;
+    ctx.textBaseline = 'middle';
+    for (const g of this.glyphs) {
+      ctx.font = g.small ? THEME.fontTiny : THEME.fontSmall;
+      const text = fitText(ctx, g.text, Math.min(g.maxW, plotW - g.x + (g.align === 'right' ? g.maxW : 0)));
+      if (!text) continue;
+      ctx.fillStyle = g.color;
+      ctx.textAlign = g.align || 'left';
+      ctx.fillText(text, g.x, g.y);
+    }
+    ctx.textAlign = 'left';
+    this.glyphs.length = 0;
   }
 
   /**
@@ -598,7 +753,7 @@ export class TimelineRenderer {
         ctx.fillStyle = 'rgba(120,20,20,0.92)';
         ctx.fillRect(lx - 3, l.y + 3, Math.min(room + 4, ctx.measureText(l.text).width + 6), l.h - 7);
       }
-      ctx.fillStyle = l.light ? '#fff' : '#0d0f13';
+      ctx.fillStyle = l.dim ? THEME.textDim : l.light ? '#fff' : '#0d0f13';
       ctx.fillText(fitText(ctx, l.text, room), lx, l.y + l.h / 2 + 0.5);
     }
     this.labels.length = 0;
@@ -896,6 +1051,18 @@ export class TimelineRenderer {
         ctx.fillStyle = THEME.wakeDriver;
         ctx.font = THEME.fontSmall;
         ctx.fillText(model.meta.unknownWaker ? '⏱ wakes, waker not recorded' : '⏱ driver / thread wakes', 8, mid);
+      } else if (lane.kind === 'future') {
+        const row = lane.pack.rows[lane.row];
+        const x = 22 + Math.min(5, row.depth) * 9;
+        const last = lane.task.probes.get(row.ids[row.ids.length - 1]);
+        ctx.font = THEME.fontSmall;
+        const more = row.ids.length > 1 ? `×${row.ids.length}` : '';
+        const moreW = more ? ctx.measureText(more).width : 0;
+        ctx.fillStyle = THEME.textDim;
+        if (more) ctx.fillText(more, GUTTER_PX - moreW - 8, mid);
+        ctx.fillText('└', x - 10, mid);
+        ctx.fillStyle = last && !last.ended ? THEME.text : THEME.textDim;
+        ctx.fillText(fitText(ctx, row.name, GUTTER_PX - moreW - x - 14), x, mid);
       } else {
         const task = lane.task;
         ctx.fillStyle = taskColor(task);
@@ -905,8 +1072,15 @@ export class TimelineRenderer {
         ctx.fillStyle = THEME.textDim;
         const idW = ctx.measureText(idText).width;
         ctx.fillText(idText, GUTTER_PX - idW - 8, mid);
+        let nameX = 12;
+        if (task.probes.size && scene.options.futuresOpen) {
+          // The toggle of the task's future rows (click it, or press o with the task selected).
+          ctx.fillStyle = THEME.textDim;
+          ctx.fillText(scene.options.futuresOpen(task) ? '▾' : '▸', 11, mid);
+          nameX = 22;
+        }
         ctx.fillStyle = activity === 'done' ? THEME.textDim : THEME.text;
-        ctx.fillText(fitText(ctx, task.label, GUTTER_PX - idW - 26), 12, mid);
+        ctx.fillText(fitText(ctx, task.label, GUTTER_PX - idW - nameX - 14), nameX, mid);
       }
     }
     ctx.fillStyle = THEME.gutterLine;

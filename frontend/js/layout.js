@@ -13,6 +13,7 @@
 // painting is draw.js's.
 
 import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR } from './model.js';
+import { packFutures } from './futures.js';
 
 /** The horizontal view: the time at x = 0 and the ns one CSS pixel spans. */
 export class Viewport {
@@ -230,7 +231,7 @@ export function mergeSlices(column, i0, i1, nsPerPx, nowT, out, minPx = 1) {
   return out;
 }
 
-export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, probe: 20, collapsed: 6, header: 18 };
+export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, probe: 20, future: 16, collapsed: 6, header: 18 };
 
 /**
  * The lanes in display order: worker lanes, then the driver lane (wakes that came from a
@@ -238,8 +239,10 @@ export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, probe: 20, collap
  * outside any task (`model.outside`, nested probes under their parent, `depth` set), then
  * one lane per task in spawn order.
  * `opts`: {hidden: Set of lane keys, collapsed: Set of lane keys, collapseTasks: bool,
- * filter: string matched against task names}. Lane keys: "w:<index>", "driver",
- * "p:<probe id>", "t:<task index>". Returns {lanes, height, taskLaneByIndex (Int32Array: task index ->
+ * filter: string matched against task names, futuresOpen: (task) -> bool, whether the task's
+ * future rows are open}. Under an open task lane come its future rows (futures.js packs
+ * them), one lane each: {kind: 'future', task, row, pack}. Lane keys: "w:<index>", "driver",
+ * "p:<probe id>", "t:<task index>", "f:<task index>:<row>". Returns {lanes, height, taskLaneByIndex (Int32Array: task index ->
  * lane position or -1), workerLaneByIndex (Map)}.
  */
 export function buildLanes(model, opts = {}) {
@@ -294,6 +297,10 @@ export function buildLanes(model, opts = {}) {
     taskLaneByIndex[task.index] = lanes.length;
     const small = opts.collapseTasks ? !collapsed.has(key) : collapsed.has(key);
     add({ kind: 'task', key, task }, small ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
+    if (opts.futuresOpen && task.probes.size && opts.futuresOpen(task)) {
+      const pack = packFutures(task, model.stateEvents);
+      for (let row = 0; row < pack.rows.length; row++) add({ kind: 'future', key: `f:${task.index}:${row}`, task, row, pack }, LANE_HEIGHT.future);
+    }
   }
   return { lanes, height: y, taskLaneByIndex, workerLaneByIndex, driverLane };
 }

@@ -170,6 +170,7 @@ class ProbeRecord {
     this.id = id;
     this.task = task; // task index
     this.parent = parent; // probe id or null
+    this.movedFrom = null; // the task id it was created in, when first polled in another (spawned)
     this.name = null; // what the probe wraps, if the recorder says (`state.name`)
     this.firstLoc = null; // loc of its first state: where the future was created
     this.children = [];
@@ -235,6 +236,7 @@ class TaskRecord {
     this.lints = [];
     this.probes = new Map(); // future id -> ProbeRecord
     this.probeRoots = []; // probe ids without a parent (or whose parent is unknown)
+    this.probeVersion = 0; // bumped when a probe is added to (or moved out of) the task
     this.currentProbe = null; // the probe of the latest state event
   }
 
@@ -313,6 +315,8 @@ export class RunModel {
     this.version = 0; // bumped on every ingest; views use it to know when to refresh
     // Probes polled outside any task (`state` with task null: a hand-written executor on a
     // plain thread). They live in this task-like record, which is not in `taskList`.
+    this.probes = new Map(); // future id -> ProbeRecord, run-wide (ids are unique in a run)
+    this.stateEvents = 0; // `state` events applied (views rebuild future rows when it moves)
     this.outside = new TaskRecord(-1, null);
     this.outside.name = 'outside any task';
     this.outside.phase = 'runnable';
@@ -358,7 +362,7 @@ export class RunModel {
         this.dropped += e.count || 0;
         return;
       case 'mark':
-        this.marks.push({ t, label: String(e.label ?? '') });
+        this.marks.push({ t, task: e.task ?? null, label: String(e.label ?? '') });
         return;
       default:
         // Kinds may be added to the protocol; count what this version does not know.
@@ -602,22 +606,42 @@ export class RunModel {
   }
 
   onState(e, t) {
-    const task = e.task == null ? this.outside : this.tasks.get(e.task);
+    let task = e.task == null ? this.outside : this.tasks.get(e.task);
     if (!this.check(e, task)) return;
     const label = typeof e.label === 'string' ? e.label : String(e.label ?? '?');
-    let probe = task.probes.get(e.future);
+    // Probe ids are unique in the run: look the probe up run-wide, not only in this task.
+    let probe = this.probes.get(e.future);
     if (probe && probe.ended) {
       this.violate(e, `future ${probe.id} of task ${task.id} reports "${label}" after it finished as "${probe.label}"`);
       return;
+    }
+    if (probe) {
+      const home = probe.task >= 0 ? this.taskList[probe.task] : this.outside;
+      if (home !== task) {
+        if (task === this.outside) {
+          // Dropped outside any poll (recordings made before the recorder attributed such
+          // drops to the probe's task): it still belongs to the task that polled it.
+          task = home;
+        } else if (probe.states.size === 1 && probe.label === 'start') {
+          // Created in one task and first polled in another (a future handed to
+          // tokio::spawn): it lives where it is polled, from its creation on.
+          this.moveProbe(probe, home, task);
+        } else {
+          this.violate(e, `future ${probe.id} of task ${home.id} reports "${label}" in task ${task.id}`);
+          task = home;
+        }
+      }
     }
     if (!probe) {
       probe = new ProbeRecord(e.future, task.index, e.parent ?? null, t);
       probe.name = e.name ?? null;
       probe.firstLoc = e.loc ?? null;
       task.probes.set(e.future, probe);
+      this.probes.set(e.future, probe);
       const parent = probe.parent != null ? task.probes.get(probe.parent) : null;
       if (parent) parent.children.push(probe.id);
       else task.probeRoots.push(probe.id);
+      task.probeVersion++;
     }
     let node = probe.states.get(label);
     if (!node) {
@@ -626,6 +650,7 @@ export class RunModel {
     }
     // Every probe keeps its states over time: lanes of futures outside tasks draw them, and
     // a task lane can show its root future's await point under its polls.
+    this.stateEvents++;
     const h = (probe.history ||= new SliceColumn(4));
     if (h.length) h.end[h.length - 1] = t;
     h.push(t, OPEN, node.order);
@@ -646,6 +671,22 @@ export class RunModel {
     probe.since = t;
     if (label === 'ready' || label === 'cancelled' || label === 'panicked') probe.ended = true;
     task.currentProbe = probe;
+  }
+
+  /** Moves a probe that was only created in `from` to `to`, as a root there. */
+  moveProbe(probe, from, to) {
+    from.probes.delete(probe.id);
+    const parent = probe.parent != null ? from.probes.get(probe.parent) : null;
+    if (parent) parent.children = parent.children.filter((id) => id !== probe.id);
+    else from.probeRoots = from.probeRoots.filter((id) => id !== probe.id);
+    if (from.currentProbe === probe) from.currentProbe = null;
+    from.probeVersion++;
+    probe.task = to.index;
+    probe.parent = null;
+    probe.movedFrom = from.id;
+    to.probes.set(probe.id, probe);
+    to.probeRoots.push(probe.id);
+    to.probeVersion++;
   }
 
   onDone(e, t) {

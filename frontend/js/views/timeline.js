@@ -25,6 +25,8 @@
 import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound, MIN_NS_PER_PX, MAX_NS_PER_PX } from '../layout.js';
 import { TimelineRenderer, RedrawScheduler, GUTTER_PX, AXIS_PX, taskColor, OVERVIEW_COLORS } from '../draw.js';
 import { OPEN } from '../model.js';
+import { probeSegments, probeStateAt, probeAtRow, countAt, cancelNotes, ROOTS, SEG_NAMES } from '../futures.js';
+import { TimelineText } from './timeline-text.js';
 import { formatDuration, formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
 
@@ -36,7 +38,7 @@ const LIVE_TICK_MS = 50;
 const HOVER_REST_MS = 150;
 
 export class TimelineView {
-  constructor({ wrap, canvas, tooltip, onSelectTask, onSelectProbe, onViewChange, onDrawn, viewport, fitEnd }) {
+  constructor({ wrap, canvas, tooltip, onSelectTask, onSelectProbe, onViewChange, onDrawn, viewport, fitEnd, defaultOpenFutures }) {
     this.wrap = wrap;
     this.canvas = canvas;
     this.tooltip = tooltip;
@@ -62,7 +64,18 @@ export class TimelineView {
     this.autoFit = true; // until the user zooms, following shows the whole run
     this.live = false;
     this.options = { wakeEdges: true, stateStrip: false, stallNs: 10e6, selectedTask: -1, hover: null, hit: null, live: false };
-    this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '' };
+    // Future rows: open for the tasks the scenario names (`defaultOpenFutures(model)` -> task
+    // names), or as the user chose per task (`futureOverrides`: task index -> bool), or all /
+    // none after "open all" / "close all" (`futuresAll`).
+    this.defaultOpenFutures = defaultOpenFutures || (() => []);
+    this.futureDefaults = new Set();
+    this.futureOverrides = new Map();
+    this.futuresAll = null;
+    this.options.futuresOpen = (task) => this.futuresOpen(task);
+    this.options.selectedFuture = null;
+    this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '', futuresOpen: this.options.futuresOpen };
+    this.text = new TimelineText(this);
+    this.futuresButton = this.makeFuturesButton();
     this.drag = null;
     this.emptyText = undefined;
     this.liveAnchor = null; // {wall: performance.now() ms, t: model time} at the latest batch
@@ -94,6 +107,10 @@ export class TimelineView {
 
   setModel(model, { live = false } = {}) {
     this.model = model;
+    this.futureDefaults = new Set(model ? this.defaultOpenFutures(model) || [] : []);
+    this.futureOverrides.clear();
+    this.futuresAll = null;
+    this.options.selectedFuture = null;
     this.live = live;
     this.liveAnchor = null;
     this.options.selectedTask = -1;
@@ -155,12 +172,15 @@ export class TimelineView {
 
   rebuildLanes() {
     const m = this.model;
-    const key = `${m.taskList.length}/${m.workerList.length}/${m.wakes.length > 0}/${m.outside.probes.size}`;
+    // Open future rows grow with every `state` event.
+    const futures = this.futuresAll === false && !this.futureOverrides.size ? 0 : m.stateEvents;
+    const key = `${m.taskList.length}/${m.workerList.length}/${m.wakes.length > 0}/${m.outside.probes.size}/${futures}/${m.polls}`;
     if (key === this.lanesKey && !this.lanesDirty) return;
     this.lanesKey = key;
     this.lanesDirty = false;
     this.lanes = buildLanes(m, this.laneOptions);
     this.clampScroll();
+    this.updateFuturesButton();
   }
 
   setLaneOptions(patch) {
@@ -175,6 +195,87 @@ export class TimelineView {
     if (c.has(key)) c.delete(key);
     else c.add(key);
     this.setLaneOptions({});
+  }
+
+  /** Whether task `task`'s future rows are open. */
+  futuresOpen(task) {
+    const o = this.futureOverrides.get(task.index);
+    if (o !== undefined) return o;
+    if (this.futuresAll !== null) return this.futuresAll;
+    return this.futureDefaults.has(task.name);
+  }
+
+  /** Opens or closes the future rows of task index `ti` (`open` omitted: toggles). */
+  toggleFutures(ti, open) {
+    const task = this.model && this.model.taskList[ti];
+    if (!task) return;
+    this.futureOverrides.set(ti, open ?? !this.futuresOpen(task));
+    this.setLaneOptions({});
+    this.onViewChange();
+  }
+
+  /** Opens (or closes) every task's future rows. */
+  setAllFutures(open) {
+    this.futuresAll = open;
+    this.futureOverrides.clear();
+    this.setLaneOptions({});
+    this.onViewChange();
+  }
+
+  /** The "open all / close all" control of future rows, over the corner left of the axis. */
+  makeFuturesButton() {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'futures-all';
+    b.hidden = true;
+    Object.assign(b.style, { position: 'absolute', left: `${GUTTER_PX - 92}px`, top: '7px', width: '84px', height: '20px', font: '10px system-ui, sans-serif', padding: '0 4px', zIndex: '2' });
+    b.addEventListener('click', () => this.setAllFutures(!this.anyFuturesOpen()));
+    this.wrap.append(b);
+    return b;
+  }
+
+  updateFuturesButton() {
+    const b = this.futuresButton;
+    const has = Boolean(this.model && this.model.taskList.some((t) => t.probes.size));
+    if (b.hidden === has) b.hidden = !has;
+    if (!has) return;
+    const open = this.anyFuturesOpen();
+    const text = open ? '▾ close futures' : '▸ open futures';
+    if (b.textContent !== text) {
+      b.textContent = text;
+      b.title = open ? 'Close every task’s future rows (O)' : 'Open every task’s future rows (O); o opens the selected task’s';
+      b.setAttribute('aria-label', open ? 'Close all future rows' : 'Open all future rows');
+    }
+  }
+
+  /** True when any task lane with probe futures has its rows open. */
+  anyFuturesOpen() {
+    if (!this.model) return false;
+    return this.lanes.lanes.some((l) => l.kind === 'future');
+  }
+
+  /**
+   * The future rows as laid out (what draw.js paints): [{task (id), row, name, futures: [{id,
+   * name, segments: [{kind, s, e, label}], end: {label, t, at} | null, notes}]}]. Open
+   * segments end at "now". For tests and the text alternative.
+   */
+  futureRows() {
+    const out = [];
+    const now = this.nowT();
+    for (const lane of this.lanes.lanes) {
+      if (lane.kind !== 'future') continue;
+      const row = lane.pack.rows[lane.row];
+      const futures = row.ids.map((id) => {
+        const p = lane.task.probes.get(id);
+        const segs = probeSegments(lane.task, p);
+        const segments = [];
+        for (let i = 0; i < segs.n; i++) segments.push({ kind: SEG_NAMES[segs.kind[i]], s: segs.s[i], e: Math.min(segs.e[i], Math.max(now, segs.s[i])), label: segs.label[i] });
+        const end = segs.endLabel ? { label: segs.endLabel, t: segs.tEnd, at: segs.atLabel } : null;
+        return { id, name: p.name, parent: p.parent, segments, end, notes: cancelNotes(this.model, lane.task, p).map((m) => m.label) };
+      });
+      out.push({ task: lane.task.id, taskName: lane.task.name, row: lane.row, name: row.name, depth: row.depth, futures });
+    }
+    return out;
   }
 
   fitAll(redraw = true) {
@@ -266,6 +367,8 @@ export class TimelineView {
   }
 
   selectTask(index) {
+    const f = this.options.selectedFuture;
+    if (f != null && !(this.model && index >= 0 && this.model.taskList[index] && this.model.taskList[index].probes.has(f))) this.options.selectedFuture = null;
     this.options.selectedTask = index;
     this.requestRedraw();
   }
@@ -298,6 +401,7 @@ export class TimelineView {
       emptyText: this.emptyText,
     });
     this.onDrawn();
+    this.text.schedule();
     // While live, the edge moves without new events: draw again in a moment.
     if (ticking && !this.liveTimer) {
       this.liveTimer = setTimeout(() => {
@@ -396,7 +500,9 @@ export class TimelineView {
     const y = AXIS_PX + lane.y - this.scrollY;
     const base = { j, lane, y, h: lane.height, inGutter: p.x < GUTTER_PX };
     if (p.x < GUTTER_PX) {
+      if (lane.kind === 'task' && lane.task.probes.size && p.x < 20) return { ...base, kind: 'futures-toggle', task: lane.task };
       if (lane.kind === 'task') return { ...base, kind: 'task-label', task: lane.task };
+      if (lane.kind === 'future') return { ...base, kind: 'future-label', task: lane.task, row: lane.pack.rows[lane.row] };
       if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, null, now) };
       return base;
     }
@@ -429,6 +535,18 @@ export class TimelineView {
       return { ...base, kind: 'task-idle', task };
     }
     if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, t, now) };
+    if (lane.kind === 'future') {
+      const row = lane.pack.rows[lane.row];
+      let future = probeAtRow(lane.task, row, t + slack);
+      if (future && probeSegments(lane.task, future).t0 > t) {
+        // Within the slack of the next future's start: prefer the one under the pointer.
+        const prev = probeAtRow(lane.task, row, t);
+        if (prev) future = prev;
+      }
+      if (!future) return { ...base, kind: 'future-none', task: lane.task, row };
+      const at = probeStateAt(lane.task, future, Math.min(t, now));
+      return { ...base, kind: 'future', task: lane.task, future, row, at, inFlight: future.children.length ? countAt(lane.pack.counts.get(future.id), t) : null };
+    }
     if (lane.kind === 'driver') {
       const w = m.wakes;
       const i = lowerBound(w.t, w.length, t - slack * 2);
@@ -490,6 +608,11 @@ export class TimelineView {
     if (this.drag || performance.now() < this.wheelUntil) return;
     const hit = this.hitTest(p);
     this.options.hit = hit && (hit.kind === 'poll' || hit.kind === 'drop') ? hit : null;
+    if (hit && hit.kind === 'future' && hit.at.state !== 'not created') {
+      // Outline the hovered segment of the future's row (its end marker, when it has ended).
+      const end = hit.at.until === Infinity ? this.nowT() : hit.at.until;
+      this.options.hit = { y: hit.y, h: hit.h, start: hit.at.since, end };
+    }
     if (!hit || !hit.kind) {
       this.hideTooltip();
       this.setCursor('');
@@ -513,7 +636,7 @@ export class TimelineView {
         const w = hit.worker;
         // Only a runtime worker is stalled by a long poll; a blocking-pool thread is there to block.
         const stall = hit.end - hit.start >= this.options.stallNs && (!w || w.kind === 'worker');
-        return `${name(hit.task)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
+        return `${name(hit.task)}${this.inFlightLine(hit)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
           stall ? ' <span class="bad">long poll</span>' : ''
         }</div><div class="dim">on ${escapeHtml(w ? w.name : m.workerList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
           hit.pollNo ? `<div class="dim">poll ${hit.pollNo} of ${hit.task.polls.length}</div>` : ''
@@ -543,8 +666,16 @@ export class TimelineView {
       }
       case 'task-idle': {
         const aw = hit.task.currentAwait();
-        return `${name(hit.task)}<div>idle (suspended)</div>${aw ? `<div class="dim">now at <code>${escapeHtml(aw.label)}</code></div>` : ''}`;
+        return `${name(hit.task)}<div>idle (suspended)</div>${aw ? `<div class="dim">now at <code>${escapeHtml(aw.label)}</code></div>` : ''}${this.inFlightLine(hit)}`;
       }
+      case 'futures-toggle':
+        return `${name(hit.task)}<div class="dim">${this.futuresOpen(hit.task) ? 'close' : 'open'} its future rows (${hit.task.probes.size} probe future${hit.task.probes.size === 1 ? '' : 's'}) · key o</div>`;
+      case 'future-label':
+        return `<b>${escapeHtml(hit.row.name)}</b> <span class="dim">in ${escapeHtml(hit.task.label)} #${hit.task.id}</span><div class="dim">${hit.row.ids.length} future${hit.row.ids.length === 1 ? '' : 's'} in this row (a row is reused once its future ends)</div>`;
+      case 'future-none':
+        return '';
+      case 'future':
+        return this.futureTooltip(hit);
       case 'task-label': {
         const f = m.taskFigures(hit.task);
         return `${name(hit.task)}<div class="dim">${escapeHtml(hit.task.kind)} · ${f.polls} polls · busy ${formatDuration(f.busy)}</div><div class="dim">click for details</div>`;
@@ -556,6 +687,48 @@ export class TimelineView {
       default:
         return '';
     }
+  }
+
+  /** "N futures in flight" on a task lane whose future rows are open, at the hovered time. */
+  inFlightLine(hit) {
+    if (hit.lane.kind !== 'task' || !hit.task.futureCache || !this.futuresOpen(hit.task) || hit.t == null) return '';
+    const step = hit.task.futureCache.pack.counts.get(ROOTS);
+    if (!step) return '';
+    const n = countAt(step, hit.t);
+    return `<div class="dim">${n} root future${n === 1 ? '' : 's'} in flight at ${formatTime(hit.t)}</div>`;
+  }
+
+  futureTooltip(hit) {
+    const f = hit.future;
+    const at = hit.at;
+    const title = `<b>${escapeHtml(f.name || `future ${f.id}`)}</b> <span class="dim">future ${f.id} in ${escapeHtml(hit.task.label)} #${hit.task.id}</span>`;
+    const dur = (a, b) => formatDuration((b === Infinity ? this.nowT() : b) - a);
+    let what;
+    switch (at.state) {
+      case 'not created':
+        what = '<div class="dim">not created yet</div>';
+        break;
+      case 'start':
+        what = `<div>created, <b>not polled yet</b> for ${dur(at.since, at.until)}</div><div class="dim">a future does nothing until it is polled</div>`;
+        break;
+      case 'await':
+        what = `<div>suspended at <code>${escapeHtml(at.label ?? '?')}</code> for <b>${dur(at.since, at.until)}</b></div>${at.loc ? `<div class="dim">${escapeHtml(at.loc)}</div>` : ''}`;
+        break;
+      case 'polled':
+        what = `<div><b>polled</b> in a poll of its task, ${dur(at.since, at.until)}</div><div class="dim">it reported <code>${escapeHtml(at.label ?? '?')}</code> in this poll</div>`;
+        break;
+      case 'cancelled': {
+        const notes = cancelNotes(this.model, hit.task, f);
+        what = `<div><span class="bad">cancelled</span> (dropped) at <code>${escapeHtml(at.label ?? '?')}</code></div>${notes.map((m) => `<div class="dim">then the task marked: ${escapeHtml(m.label)}</div>`).join('')}`;
+        break;
+      }
+      default:
+        what = `<div>finished as <code>${escapeHtml(at.state)}</code></div>`;
+    }
+    const since = at.state === 'not created' ? '' : `<div class="dim">since ${formatTime(at.since)}${at.lastEvent ? ` · last event <code>${escapeHtml(at.lastEvent.label)}</code> at ${formatTime(at.lastEvent.t)}` : ''}</div>`;
+    const kids = hit.inFlight != null ? `<div>${hit.inFlight} child future${hit.inFlight === 1 ? '' : 's'} in flight at ${formatTime(hit.t)}</div>` : '';
+    const moved = f.movedFrom != null ? `<div class="dim">created in task #${f.movedFrom}, polled here</div>` : '';
+    return `${title}${what}${kids}${since}${moved}<div class="dim">click for its state machine</div>`;
   }
 
   showTooltip(p, html) {
@@ -588,6 +761,15 @@ export class TimelineView {
     if (!hit) return;
     if (hit.lane && hit.lane.kind === 'header' && hit.lane.key === 'h:tasks') {
       this.setLaneOptions({ collapseTasks: !this.laneOptions.collapseTasks });
+      return;
+    }
+    if (hit.kind === 'futures-toggle') {
+      this.toggleFutures(hit.task.index);
+      return;
+    }
+    if (hit.kind === 'future') {
+      this.options.selectedFuture = hit.future.id;
+      this.onSelectTask(hit.task.index);
       return;
     }
     if (hit.probe) this.onSelectProbe(hit.probe.id);
