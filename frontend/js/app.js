@@ -87,6 +87,7 @@ class App {
       onSelectProbe: (id) => this.selectProbe(id),
       onViewChange: () => this.updateToolbar(),
       onDrawn: () => this.overview && this.overview.draw(),
+      defaultOpenFutures: (m) => this.scenarios.find((s) => s.name === m.meta.scenario)?.open_futures || [],
     });
     this.overview = new OverviewView({ wrap: $('overview-wrap'), canvas: $('overview'), target: this.timeline });
     this.compareView = new CompareView({
@@ -771,6 +772,7 @@ class App {
     delete box.dataset.empty;
     const scroll = box.scrollTop;
     renderTaskPanel(box, m, m.taskList[this.selectedTask], {
+      focusFuture: this.timeline.options.selectedFuture,
       onJump: (t, ti) => this.jumpTo(t, ti),
       onSelect: (ti) => this.selectTask(ti),
       onClose: () => this.selectTask(-1),
@@ -1009,6 +1011,12 @@ class App {
           break;
         case 'l':
           this.showTab('lints');
+          break;
+        case 'o':
+          if (this.selectedTask >= 0) this.timeline.toggleFutures(this.selectedTask);
+          break;
+        case 'O':
+          this.timeline.setAllFutures(!this.timeline.anyFuturesOpen());
           break;
         case 'k':
           this.openCompareDialog();
