@@ -633,6 +633,12 @@ export class RunModel {
       }
     }
     if (!probe) {
+      // Created inside its parent's poll: a parent that so far was only created elsewhere
+      // (handed to tokio::spawn, then polled here) is being polled in this task now.
+      const above = e.parent != null ? this.probes.get(e.parent) : null;
+      if (above && above.task !== task.index && task !== this.outside && !above.ended && above.states.size === 1 && above.label === 'start') {
+        this.moveProbe(above, above.task >= 0 ? this.taskList[above.task] : this.outside, task);
+      }
       probe = new ProbeRecord(e.future, task.index, e.parent ?? null, t);
       probe.name = e.name ?? null;
       probe.firstLoc = e.loc ?? null;
