@@ -154,3 +154,29 @@ pub mod query {
         }
     }
 }
+
+// TEMPORARY: the typed, serde-encoded wire events against the hand-written encoder they
+// replace, byte for byte, on a real run of every scenario.
+#[cfg(test)]
+mod legacy_encoder_comparison {
+    #[test]
+    fn serde_encoding_is_byte_identical_to_the_hand_written_one_on_every_scenario() {
+        let mut kinds = std::collections::BTreeSet::new();
+        for s in crate::catalogue() {
+            let rec = super::record(s.name, serde_json::json!({}), std::time::Duration::from_secs(3));
+            let inner = rec.log.lock();
+            let mut n = 0;
+            for ev in inner.events.iter() {
+                let mut new = String::new();
+                let mut old = String::new();
+                inner.encode_event(ev, &mut new);
+                inner.encode_event_legacy(ev, &mut old);
+                assert_eq!(new, old, "scenario {}", s.name);
+                kinds.insert(ev.kind().as_str());
+                n += 1;
+            }
+            eprintln!("{}: {n} events identical", s.name);
+        }
+        eprintln!("kinds seen: {kinds:?}");
+    }
+}
