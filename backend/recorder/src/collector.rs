@@ -10,6 +10,7 @@
 //! records from a thread that was preempted between reading the clock and publishing) unless
 //! a flush asks for everything.
 
+use crate::sync::{LockUnpoisoned, Unpoisoned};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -120,7 +121,7 @@ impl Recorder {
 
     /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
     pub fn begin_run(&self) -> Arc<RunLog> {
-        let mut runs = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runs = self.shared.runs.lock_unpoisoned();
         let id = loop {
             let id = self.shared.next_run.fetch_add(1, Ordering::Relaxed);
             if id != 0 && !runs.contains_key(&id) {
@@ -136,21 +137,21 @@ impl Recorder {
     /// Waits for a drain that hands over every record of the runs being finished (see
     /// `finish_run`); other runs' most recent records may still be held back for ordering.
     pub fn flush(&self) {
-        let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.shared.flush.lock_unpoisoned();
         st.requested += 1;
         let want = st.requested;
         self.shared.wake.notify_one();
         while st.completed < want {
-            st = self.shared.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.shared.flushed.wait(st).unpoisoned();
         }
     }
 
     /// Ends a run: flushes, applies end-of-run lints, marks the log finished and stops routing
     /// records to it (records arriving later for it are discarded).
     pub fn finish_run(&self, log: &RunLog) {
-        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).push(log.id);
+        self.shared.finishing.lock_unpoisoned().push(log.id);
         self.flush();
-        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).retain(|&r| r != log.id);
+        self.shared.finishing.lock_unpoisoned().retain(|&r| r != log.id);
         let now = clock::now().saturating_sub(log.start);
         {
             let mut inner = log.lock();
@@ -159,7 +160,7 @@ impl Recorder {
             store_findings(&mut inner, findings);
             inner.finished = true;
         }
-        self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).remove(&log.id);
+        self.shared.runs.lock_unpoisoned().remove(&log.id);
     }
 }
 
@@ -302,9 +303,9 @@ impl Collector {
         self.shared.warm.store(true, Ordering::Release);
         loop {
             let target = {
-                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let st = self.shared.flush.lock_unpoisoned();
                 let st = if st.requested == st.completed {
-                    self.shared.wake.wait_timeout(st, TICK).unwrap_or_else(|e| e.into_inner()).0
+                    self.shared.wake.wait_timeout(st, TICK).unpoisoned().0
                 } else {
                     st
                 };
@@ -314,7 +315,7 @@ impl Collector {
                 return;
             }
             let forced = {
-                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let st = self.shared.flush.lock_unpoisoned();
                 st.completed < target
             };
             // While every core is busy the drain waits, up to `MAX_DEFER` (unless asked for, or
@@ -341,7 +342,7 @@ impl Collector {
                 priority = wanted;
             }
             if forced {
-                let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let mut st = self.shared.flush.lock_unpoisoned();
                 st.completed = st.completed.max(target);
                 self.shared.flushed.notify_all();
             }
@@ -382,7 +383,7 @@ impl Collector {
                 let read = chunk.published_from(from, thread.index, &mut self.batch);
                 *cursor = Cursor { chunk: ptr, read };
             }
-            let side = std::mem::take(&mut *thread.side.lock().unwrap_or_else(|e| e.into_inner()));
+            let side = std::mem::take(&mut *thread.side.lock_unpoisoned());
             for (seq, entry) in side {
                 self.side.insert((thread.index, u64::from(seq)), entry);
             }
@@ -390,7 +391,7 @@ impl Collector {
             if dropped > 0 {
                 *self.dropped.entry(thread.last_run.load(Ordering::Relaxed)).or_default() += dropped;
             }
-            let name = thread.name.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let name = thread.name.lock_unpoisoned().clone();
             self.thread_info.insert(thread.index, (name, thread.role.load(Ordering::Relaxed)));
             if closed {
                 // Its last records were read above; it will write no more.
@@ -419,14 +420,13 @@ impl Collector {
         // finished (their threads have stopped, so nothing earlier can come).
         let horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
         let keep_from = self.batch.partition_point(|r| r.t <= horizon);
-        let finishing: Vec<u16> =
-            if forced { self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).clone() } else { Vec::new() };
+        let finishing: Vec<u16> = if forced { self.shared.finishing.lock_unpoisoned().clone() } else { Vec::new() };
         for rec in self.batch.drain(keep_from..).collect::<Vec<_>>() {
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
             if finishing.contains(&run) { self.released.push(rec) } else { self.held.push(rec) }
         }
         self.batch.append(&mut self.released);
-        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock_unpoisoned().clone();
         let mut last: Option<usize> = None;
         for mut rec in self.batch.drain(..) {
             if rec.task & SPAN_ID_FLAG != 0 {

@@ -94,6 +94,16 @@ pub enum LaneKind {
     Thread,
 }
 
+impl LaneKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaneKind::Worker => "worker",
+            LaneKind::Blocking => "blocking",
+            LaneKind::Thread => "thread",
+        }
+    }
+}
+
 /// How a wake used its waker (the `op` of a `wake` event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -491,12 +501,6 @@ impl StoredEvent {
             Stored::Snapshot { snapshot } => (EventKind::Snapshot, 0, 0, snapshot, 0),
         };
         StoredEvent { t, task, a, b, kind, flags }
-    }
-
-    #[doc(hidden)]
-    pub fn raw(&self) -> (u64, u64, u64, u32, EventKind, u8) {
-        let StoredEvent { t, task, a, b, kind, flags } = *self;
-        (t, task, a, b, kind, flags)
     }
 
     /// When it happened, in ns since the run started.

@@ -34,6 +34,7 @@ pub mod probe;
 mod record;
 pub mod runtime;
 pub mod subscriber;
+pub mod sync;
 
 pub use buffer::SpawnInfo;
 pub use collector::{Recorder, RecorderConfig};
@@ -50,6 +51,7 @@ pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
 pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
 pub use subscriber::RecorderSubscriber;
+pub use sync::{LockUnpoisoned, Unpoisoned};
 
 /// The task being polled on this thread right now, as tokio numbers it.
 pub fn current_task() -> Option<u64> {

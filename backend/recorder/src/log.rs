@@ -8,6 +8,7 @@
 //!
 //! The JSON produced here is the wire format of `docs/protocol.md`.
 
+use crate::sync::LockUnpoisoned;
 use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard};
 
@@ -149,7 +150,7 @@ impl RunLog {
     pub fn lock(&self) -> MutexGuard<'_, RunLogInner> {
         // The collector never panics while holding the lock; if a reader did, the data is
         // still consistent (appends are whole events).
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 
     pub fn len(&self) -> usize {
@@ -294,163 +295,5 @@ impl RunLogInner {
         // SAFETY: serde_json writes only UTF-8 (its input strings are `str`s, and it escapes
         // with ASCII), and a `Vec` writer cannot fail part-way, so `out` stays a valid `String`.
         self.wire(ev).write_json(unsafe { out.as_mut_vec() });
-    }
-}
-
-// TEMPORARY: the hand-written encoder this module had before the typed model, kept only
-// until the comparison test in scenarios/tests has run on all scenarios.
-use crate::lint::LintRule;
-use crate::record::Outcome;
-use std::fmt::Write as _;
-
-fn lane_kind(k: LaneKind) -> &'static str {
-    match k {
-        LaneKind::Worker => "worker",
-        LaneKind::Blocking => "blocking",
-        LaneKind::Thread => "thread",
-    }
-}
-
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn push_task_or_null(out: &mut String, task: u64) {
-    if task == 0 {
-        out.push_str("null");
-    } else {
-        let _ = write!(out, "{task}");
-    }
-}
-
-impl RunLogInner {
-    #[doc(hidden)]
-    /// Appends one wire JSON object for `ev` to `out`.
-    pub fn encode_event_legacy(&self, ev: &StoredEvent, out: &mut String) {
-        // By value: the fields of a packed struct cannot be borrowed (as `write!` would).
-        let (t, task, a, b, kind, flags) = ev.raw();
-        match kind {
-            EventKind::Lane => {
-                let lane = &self.lanes[b as usize];
-                let _ = write!(out, r#"{{"k":"worker","t":{t},"worker":{},"name":"#, b);
-                push_json_str(out, &lane.name);
-                let _ = write!(out, r#","kind":"{}"}}"#, lane_kind(lane.kind));
-            }
-            EventKind::Spawn => {
-                let info = &self.spawns[b as usize];
-                let _ = write!(out, r#"{{"k":"spawn","t":{t},"task":{},"name":"#, task);
-                push_json_str(out, &info.name);
-                out.push_str(r#","kind":"#);
-                push_json_str(out, &info.kind);
-                out.push_str(r#","loc":"#);
-                push_json_str(out, &info.loc);
-                out.push_str(r#","size":"#);
-                match info.size {
-                    Some(size) => {
-                        let _ = write!(out, "{size}");
-                    }
-                    None => out.push_str("null"),
-                }
-                out.push_str(r#","parent":"#);
-                push_task_or_null(out, a);
-                out.push('}');
-            }
-            EventKind::PollStart => {
-                let _ = write!(out, r#"{{"k":"poll_start","t":{t},"task":{},"worker":{}}}"#, task, b);
-            }
-            EventKind::PollEnd => {
-                let ready = flags & 1 != 0;
-                let _ = write!(out, r#"{{"k":"poll_end","t":{t},"task":{},"worker":{},"ready":{ready}"#, task, b);
-                if flags & 2 != 0 {
-                    out.push_str(r#","drop":true"#);
-                }
-                out.push('}');
-            }
-            EventKind::Wake => {
-                let op = if flags & 1 != 0 { "wake_by_ref" } else { "wake" };
-                let _ = write!(out, r#"{{"k":"wake","t":{t},"task":{},"by":"#, task);
-                push_task_or_null(out, a);
-                let _ = write!(out, r#","op":"{op}","worker":"#);
-                if b == 0 {
-                    out.push_str("null");
-                } else {
-                    let _ = write!(out, "{}", b - 1);
-                }
-                out.push('}');
-            }
-            EventKind::WakerClone => {
-                let _ = write!(out, r#"{{"k":"waker_clone","t":{t},"task":{}}}"#, task);
-            }
-            EventKind::WakerDrop => {
-                let _ = write!(out, r#"{{"k":"waker_drop","t":{t},"task":{}}}"#, task);
-            }
-            EventKind::State => {
-                let future = a & 0xffff_ffff;
-                let parent = a >> 32;
-                let state = ProbeState::from_flags(flags);
-                let site = probe::site(b);
-                let _ = write!(out, r#"{{"k":"state","t":{t},"task":"#);
-                push_task_or_null(out, task);
-                let _ = write!(out, r#","future":{future},"parent":"#);
-                push_task_or_null(out, parent);
-                out.push_str(r#","label":"#);
-                match (state, site) {
-                    (ProbeState::Suspended, Some(site)) => push_json_str(out, site.label),
-                    _ => push_json_str(out, state.as_label()),
-                }
-                out.push_str(r#","loc":"#);
-                match site {
-                    Some(site) if state != ProbeState::Ready && state != ProbeState::Cancelled => {
-                        push_json_str(out, &format!("{}:{}", site.file, site.line))
-                    }
-                    _ => out.push_str("null"),
-                }
-                if let (ProbeState::Start, Some(site)) = (state, site) {
-                    out.push_str(r#","name":"#);
-                    push_json_str(out, site.label);
-                }
-                out.push('}');
-            }
-            EventKind::Done => {
-                let outcome = Outcome::from_flags(flags).as_str();
-                let _ = write!(out, r#"{{"k":"done","t":{t},"task":{},"outcome":"{outcome}"}}"#, task);
-            }
-            EventKind::Lint => {
-                let rule = LintRule::from_flags(flags).as_str();
-                let _ = write!(out, r#"{{"k":"lint","t":{t},"task":"#);
-                push_task_or_null(out, task);
-                let _ = write!(out, r#","rule":"{rule}","detail":"#);
-                push_json_str(out, &self.strings[b as usize]);
-                if a != 0 {
-                    let _ = write!(out, r#","since":{}"#, a - 1);
-                }
-                out.push('}');
-            }
-            EventKind::Dropped => {
-                let _ = write!(out, r#"{{"k":"dropped","t":{t},"count":{}}}"#, a);
-            }
-            EventKind::Mark => {
-                let _ = write!(out, r#"{{"k":"mark","t":{t},"task":"#);
-                push_task_or_null(out, task);
-                out.push_str(r#","label":"#);
-                push_json_str(out, &self.strings[b as usize]);
-                out.push('}');
-            }
-            EventKind::Snapshot => {}
-        }
     }
 }
