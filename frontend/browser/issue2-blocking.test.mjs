@@ -26,7 +26,7 @@ async function runOnce() {
   // to the right the worker lane of an open poll is painted (so a page that draws an open
   // poll up to "now" passes as well as one whose model time moves on).
   await page.evaluate(async () => {
-    const { THEME, GUTTER_PX, AXIS_PX } = await import('/assets/draw.js');
+    const { THEME, GUTTER_PX } = await import('/assets/draw.js');
     const bgs = [THEME.bg, THEME.laneAlt, THEME.headerBg].map((hex) => {
       const v = parseInt(hex.slice(1), 16);
       return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
@@ -40,7 +40,7 @@ async function runOnce() {
       const lane = tl.lanes.lanes[j];
       const vp = tl.viewport;
       const dpr = tl.renderer.dpr || 1;
-      const y = AXIS_PX + lane.y - tl.scrollY + lane.height - 6;
+      const y = tl.renderer.axisPx + lane.y - tl.scrollY + lane.height - 6;
       const x0 = Math.max(GUTTER_PX, Math.ceil(GUTTER_PX + vp.timeToX(start)) + 1);
       const x1 = tl.renderer.cssWidth - 2;
       if (x1 <= x0) return null;

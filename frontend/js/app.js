@@ -26,6 +26,7 @@ import { SourceView } from './views/source-view.js';
 import { renderRunList } from './views/run-list.js';
 import { renderTaskPanel, renderOutsidePanel } from './views/task-panel.js';
 import { renderLints, renderChecks } from './views/lint-list.js';
+import { renderMarks, markCount } from './views/mark-list.js';
 import { renderSummary } from './views/summary-bar.js';
 import { formatDuration, parseDuration, formatCount } from './units.js';
 import { el } from './views/dom.js';
@@ -741,12 +742,14 @@ class App {
     const m = this.model;
     renderSummary($('figures'), m, { onJump: (t, ti) => this.jumpTo(t, ti), onChecks: () => this.showTab('checks') });
     $('lint-count').textContent = m && m.lints.length ? String(m.lints.length) : '';
+    $('mark-count').textContent = markCount(m);
     $('check-count').textContent = m && (m.violations.count || m.dropped) ? String(m.violations.count + (m.dropped ? 1 : 0)) : '';
     $('check-count').classList.toggle('bad', Boolean(m && (m.violations.count || m.dropped)));
     this.updateToolbar();
     this.renderHead();
     if (this.tab === 'task') this.renderTask();
     else if (this.tab === 'lints') renderLints($('lint-panel'), m, { onJump: (t, ti) => this.jumpTo(t, ti) });
+    else if (this.tab === 'marks') renderMarks($('mark-panel'), m, { onJump: (t, ti) => this.jumpTo(t, ti) });
     else renderChecks($('check-panel'), m);
     this.renderSourceMarks();
   }

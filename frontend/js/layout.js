@@ -234,7 +234,8 @@ export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, probe: 20, collap
 
 /**
  * The lanes in display order: worker lanes, then the driver lane (wakes that came from a
- * timer or the I/O reactor rather than a task), then one lane per probe future polled
+ * timer or the I/O reactor rather than a task or a thread of its own lane; only when there
+ * are such wakes), then one lane per probe future polled
  * outside any task (`model.outside`, nested probes under their parent, `depth` set), then
  * one lane per task in spawn order.
  * `opts`: {hidden: Set of lane keys, collapsed: Set of lane keys, collapseTasks: bool,
@@ -263,7 +264,7 @@ export function buildLanes(model, opts = {}) {
     add({ kind: 'worker', key, worker: w }, collapsed.has(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.worker);
   }
   let driverLane = -1;
-  if (!hidden.has('driver') && model.wakes.length) {
+  if (!hidden.has('driver') && model.driverWakes.length) {
     driverLane = lanes.length;
     add({ kind: 'driver', key: 'driver', title: 'driver wakes' }, LANE_HEIGHT.driver);
   }
@@ -304,6 +305,59 @@ function matchesTask(task, filter) {
     task.label.toLowerCase().includes(filter) ||
     (task.loc && String(task.loc).toLowerCase().includes(filter))
   );
+}
+
+/** Height of one row of mark labels on the time axis, in CSS px. */
+export const MARK_ROW_PX = 14;
+/** At most this many rows of mark labels; further colliding labels are cut to fit. */
+export const MAX_MARK_ROWS = 6;
+
+/**
+ * Where the marks' labels go on the time axis: rows of flags under the ticks, each label
+ * starting at its mark's x (or, near the right edge, ending at the edge), as long as its
+ * text (`measure(text)` CSS px plus padding). A label goes in the first row where it does
+ * not cover the previous label; when every row is taken (more than MAX_MARK_ROWS labels
+ * collide), it goes in the row that frees up first and the label before it in that row is
+ * cut to end before it, so no mark is ever left without a flag. Labels are never wider
+ * than the plot. `marks` are in time order; only marks within [-plotW, 2 plotW] of x are
+ * placed. Returns {rows, items: [{mark, index, x, lx, row, w, full}]}: `x` is the mark's,
+ * `lx` the label's left edge, `w` its width, `full` false when the text is cut.
+ */
+export function layoutMarks(marks, vp, plotW, measure, maxRows = MAX_MARK_ROWS) {
+  const PAD = 8;
+  const GAP = 2;
+  const items = [];
+  const lastInRow = []; // per row: the item placed last
+  for (let index = 0; index < marks.length; index++) {
+    const mark = marks[index];
+    const x = vp.timeToX(mark.t);
+    if (x < -plotW) continue;
+    if (x > plotW * 2) break;
+    const need = measure(mark.label) + PAD;
+    const w = Math.min(plotW, need);
+    const lx = x <= plotW ? Math.max(Math.min(x, plotW - w), Math.min(x, 0)) : x;
+    let row = -1;
+    for (let r = 0; r < lastInRow.length; r++) {
+      const prev = lastInRow[r];
+      if (prev.lx + prev.w + GAP <= lx) {
+        row = r;
+        break;
+      }
+    }
+    if (row < 0 && lastInRow.length < maxRows) row = lastInRow.length;
+    if (row < 0) {
+      // Every row is taken: the one whose last label starts earliest gives way.
+      row = 0;
+      for (let r = 1; r < lastInRow.length; r++) if (lastInRow[r].lx < lastInRow[row].lx) row = r;
+      const prev = lastInRow[row];
+      prev.w = Math.max(0, lx - GAP - prev.lx);
+      prev.full = false;
+    }
+    const item = { mark, index, x, lx, row, w, full: w >= need };
+    items.push(item);
+    lastInRow[row] = item;
+  }
+  return { rows: Math.max(1, lastInRow.length), items };
 }
 
 /** The lanes that intersect [scrollY, scrollY + viewHeight), as [j0, j1). */

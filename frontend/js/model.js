@@ -38,9 +38,11 @@
 // history is kept (`ProbeRecord.history`): the timeline draws one lane per outside probe, and
 // can colour a task lane by its root future's state.
 //
-// Wakes are indexed per woken task (`TaskRecord.wakeIndex`) and driver wakes separately
-// (`RunModel.driverWakes`), both in time order, so a view finds the wakes of one lane in a
-// time range by binary search instead of scanning every wake of the run.
+// Wakes are indexed per woken task (`TaskRecord.wakeIndex`), wakes a plain thread (or a
+// blocking-pool thread outside a task) made per waking thread (`WorkerRecord.wakeIndex`),
+// and the remaining driver wakes (timer, I/O) separately (`RunModel.driverWakes`), all in
+// time order, so a view finds the wakes of one lane in a time range by binary search
+// instead of scanning every wake of the run.
 //
 // Streams that do not know threads (an imported tokio-console recording, see
 // console-recording.js) send `poll_start` / `poll_end` with `worker: null`: such a poll
@@ -112,10 +114,11 @@ export class WakeColumn {
     this.by = new Int32Array(capacity); // waking task index, -1 = driver / plain thread
     this.byValue = new Uint8Array(capacity); // 1 for op "wake", 0 for "wake_by_ref"
     this.target = new Float64Array(capacity); // next poll_start of the woken task, OPEN until known
+    this.thread = new Int32Array(capacity); // thread lane the wake happened on (wire `worker`), -1 unknown
     this.length = 0;
   }
 
-  push(t, task, by, byValue) {
+  push(t, task, by, byValue, thread = -1) {
     if (this.length === this.t.length) this.grow();
     const i = this.length++;
     this.t[i] = t;
@@ -123,6 +126,7 @@ export class WakeColumn {
     this.by[i] = by;
     this.byValue[i] = byValue;
     this.target[i] = OPEN;
+    this.thread[i] = thread;
     return i;
   }
 
@@ -134,6 +138,7 @@ export class WakeColumn {
       ['by', Int32Array],
       ['byValue', Uint8Array],
       ['target', Float64Array],
+      ['thread', Int32Array],
     ]) {
       const next = new Ctor(cap);
       next.set(this[name]);
@@ -279,6 +284,10 @@ class WorkerRecord {
     // Indices into `slices` of closed polls of at least LONG_POLL_FLOOR_NS, so stalls can
     // be highlighted at any zoom without scanning every slice.
     this.longSlices = [];
+    // Wakes this thread made outside any task while it is not a runtime worker (a plain
+    // thread or a blocking-pool thread): indices into RunModel.wakes, in time order. They
+    // are drawn on this thread's own lane; a runtime worker's are its drivers' (timer, I/O).
+    this.wakeIndex = new IndexList(4);
   }
 }
 
@@ -297,7 +306,7 @@ export class RunModel {
     this.workers = new Map(); // worker index -> WorkerRecord
     this.workerList = []; // sorted by worker index
     this.wakes = new WakeColumn();
-    this.driverWakes = new IndexList(64); // indices into `wakes` with no waking task
+    this.driverWakes = new IndexList(64); // indices into `wakes` with no waking task nor thread lane of their own
     this.drops = 0; // drop slices (poll_end with drop: true), not counted in `polls`
     this.lints = [];
     this.marks = [];
@@ -358,7 +367,7 @@ export class RunModel {
         this.dropped += e.count || 0;
         return;
       case 'mark':
-        this.marks.push({ t, label: String(e.label ?? '') });
+        this.marks.push({ t, task: e.task ?? null, label: String(e.label ?? '') });
         return;
       default:
         // Kinds may be added to the protocol; count what this version does not know.
@@ -569,9 +578,13 @@ export class RunModel {
       else this.violate(e, `wake of task ${task.id} by unknown task ${e.by}`);
     }
     const byValue = e.op === 'wake' ? 1 : 0;
-    const w = this.wakes.push(t, task.index, byIndex, byValue);
+    const thread = e.worker != null ? this.workers.get(e.worker) : null;
+    const w = this.wakes.push(t, task.index, byIndex, byValue, thread ? thread.index : -1);
     task.wakeIndex.push(w);
-    if (byIndex < 0) this.driverWakes.push(w);
+    if (byIndex < 0) {
+      if (e.by == null && thread && thread.kind !== 'worker') thread.wakeIndex.push(w);
+      else this.driverWakes.push(w);
+    }
     task.wakes++;
     if (e.by != null && e.by === task.id) task.selfWakes++;
     task.wakesBy.set(byKey, (task.wakesBy.get(byKey) || 0) + 1);
@@ -668,12 +681,24 @@ export class RunModel {
   }
 
   onLint(e, t) {
-    const lint = { t, task: e.task ?? null, rule: String(e.rule ?? 'lint'), detail: String(e.detail ?? '') };
+    const since = typeof e.since === 'number' && e.since <= t ? e.since : null;
+    const lint = { t, since, task: e.task ?? null, rule: String(e.rule ?? 'lint'), detail: String(e.detail ?? '') };
     this.lints.push(lint);
     if (e.task == null) return;
     const task = this.tasks.get(e.task);
     if (!this.check(e, task)) return;
     task.lints.push(lint);
+  }
+
+  /**
+   * The thread a wake came from when it has a lane of its own to start from: a wake outside
+   * any task on a plain thread or a blocking-pool thread (see WorkerRecord.wakeIndex); null
+   * for a task's wake and for a driver's (timer, I/O) on a runtime worker.
+   */
+  wakingThread(w) {
+    if (this.wakes.by[w] >= 0 || this.wakes.thread[w] < 0) return null;
+    const thread = this.workers.get(this.wakes.thread[w]);
+    return thread && thread.kind !== 'worker' ? thread : null;
   }
 
   // ---- derived figures -------------------------------------------------------------

@@ -105,8 +105,10 @@ export function canvasSnapshot(page, { draw = false, rows = [], laneRows = [] } 
     async ({ draw, rows, laneRows }) => {
       const fs = window.futurescope;
       const tl = fs.timeline;
-      const { GUTTER_PX, AXIS_PX } = await import('/assets/draw.js');
+      const { GUTTER_PX } = await import('/assets/draw.js');
       if (draw) tl.draw();
+      // The axis grows by a row per row of colliding mark labels (draw.js layoutMarks).
+      const AXIS_PX = tl.renderer.axisPx;
       const vp = tl.viewport;
       const dpr = tl.renderer.dpr || 1;
       const ctx = tl.canvas.getContext('2d');
