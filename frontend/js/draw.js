@@ -935,7 +935,7 @@ export class TimelineRenderer {
       const room = Math.min(item.lx + item.w, plotW) - lx;
       if (room <= 0 || lx > plotW) continue;
       const text = room >= 20 ? fitText(ctx, item.mark.label, room - 8) : '';
-      const w = text ? Math.min(room, ctx.measureText(text).width + 8) : Math.min(room, 3);
+      const w = text ? Math.min(room, ctx.measureText(text).width + 8) : room;
       ctx.fillStyle = THEME.mark;
       ctx.fillRect(lx, y, w, MARK_ROW_PX - 1);
       // A label moved left of its mark (at the right edge) keeps a notch under its flag.

@@ -311,6 +311,8 @@ function matchesTask(task, filter) {
 export const MARK_ROW_PX = 14;
 /** At most this many rows of mark labels; further colliding labels are cut to fit. */
 export const MAX_MARK_ROWS = 6;
+/** A label cut to make room for another keeps at least this many CSS px. */
+const MIN_STUB = 12;
 
 /**
  * Where the marks' labels go on the time axis: rows of flags under the ticks, each label
@@ -345,15 +347,20 @@ export function layoutMarks(marks, vp, plotW, measure, maxRows = MAX_MARK_ROWS) 
       }
     }
     if (row < 0 && lastInRow.length < maxRows) row = lastInRow.length;
+    let at = lx;
+    let width = w;
     if (row < 0) {
-      // Every row is taken: the one whose last label starts earliest gives way.
+      // Every row is taken: the one whose last label starts earliest gives way, keeping a
+      // stub of MIN_STUB px (still a flag to hover) before this one.
       row = 0;
       for (let r = 1; r < lastInRow.length; r++) if (lastInRow[r].lx < lastInRow[row].lx) row = r;
       const prev = lastInRow[row];
-      prev.w = Math.max(0, lx - GAP - prev.lx);
+      at = Math.max(lx, prev.lx + MIN_STUB + GAP);
+      width = Math.max(MIN_STUB, Math.min(w, plotW - at));
+      prev.w = Math.min(prev.w, at - GAP - prev.lx);
       prev.full = false;
     }
-    const item = { mark, index, x, lx, row, w, full: w >= need };
+    const item = { mark, index, x, lx: at, row, w: width, full: width >= need };
     items.push(item);
     lastInRow[row] = item;
   }

@@ -628,7 +628,12 @@ impl Collector {
         inner.events.push(ev);
         inner.counts.events += 1;
         let mut findings = Vec::new();
-        inner.lints.observe(&ev, spawn, &mut findings);
+        // A lint names the thread by its lane's name, as the timeline does.
+        let lane = match ev.kind {
+            EventKind::PollEnd => inner.lanes.get(ev.b as usize).map(|l| l.name.as_str()),
+            _ => None,
+        };
+        inner.lints.observe(&ev, spawn, lane, &mut findings);
         store_findings(inner, findings);
     }
 }

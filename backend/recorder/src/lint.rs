@@ -125,7 +125,14 @@ impl LintState {
         self.tasks.capacity()
     }
 
-    pub(crate) fn observe(&mut self, ev: &StoredEvent, spawn: Option<(Option<u64>, bool)>, out: &mut Vec<Finding>) {
+    /// `lane` is the name of the thread's lane of a poll event, as the timeline shows it.
+    pub(crate) fn observe(
+        &mut self,
+        ev: &StoredEvent,
+        spawn: Option<(Option<u64>, bool)>,
+        lane: Option<&str>,
+        out: &mut Vec<Finding>,
+    ) {
         let th = self.thresholds;
         let (size, blocking) = spawn.unwrap_or((None, false));
         match ev.kind {
@@ -169,10 +176,10 @@ impl LintState {
                             task: ev.task,
                             rule: LintRule::LongPoll,
                             detail: format!(
-                                "one poll ran for {} on worker {} (threshold {}): nothing else could run on that \
-                                 worker meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
+                                "one poll ran for {} on {} (threshold {}): nothing else could run on that \
+                                 thread meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
                                 ms(dur),
-                                { ev.b },
+                                lane.map_or_else(|| format!("thread {}", { ev.b }), str::to_owned),
                                 ms(th.long_poll_ns)
                             ),
                         });
