@@ -869,6 +869,13 @@ class App {
       this.compareView.setLaneOptions({ filter: ev.target.value });
     });
     const stall = $('stall-input');
+    // The stall highlight starts at the recorder's long_poll threshold (the page template
+    // renders it into the box): one threshold for the red stalls and the lints.
+    const lintNs = parseDuration(stall.value);
+    if (lintNs != null) {
+      this.timeline.options.stallNs = lintNs;
+      this.compareView.setOption('stallNs', lintNs);
+    }
     stall.addEventListener('change', () => {
       const ns = parseDuration(stall.value);
       stall.classList.toggle('invalid', ns == null);

@@ -117,6 +117,12 @@ impl Recorder {
         self.shared.warm.load(Ordering::Acquire)
     }
 
+    /// When the lint rules fire for the runs this recorder starts (the `long_poll` threshold is
+    /// also the dashboard's default stall highlight).
+    pub fn lint_thresholds(&self) -> LintThresholds {
+        self.shared.config.lints
+    }
+
     /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
     pub fn begin_run(&self) -> Arc<RunLog> {
         let mut runs = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner());
