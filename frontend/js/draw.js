@@ -13,7 +13,7 @@
 // sized for devicePixelRatio and everything is drawn in CSS pixels through one transform,
 // the lanes' rectangles snapped to whole device pixels (see RectBatch).
 
-import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL } from './model.js';
+import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL, isRuntimeWorker } from './model.js';
 import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound, layoutMarks, MARK_ROW_PX } from './layout.js';
 import { formatTick, formatDuration } from './units.js';
 
@@ -331,7 +331,7 @@ export class TimelineRenderer {
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
       const y = laneTop(j);
-      if (lane.kind === 'worker') this.drawWorkerLane(scene, lane, y, plotW);
+      if (lane.kind === 'thread') this.drawThreadLane(scene, lane, y, plotW);
       else if (lane.kind === 'task') this.drawTaskLane(scene, lane, y, plotW);
       else if (lane.kind === 'probe') this.drawProbeLane(scene, lane, y, plotW);
     }
@@ -417,17 +417,17 @@ export class TimelineRenderer {
    * drawSelectedPolls paints that task's on top), and the wakes the thread made outside any
    * task (a plain thread's, or a blocking-pool thread's) as ticks.
    */
-  drawWorkerLane(scene, lane, y, plotW) {
+  drawThreadLane(scene, lane, y, plotW) {
     const { model, viewport: vp } = scene;
     const h = lane.height;
     const pad = h > 10 ? 3 : 1;
     const sel = scene.options.selectedTask;
-    const out = this.addSlices(scene, lane.worker.slices, y + pad, h - 2 * pad, plotW, (o, i) => {
+    const out = this.addSlices(scene, lane.thread.slices, y + pad, h - 2 * pad, plotW, (o, i) => {
       const ref = o.ref[i];
       const color = ref === MIXED ? THEME.merged : taskColor(model.taskList[ref]);
       return sel >= 0 ? dimmed(color) : color;
     }, true);
-    const wakes = lane.worker.wakeIndex;
+    const wakes = lane.thread.wakeIndex;
     if (wakes.length) {
       const t0 = vp.t0 - vp.nsPerPx * 4;
       const tw = devicePx(1.5, this.dpr);
@@ -444,7 +444,7 @@ export class TimelineRenderer {
       }
     }
     // After the labels: addDrops reuses the merged-rects buffer `out` points to.
-    if (lane.worker.drops) this.addDrops(scene, lane.worker.drops, y, h, plotW);
+    if (lane.thread.drops) this.addDrops(scene, lane.thread.drops, y, h, plotW);
   }
 
   drawTaskLane(scene, lane, y, plotW) {
@@ -583,14 +583,14 @@ export class TimelineRenderer {
     const { model, viewport: vp } = scene;
     const task = sel >= 0 ? model.taskList[sel] : null;
     if (!task) return;
-    const { lanes, workerLaneByIndex } = scene.lanes;
+    const { lanes, threadLaneByIndex } = scene.lanes;
     const plotH = this.cssHeight - this.axisPx;
     const color = taskColor(task);
     const polls = task.polls;
     const [i0, i1] = visibleSliceRange(polls, vp.t0, vp.t1);
     const last = new Map(); // lane -> last x drawn
     for (let i = i0; i < i1; i++) {
-      const j = workerLaneByIndex.get(polls.ref[i]);
+      const j = threadLaneByIndex.get(polls.ref[i]);
       if (j == null) continue;
       const lane = lanes[j];
       const y = laneTop(j);
@@ -660,8 +660,8 @@ export class TimelineRenderer {
     const line = devicePx(1.5, this.dpr);
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
-      if (lane.kind !== 'worker' || lane.worker.kind !== 'worker') continue;
-      const w = lane.worker;
+      if (lane.kind !== 'thread' || !isRuntimeWorker(lane.thread)) continue;
+      const w = lane.thread;
       const y = laneTop(j);
       for (const i of longOnes(w)) {
         const s = w.slices.start[i];
@@ -760,7 +760,7 @@ export class TimelineRenderer {
   drawWakeEdges(scene, j0, j1, laneTop, t0, t1) {
     const { ctx } = this;
     const { model, viewport: vp, options } = scene;
-    const { lanes, taskLaneByIndex, workerLaneByIndex, driverLane } = scene.lanes;
+    const { lanes, taskLaneByIndex, threadLaneByIndex, driverLane } = scene.lanes;
     const wakes = model.wakes;
     const n = wakes.length;
     // A wake drawn as an arrow whatever is selected: a task's, or a thread's from its lane.
@@ -769,7 +769,7 @@ export class TimelineRenderer {
       const by = wakes.by[i];
       if (by >= 0) return taskLaneByIndex[by];
       const thread = model.wakingThread(i);
-      if (thread) return workerLaneByIndex.get(thread.index) ?? -1;
+      if (thread) return threadLaneByIndex.get(thread.index) ?? -1;
       return driverLane;
     };
     const sel = options.selectedTask;
@@ -993,8 +993,8 @@ export class TimelineRenderer {
         ctx.fillRect(0, y, GUTTER_PX, lane.height);
       }
       ctx.font = THEME.font;
-      if (lane.kind === 'worker') {
-        const w = lane.worker;
+      if (lane.kind === 'thread') {
+        const w = lane.thread;
         const badge = w.kind === 'worker' ? 'W' : w.kind === 'blocking' ? 'B' : 'T';
         ctx.fillStyle = w.kind === 'blocking' ? '#b98cff' : w.kind === 'worker' ? '#4e9cff' : '#8b93a3';
         ctx.fillRect(8, y + 5, 14, lane.height - 10);

@@ -12,7 +12,7 @@
 // It reads the model's columns but never changes the model, and never touches a canvas:
 // painting is draw.js's.
 
-import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR } from './model.js';
+import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR, isRuntimeWorker } from './model.js';
 
 /** The horizontal view: the time at x = 0 and the ns one CSS pixel spans. */
 export class Viewport {
@@ -230,18 +230,19 @@ export function mergeSlices(column, i0, i1, nsPerPx, nowT, out, minPx = 1) {
   return out;
 }
 
-export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, probe: 20, collapsed: 6, header: 18 };
+export const LANE_HEIGHT = { thread: 24, driver: 16, task: 20, probe: 20, collapsed: 6, header: 18 };
 
 /**
- * The lanes in display order: worker lanes, then the driver lane (wakes that came from a
+ * The lanes in display order: thread lanes (runtime workers, blocking-pool threads, plain
+ * threads: kind `thread`, `lane.thread` a model ThreadRecord), then the driver lane (wakes that came from a
  * timer or the I/O reactor rather than a task or a thread of its own lane; only when there
  * are such wakes), then one lane per probe future polled
  * outside any task (`model.outside`, nested probes under their parent, `depth` set), then
  * one lane per task in spawn order.
  * `opts`: {hidden: Set of lane keys, collapsed: Set of lane keys, collapseTasks: bool,
- * filter: string matched against task names}. Lane keys: "w:<index>", "driver",
+ * filter: string matched against task names}. Lane keys: "th:<index>", "driver",
  * "p:<probe id>", "t:<task index>". Returns {lanes, height, taskLaneByIndex (Int32Array: task index ->
- * lane position or -1), workerLaneByIndex (Map)}.
+ * lane position or -1), threadLaneByIndex (Map)}.
  */
 export function buildLanes(model, opts = {}) {
   const hidden = opts.hidden || new Set();
@@ -255,13 +256,13 @@ export function buildLanes(model, opts = {}) {
     y += height;
     lanes.push(lane);
   };
-  const workerLaneByIndex = new Map();
-  if (model.workerList.length) add({ kind: 'header', key: 'h:workers', title: 'Threads' }, LANE_HEIGHT.header);
-  for (const w of model.workerList) {
-    const key = `w:${w.index}`;
+  const threadLaneByIndex = new Map();
+  if (model.threadList.length) add({ kind: 'header', key: 'h:threads', title: 'Threads' }, LANE_HEIGHT.header);
+  for (const w of model.threadList) {
+    const key = `th:${w.index}`;
     if (hidden.has(key)) continue;
-    workerLaneByIndex.set(w.index, lanes.length);
-    add({ kind: 'worker', key, worker: w }, collapsed.has(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.worker);
+    threadLaneByIndex.set(w.index, lanes.length);
+    add({ kind: 'thread', key, thread: w }, collapsed.has(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.thread);
   }
   let driverLane = -1;
   if (!hidden.has('driver') && model.driverWakes.length) {
@@ -296,7 +297,7 @@ export function buildLanes(model, opts = {}) {
     const small = opts.collapseTasks ? !collapsed.has(key) : collapsed.has(key);
     add({ kind: 'task', key, task }, small ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
   }
-  return { lanes, height: y, taskLaneByIndex, workerLaneByIndex, driverLane };
+  return { lanes, height: y, taskLaneByIndex, threadLaneByIndex, driverLane };
 }
 
 function matchesTask(task, filter) {
@@ -432,7 +433,7 @@ export function activityHistogram(model, bins, tEnd, nowT = model.endT) {
       }
     }
   };
-  if (model.workerList.length) for (const w of model.workerList) addColumn(w.slices);
+  if (model.threadList.length) for (const w of model.threadList) addColumn(w.slices);
   else for (const task of model.taskList) addColumn(task.polls);
   let max = 0;
   for (let b = 0; b < n; b++) {
@@ -454,9 +455,9 @@ export function longPolls(model, minNs, limit = 2000, nowT = model.endT) {
     if (e === OPEN) e = Math.max(s, nowT);
     if (e - s >= minNs && out.length < limit) out.push([s, e]);
   };
-  if (model.workerList.length) {
-    for (const w of model.workerList) {
-      if (w.kind !== 'worker') continue;
+  if (model.threadList.length) {
+    for (const w of model.threadList) {
+      if (!isRuntimeWorker(w)) continue;
       const col = w.slices;
       const list = minNs >= LONG_POLL_FLOOR ? w.longSlices : null;
       if (list) {

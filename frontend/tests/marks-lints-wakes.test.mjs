@@ -71,7 +71,7 @@ test('marks keep their task, lints their since; a plain thread’s wakes are on 
   ]);
   assert.deepEqual(m.marks, [{ t: 75, task: 7, label: 'halfway' }]);
   assert.equal(m.lints[0].since, 60);
-  const clock = m.workers.get(1);
+  const clock = m.threads.get(1);
   assert.deepEqual(Array.from(clock.wakeIndex.items.slice(0, clock.wakeIndex.length)), [0], 'the clock lane holds its wake');
   assert.equal(m.wakingThread(0), clock);
   assert.equal(m.wakingThread(1), null, 'a runtime worker’s wake outside a task is its driver’s');

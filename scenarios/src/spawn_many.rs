@@ -389,7 +389,10 @@ mod tests {
         // the allocator's rounding come to a few hundred bytes).
         let per_task = figure(ev, "tasks:", " bytes/task of heap");
         assert!(per_task >= size, "a task ({per_task} B) holds at least its future ({size} B)");
-        assert!(per_task <= size + 1024, "a task ({per_task} B) holds its future ({size} B) and a header, nothing more");
+        assert!(
+            per_task <= size + 1024,
+            "a task ({per_task} B) holds its future ({size} B) and a header, nothing more"
+        );
         let per_thread_rss = figure(ev, "threads:", " bytes/thread resident");
         let per_thread_vm = figure(ev, "threads:", " bytes/thread of address space");
         let per_thread_kernel = figure(ev, "threads:", " bytes/thread of kernel memory");
@@ -400,10 +403,6 @@ mod tests {
             per_task < per_thread_rss + per_thread_kernel,
             "a task ({per_task} B) costs less than a thread ({per_thread_rss} B resident + {per_thread_kernel} B kernel)"
         );
-        assert_eq!(
-            figure(ev, "tasks:", " bytes (future) each"),
-            size,
-            "the mark's future size is the spawn events'"
-        );
+        assert_eq!(figure(ev, "tasks:", " bytes (future) each"), size, "the mark's future size is the spawn events'");
     }
 }

@@ -95,7 +95,7 @@ export function violations(page) {
 
 /**
  * In the page, synchronously: optionally redraws (`draw`), then returns the timeline's
- * geometry (gutter, axis, dpr, viewport, lanes with y/height/kind/worker index/task
+ * geometry (gutter, axis, dpr, viewport, lanes with y/height/kind/thread index/task
  * index) and the RGBA pixels of the given CSS-pixel rows of the canvas: rows =
  * [{y, x0, x1}] -> [{y, x0, x1, data: number[] (RGBA per CSS px, sampled at the px centre)}].
  * Everything comes from one moment, so geometry and pixels agree.
@@ -118,7 +118,7 @@ export function canvasSnapshot(page, { draw = false, rows = [], laneRows = [] } 
         key: l.key,
         y: AXIS_PX + l.y - tl.scrollY,
         height: l.height,
-        worker: l.worker ? l.worker.index : null,
+        thread: l.thread ? l.thread.index : null,
         task: l.task ? l.task.index : null,
         taskId: l.task ? l.task.id : null,
       }));

@@ -24,7 +24,7 @@
 
 import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound, MIN_NS_PER_PX, MAX_NS_PER_PX } from '../layout.js';
 import { TimelineRenderer, RedrawScheduler, GUTTER_PX, taskColor, lintSpan, lowerBoundIndexed, OVERVIEW_COLORS } from '../draw.js';
-import { OPEN } from '../model.js';
+import { OPEN, isRuntimeWorker } from '../model.js';
 import { formatDuration, formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
 
@@ -74,7 +74,7 @@ export class TimelineView {
     this.fitEnd = fitEnd || null; // () -> the time "fit" shows up to, when not this model's end
     this.scheduler = new RedrawScheduler(() => this.draw());
     this.model = null;
-    this.lanes = { lanes: [], height: 0, taskLaneByIndex: new Int32Array(0), workerLaneByIndex: new Map(), driverLane: -1 };
+    this.lanes = { lanes: [], height: 0, taskLaneByIndex: new Int32Array(0), threadLaneByIndex: new Map(), driverLane: -1 };
     this.lanesVersion = -1;
     this.scrollY = 0;
     this.follow = true;
@@ -174,7 +174,7 @@ export class TimelineView {
 
   rebuildLanes() {
     const m = this.model;
-    const key = `${m.taskList.length}/${m.workerList.length}/${m.driverWakes.length > 0}/${m.outside.probes.size}`;
+    const key = `${m.taskList.length}/${m.threadList.length}/${m.driverWakes.length > 0}/${m.outside.probes.size}`;
     if (key === this.lanesKey && !this.lanesDirty) return;
     this.lanesKey = key;
     this.lanesDirty = false;
@@ -260,7 +260,7 @@ export class TimelineView {
   /** The overview strip's rows: this run's activity. */
   overviewRows() {
     if (!this.model) return [];
-    const label = this.model.workerList.length ? 'threads busy' : 'tasks polling';
+    const label = this.model.threadList.length ? 'threads busy' : 'tasks polling';
     return [{ model: this.model, label, sub: '', color: OVERVIEW_COLORS[0], now: this.nowT() }];
   }
 
@@ -403,7 +403,7 @@ export class TimelineView {
     });
   }
 
-  /** What is under the point: {lane, j, task, worker, kind, start, end, ...} or null. */
+  /** What is under the point: {lane, j, task, thread, kind, start, end, ...} or null. */
   hitTest(p) {
     if (!this.model) return null;
     const m = this.model;
@@ -434,16 +434,16 @@ export class TimelineView {
     // the idle time under it, at every zoom.
     const wake = this.wakeAt(p, lane, y);
     if (wake >= 0) return { ...base, ...this.wakeHit(wake) };
-    if (lane.kind === 'worker') {
-      const col = lane.worker.slices;
+    if (lane.kind === 'thread') {
+      const col = lane.thread.slices;
       const i = sliceAt(col, t, slack, now);
       if (i < 0) {
-        const d = lane.worker.drops ? sliceAt(lane.worker.drops, t, slack, now) : -1;
-        if (d >= 0) return { ...base, kind: 'drop', task: m.taskList[lane.worker.drops.ref[d]], worker: lane.worker, start: lane.worker.drops.start[d], end: lane.worker.drops.end[d] };
-        return { ...base, kind: 'worker-idle', worker: lane.worker };
+        const d = lane.thread.drops ? sliceAt(lane.thread.drops, t, slack, now) : -1;
+        if (d >= 0) return { ...base, kind: 'drop', task: m.taskList[lane.thread.drops.ref[d]], thread: lane.thread, start: lane.thread.drops.start[d], end: lane.thread.drops.end[d] };
+        return { ...base, kind: 'thread-idle', thread: lane.thread };
       }
       const end = col.end[i] === OPEN ? now : col.end[i];
-      return { ...base, kind: 'poll', task: m.taskList[col.ref[i]], worker: lane.worker, start: col.start[i], end, open: col.end[i] === OPEN };
+      return { ...base, kind: 'poll', task: m.taskList[col.ref[i]], thread: lane.thread, start: col.start[i], end, open: col.end[i] === OPEN };
     }
     if (lane.kind === 'task') {
       const hit = this.taskLaneHit(base, lane.task, t, slack, now);
@@ -466,10 +466,10 @@ export class TimelineView {
     const i = sliceAt(task.polls, t, slack, now);
     if (i >= 0) {
       const end = task.polls.end[i] === OPEN ? now : task.polls.end[i];
-      return { ...base, kind: 'poll', task, worker: m.workers.get(task.polls.ref[i]), start: task.polls.start[i], end, open: task.polls.end[i] === OPEN, pollNo: i + 1 };
+      return { ...base, kind: 'poll', task, thread: m.threads.get(task.polls.ref[i]), start: task.polls.start[i], end, open: task.polls.end[i] === OPEN, pollNo: i + 1 };
     }
     const d = task.drops ? sliceAt(task.drops, t, slack, now) : -1;
-    if (d >= 0) return { ...base, kind: 'drop', task, worker: m.workers.get(task.drops.ref[d]), start: task.drops.start[d], end: task.drops.end[d] };
+    if (d >= 0) return { ...base, kind: 'drop', task, thread: m.threads.get(task.drops.ref[d]), start: task.drops.start[d], end: task.drops.end[d] };
     const s = sliceAt(task.sched, t, 0, now);
     if (s >= 0) return { ...base, kind: 'scheduled', task, start: task.sched.start[s], end: task.sched.end[s], cause: task.sched.ref[s] };
     if (task.schedOpenT !== OPEN && t >= task.schedOpenT && t <= now) return { ...base, kind: 'scheduled', task, start: task.schedOpenT, end: now, cause: task.schedCause, open: true };
@@ -499,7 +499,7 @@ export class TimelineView {
     }
     let list = null;
     if (lane.kind === 'task' && lane.height >= 10 && p.y <= laneY + lane.height / 2) list = lane.task.wakeIndex;
-    else if (lane.kind === 'worker' && lane.worker.wakeIndex.length) list = lane.worker.wakeIndex;
+    else if (lane.kind === 'thread' && lane.thread.wakeIndex.length) list = lane.thread.wakeIndex;
     else if (lane.kind === 'driver') list = m.driverWakes;
     if (!list || !list.length) return -1;
     const vp = this.viewport;
@@ -530,7 +530,7 @@ export class TimelineView {
       wake: w,
       task: m.taskList[wakes.task[w]],
       by: by >= 0 ? m.taskList[by] : null,
-      thread: wakes.thread[w] >= 0 ? m.workers.get(wakes.thread[w]) || null : null,
+      thread: wakes.thread[w] >= 0 ? m.threads.get(wakes.thread[w]) || null : null,
       byValue: wakes.byValue[w] === 1,
       start: wakes.t[w],
       end: wakes.t[w],
@@ -623,7 +623,7 @@ export class TimelineView {
       return `${escapeHtml(task.label)} #${task.id}`;
     }
     if (m.meta.unknownWaker) return 'a waker the recording does not name';
-    const thread = m.wakes.thread[w] >= 0 ? m.workers.get(m.wakes.thread[w]) : null;
+    const thread = m.wakes.thread[w] >= 0 ? m.threads.get(m.wakes.thread[w]) : null;
     if (!thread) return 'a driver (timer, I/O) or a thread outside any task';
     const what = thread.kind === 'thread' ? 'thread' : thread.kind === 'blocking' ? 'blocking-pool thread' : null;
     if (what) return `${what} <b>${escapeHtml(thread.name)}</b>`;
@@ -637,17 +637,17 @@ export class TimelineView {
     const at = (t) => formatTime(t);
     switch (hit.kind) {
       case 'poll': {
-        const w = hit.worker;
+        const w = hit.thread;
         // Only a runtime worker is stalled by a long poll; a blocking-pool thread is there to block.
-        const stall = hit.end - hit.start >= this.options.stallNs && (!w || w.kind === 'worker');
+        const stall = hit.end - hit.start >= this.options.stallNs && (!w || isRuntimeWorker(w));
         return `${name(hit.task)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
           stall ? ' <span class="bad">long poll</span>' : ''
-        }</div><div class="dim">on ${escapeHtml(w ? w.name : m.workerList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
+        }</div><div class="dim">on ${escapeHtml(w ? w.name : m.threadList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
           hit.pollNo ? `<div class="dim">poll ${hit.pollNo} of ${hit.task.polls.length}</div>` : ''
         }`;
       }
       case 'drop': {
-        const w = hit.worker;
+        const w = hit.thread;
         return `${name(hit.task)}<div>drop <b>${formatDuration(hit.end - hit.start)}</b> <span class="dim">(not a poll)</span></div><div class="dim">cancelled while idle: tokio ran the task only to drop its future</div><div class="dim">on ${escapeHtml(w ? w.name : 'a thread not recorded')} · at ${at(hit.start)}</div>`;
       }
       case 'probe-state': {
@@ -672,8 +672,8 @@ export class TimelineView {
         const f = m.taskFigures(hit.task);
         return `${name(hit.task)}<div class="dim">${escapeHtml(hit.task.kind)} · ${f.polls} polls · busy ${formatDuration(f.busy)}</div><div class="dim">click for details</div>`;
       }
-      case 'worker-idle':
-        return `<b>${escapeHtml(hit.worker.name)}</b> <span class="dim">(${escapeHtml(hit.worker.kind)})</span><div class="dim">idle · busy ${formatDuration(hit.worker.busyNs)} total</div>`;
+      case 'thread-idle':
+        return `<b>${escapeHtml(hit.thread.name)}</b> <span class="dim">(${escapeHtml(hit.thread.kind)})</span><div class="dim">idle · busy ${formatDuration(hit.thread.busyNs)} total</div>`;
       case 'wake': {
         const next = hit.target != null ? `polled ${formatDuration(hit.target - hit.start)} later` : hit.task.doneT !== OPEN && hit.task.doneT <= hit.start ? 'after the task ended' : 'not polled since';
         return `<b>wake</b> <span class="dim">(${hit.byValue ? 'wake' : 'wake_by_ref'})</span><div>${name(hit.task)}</div><div>woken by ${this.wakerText(hit.wake)}</div><div class="dim">at ${at(hit.start)} · ${next}</div>`;
