@@ -45,7 +45,9 @@ Part 2 starts `threads` plain OS threads that do nothing but park and marks what
 from the kernel's own counts before and after: resident user memory (`VmRSS` in \
 /proc/self/status: the stack pages a thread actually touched, its thread-local storage, the C \
 library's thread descriptor), kernel memory (the growth of `KernelStack` in /proc/meminfo, a \
-kernel stack per thread, plus one `task_struct`, whose size /sys/kernel/slab/task_struct reports) \
+kernel stack per thread, plus one `task_struct`, whose size /sys/kernel/slab/task_struct reports; \
+`KernelStack` counts every process's threads, so programs starting or ending threads meanwhile \
+blur it) \
 and reserved address space (`VmSize`: its stack mapping, 2 MiB by default for Rust threads). \
 The last mark puts both side by side for the same count as the tasks (the threads \
 extrapolated). A parked task costs a small fraction of a parked thread, and spawning and \
@@ -94,13 +96,16 @@ fn task_struct_bytes() -> Option<u64> {
     std::fs::read_to_string("/sys/kernel/slab/task_struct/object_size").ok()?.trim().parse().ok()
 }
 
-/// Heap bytes in use, as the C allocator counts them (glibc's `mallinfo2`: small blocks in use
-/// plus mmapped ones); exact to the byte, unlike resident memory, which moves by pages.
+/// Heap bytes in use in the C allocator's arenas (glibc's `mallinfo2().uordblks`), exact to
+/// the byte, unlike resident memory, which moves by pages. Blocks the allocator maps on their
+/// own (large ones, such as the dashboard's 2 MB chunks of stored events, which the recorder's
+/// collector may still be appending for part 1 meanwhile) are not counted: a task's allocation
+/// is far below that size.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn heap_in_use() -> Option<u64> {
     // SAFETY: mallinfo2 has no preconditions; it only reads the allocator's statistics.
     let info = unsafe { libc::mallinfo2() };
-    Some((info.uordblks + info.hblkhd) as u64)
+    Some(info.uordblks as u64)
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -398,7 +403,8 @@ mod tests {
         let per_thread_vm = figure(ev, "threads:", " bytes/thread of address space");
         let per_thread_kernel = figure(ev, "threads:", " bytes/thread of kernel memory");
         assert!(per_thread_rss > 0, "threads cost resident memory");
-        assert!(per_thread_kernel >= 4096, "a thread has a kernel stack: {per_thread_kernel} B");
+        // (The kernel figure is read from a system-wide count, which other processes' threads
+        // move too: it is reported, not asserted.)
         assert!(per_thread_vm >= 64 * 1024, "a thread reserves at least a small stack: {per_thread_vm} B");
         assert!(
             per_task < per_thread_rss + per_thread_kernel,
