@@ -63,7 +63,7 @@ export class TimelineText {
     const now = v.nowT();
     const at = Math.max(0, Math.min(v.viewport.t1, now));
     const { lanes } = v.lanes;
-    const [j0, j1] = visibleLanes(lanes, v.scrollY, Math.max(1, (v.renderer.cssHeight || 0) - AXIS_PX));
+    const [j0, j1] = visibleLanes(lanes, v.scrollY, Math.max(1, (v.renderer.cssHeight || 0) - (v.renderer.axisPx || AXIS_PX)));
     const rows = [];
     for (let j = j0; j < j1; j++) {
       const row = this.laneRow(lanes[j], at, now);
@@ -82,8 +82,8 @@ export class TimelineText {
     switch (lane.kind) {
       case 'header':
         return `<tr data-kind="header"><th colspan="4">${escapeHtml(lane.title)}</th></tr>`;
-      case 'worker': {
-        const w = lane.worker;
+      case 'thread': {
+        const w = lane.thread;
         const col = w.slices;
         const i = upperBound(col.start, col.length, at) - 1;
         let state = 'idle';
@@ -96,7 +96,7 @@ export class TimelineText {
             last = `poll_start of ${task.label} at ${formatTime(col.start[i])}`;
           } else last = `poll_end of ${task.label} at ${formatTime(end)}`;
         }
-        return tr({ kind: 'worker', worker: w.index, state }, w.name, `${w.kind} thread`, state, last);
+        return tr({ kind: 'thread', thread: w.index, state }, w.name, `${w.kind} thread`, state, last);
       }
       case 'task': {
         const task = lane.task;
