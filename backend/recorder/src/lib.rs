@@ -19,6 +19,16 @@
 //! scenarios, and the choice of runtime flavour. It needs `--cfg tokio_unstable` and tokio's
 //! `tracing` feature.
 
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "futurescope-recorder needs tokio's unstable APIs (task tracing spans, waker events, runtime hooks): \
+     build with `--cfg tokio_unstable`. Add to `.cargo/config.toml` at the root of your workspace:\n\
+     [build]\n\
+     rustflags = [\"--cfg\", \"tokio_unstable\"]\n\
+     (or set RUSTFLAGS=\"--cfg tokio_unstable\"); tokio's `tracing` feature is enabled by this crate's own \
+     dependency on tokio."
+);
+
 mod buffer;
 mod callsites;
 mod capture;
@@ -44,6 +54,7 @@ pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
 pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
+pub use capture::set_tracing_polls;
 pub use subscriber::RecorderSubscriber;
 
 /// The task being polled on this thread right now, as tokio numbers it.

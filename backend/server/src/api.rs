@@ -188,14 +188,32 @@ pub async fn cancel_run(
 
 /// The header line of a saved run (`/events` and `futurescope run --out`).
 pub fn events_header(run: &Run) -> String {
-    json!({
+    let mut header = json!({
         "format": "futurescope-events",
         "v": 1,
         "run": run.id,
-        "scenario": run.scenario.name,
+        "scenario": run.scenario().map(|s| s.name),
         "params": run.params.to_json(),
-    })
-    .to_string()
+    });
+    if let Some(program) = run.program() {
+        header["program"] = json!(program);
+    }
+    header.to_string()
+}
+
+/// Writes `run` in the saved-run format: the header line, then one event per line.
+pub fn write_saved_run(run: &Run, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(out, "{}", events_header(run))?;
+    let mut from = 0;
+    loop {
+        let mut chunk = String::new();
+        let next = run.log.encode_range(from, EVENTS_PER_CHUNK, "\n", &mut chunk);
+        if next == from {
+            return Ok(());
+        }
+        writeln!(out, "{chunk}")?;
+        from = next;
+    }
 }
 
 /// Events per chunk of a streamed `/events` body.
@@ -237,7 +255,7 @@ pub async fn run_export(
     let run = find_run(&state, &id)?;
     match q.format.as_deref() {
         Some("chrome") | None => {
-            let body = crate::export::chrome_trace(&run.log, run.scenario.name);
+            let body = crate::export::chrome_trace(&run.log, run.name());
             let disposition = format!("attachment; filename=\"futurescope-run-{}.json\"", run.id);
             Ok((
                 [(header::CONTENT_TYPE, "application/json".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
