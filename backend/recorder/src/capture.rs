@@ -357,7 +357,7 @@ fn name_thread(c: &mut Capture) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
     let rt = handle.id();
     let thread = std::thread::current();
-    let own = thread.name().filter(|n| *n != "tokio-runtime-worker");
+    let own = thread.name().filter(|n| !matches!(*n, "tokio-runtime-worker" | "tokio-rt-worker"));
     let place = match tokio::runtime::worker_index() {
         Some(i) => format!("runtime {rt} worker {i}"),
         None if own.is_some() => format!("runtime {rt}"),

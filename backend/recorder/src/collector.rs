@@ -21,9 +21,7 @@ use crate::clock;
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
 use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent, TaskFlags};
-use crate::record::{
-    FLAG_DROP, FLAG_PANICKED, FLAG_READY, FLAG_TENTATIVE, Outcome, ProbeState, Record, RecordKind,
-};
+use crate::record::{FLAG_DROP, FLAG_PANICKED, FLAG_READY, FLAG_TENTATIVE, Outcome, ProbeState, Record, RecordKind};
 
 /// How far behind "now" a regular drain stops: longer than a thread is likely to be
 /// descheduled between reading the clock and publishing its record on a loaded machine (10 ms

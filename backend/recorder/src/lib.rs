@@ -45,6 +45,7 @@ pub mod runtime;
 pub mod subscriber;
 
 pub use buffer::SpawnInfo;
+pub use capture::set_tracing_polls;
 pub use collector::{Recorder, RecorderConfig};
 pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;
@@ -53,8 +54,7 @@ pub use local::poll_recorded;
 pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
-pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
-pub use capture::set_tracing_polls;
+pub use runtime::{Hooks, RunContextGuard, enter_as_runtime_thread, instrument, record, spawn_thread, task_id_u64};
 pub use subscriber::RecorderSubscriber;
 
 /// The task being polled on this thread right now, as tokio numbers it.

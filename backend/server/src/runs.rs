@@ -294,8 +294,7 @@ impl RunManager {
         let manager = self.clone();
         let for_thread = run.clone();
         let spawned = std::thread::Builder::new().name(format!("futurescope-run-{id}")).spawn(move || {
-            let result =
-                std::panic::catch_unwind(AssertUnwindSafe(|| (scenario.run)(&ctx, &for_thread.params)));
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| (scenario.run)(&ctx, &for_thread.params)));
             let (state, error) = match result {
                 Ok(Ok(())) => (RunState::Finished, None),
                 Ok(Err(ScenarioError::Cancelled)) if for_thread.cancel.is_cancelled() => (RunState::Cancelled, None),
