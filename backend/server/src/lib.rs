@@ -99,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
         .route("/api/runs/{id}/events", get(api::run_events))
         .route("/api/runs/{id}/export", get(api::run_export))
+        .route("/api/runs/{id}/source", get(api::run_source))
         .route("/api/console", get(api::console))
         .route("/api/opened", get(api::opened))
         .route("/api/health", get(api::health));

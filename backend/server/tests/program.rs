@@ -126,7 +126,9 @@ fn get(addr: SocketAddr, path: &str) -> Value {
     let (head, body) = body.split_once("\r\n\r\n").unwrap();
     assert!(head.lines().next().unwrap().contains(" 200 "), "{path}: {head}");
     if path.ends_with("/events") {
-        return Value::Array(body.lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect());
+        return Value::Array(
+            body.lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect(),
+        );
     }
     serde_json::from_str(body).unwrap()
 }
@@ -204,7 +206,8 @@ async fn console_tasks(addr: &str, want: usize) -> (HashMap<u64, String>, HashMa
     let mut stats: HashMap<u64, u64> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline && (seen.len() < want || stats.len() < want) {
-        let Ok(Some(update)) = tokio::time::timeout(Duration::from_secs(3), updates.message()).await.map(|r| r.unwrap())
+        let Ok(Some(update)) =
+            tokio::time::timeout(Duration::from_secs(3), updates.message()).await.map(|r| r.unwrap())
         else {
             continue;
         };
