@@ -21,6 +21,7 @@ import { OverviewView } from './views/overview.js';
 import { CompareView, paramsText } from './views/compare.js';
 import { consoleStatus, renderConsoleBox, copyText } from './views/console-box.js';
 import { renderScenarioList, renderScenarioAbout } from './views/scenario-picker.js';
+import { isProgramRun, renderProgramHeader, ProgramSource } from './views/program-header.js';
 import { renderParamsForm } from './views/params-form.js';
 import { SourceView } from './views/source-view.js';
 import { renderRunList } from './views/run-list.js';
@@ -252,6 +253,7 @@ class App {
       this.selectScenario(summary.scenario, { updateUrl: false });
     }
     this.setModel(new RunModel({ run: id, scenario, params: summary ? summary.params : {}, status: summary ? summary.status : 'running' }), live);
+    this.showProgram(isProgramRun(summary) ? summary : null);
     this.connection.subscribe(id);
     this.updateUrl();
     $('download-link').href = `/api/runs/${encodeURIComponent(id)}/events`;
@@ -259,6 +261,19 @@ class App {
     $('export-link').href = `/api/runs/${encodeURIComponent(id)}/export?format=chrome`;
     $('download-link').hidden = false;
     $('export-link').hidden = false;
+  }
+
+  /** A live program's run (views/program-header.js) instead of a lesson, or back (null). */
+  showProgram(summary) {
+    clearInterval(this.programTimer);
+    this.program = summary;
+    if (!summary) return;
+    renderProgramHeader($('about'), summary);
+    this.programTimer = setInterval(() => renderProgramHeader($('about'), this.program), 1000);
+    $('params').replaceChildren();
+    this.programSource = new ProgramSource((url) => fetch(url).then((r) => r.json()));
+    this.source.setSource('', '');
+    this.timeline.setFollow(true);
   }
 
   /** Shows `model`; a new LiveFeed feeds it (paused if the page was paused). */
@@ -608,6 +623,7 @@ class App {
     const s = this.scenarios.find((x) => x.name === name);
     if (!s) return;
     this.scenario = s;
+    if (this.program) this.showProgram(null);
     renderScenarioAbout($('about'), s);
     this.params = renderParamsForm($('params'), s.params || []);
     $('params-error').hidden = true;
@@ -624,6 +640,8 @@ class App {
     this.timeline.options.selectedProbe = null;
     this.timeline.selectTask(index);
     if (index >= 0) this.timeline.revealTask(index);
+    const task = this.program && this.model && this.model.taskList[index];
+    if (task) this.programSource.show(this.runId, task.loc, this.source);
     this.showTab('task');
     this.schedulePanels(true);
   }
@@ -811,7 +829,8 @@ class App {
       }
     }
     this.source.markAwaitPoints(lines);
-    this.source.highlight(current);
+    // A program's pane highlights the selected task's spawn line (views/program-header.js).
+    if (!this.program || current > 0) this.source.highlight(current);
     $('await-now').textContent = currentText;
     $('await-now').hidden = !currentText;
   }
