@@ -27,6 +27,7 @@
 //! follows on the same thread, so the collector decides that (`collector::classify`). A thread
 //! whose poll hooks have fired once uses the hooks from then on.
 
+use crate::sync::LockUnpoisoned;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -202,7 +203,7 @@ pub(crate) fn set_thread_role(role: u8) {
 pub fn set_thread_label(label: &str) {
     with(|c| {
         let b = c.buffer.get_or_insert_with(ThreadBuffer::register);
-        *b.shared.name.lock().unwrap_or_else(|e| e.into_inner()) = label.to_owned();
+        *b.shared.name.lock_unpoisoned() = label.to_owned();
     });
 }
 
