@@ -35,6 +35,9 @@ pub(crate) enum RecordKind {
     Done,
     /// A scenario's annotation; `b` = side-table sequence number.
     Mark,
+    /// Never written by a thread: the collector makes it for a snapshot handed to
+    /// `Recorder::push_snapshot` (`c` = its sequence number), so it is ordered with the rest.
+    Snapshot,
 }
 
 pub(crate) const FLAG_READY: u8 = 1;
