@@ -19,12 +19,12 @@
 //! `poll_end` waits for the hook's end, when `ready` is known. Blocking-pool tasks have no poll
 //! hooks: their single run is the enter/exit of their span.
 
-use crate::sync::LockUnpoisoned;
 use std::cell::RefCell;
 
 use crate::buffer::{SideEntry, SpawnInfo, ThreadBuffer};
 use crate::clock;
 use crate::record::{FLAG_BY_REF, FLAG_DROP, FLAG_READY, Outcome, RawRecord, RecordKind};
+use crate::sync::LockUnpoisoned;
 
 #[derive(Default)]
 struct PollWindow {

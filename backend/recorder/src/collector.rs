@@ -10,7 +10,6 @@
 //! records from a thread that was preempted between reading the clock and publishing) unless
 //! a flush asks for everything.
 
-use crate::sync::{LockUnpoisoned, Unpoisoned};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -24,6 +23,7 @@ use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
 use crate::log::{RunLog, RunLogInner, TaskFlags, ThreadLane};
 use crate::record::{FLAG_BY_REF, FLAG_DROP, FLAG_READY, Outcome, ProbeState, Record, RecordKind};
+use crate::sync::{LockUnpoisoned, Unpoisoned};
 
 /// How far behind "now" a regular drain stops: longer than a thread is likely to be
 /// descheduled between reading the clock and publishing its record on a loaded machine (10 ms
