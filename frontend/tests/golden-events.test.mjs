@@ -38,7 +38,7 @@ test('each kind means what the protocol says', () => {
   const { model } = load();
   // worker: one lane per thread, with its kind.
   assert.deepEqual(
-    model.workerList.map((w) => [w.name, w.kind]),
+    model.threadList.map((w) => [w.name, w.kind]),
     [['golden-worker-0', 'worker'], ['golden-thread', 'thread'], ['golden-blocking', 'blocking']],
   );
   // spawn
@@ -72,7 +72,7 @@ test('each kind means what the protocol says', () => {
   assert.equal(hi.lints.length, 1);
   // dropped, mark
   assert.equal(model.dropped, 3);
-  assert.deepEqual(model.marks, [{ t: 5_700, label: 'phase 2' }]);
+  assert.deepEqual(model.marks, [{ t: 5_700, task: null, label: 'phase 2' }]);
   // snapshot: each task's state and frames, outermost first.
   assert.equal(model.snapshots.length, 1);
   const snap = model.snapshots[0];

@@ -37,6 +37,7 @@ timeout-cancellation for data lost this way. (`join!` needs no `Send` and no spa
 children share one task, so they never run in parallel on two workers: spawn tasks for that.)",
     source: include_str!("join_vs_select.rs"),
     file: "scenarios/src/join_vs_select.rs",
+    open_futures: &["join! task", "select! task"],
     params: &[
         ParamSpec::int("a_ms", 40, 5, 1000, "child a: the time to read each of its three chunks"),
         ParamSpec::int("b_ms", 100, 5, 1000, "child b: the time to connect, then the time to get a response"),

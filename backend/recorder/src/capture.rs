@@ -368,9 +368,12 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
 /// Records that probe `future` entered `state` at `site` (0: none), for the task being polled;
 /// `parent` is the enclosing probe of a starting one (0: none).
 #[inline]
-pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64) {
+/// Records probe `future`'s `state` in the task being polled on this thread, or, outside any
+/// poll, in `fallback_task` (0: none): a probe dropped while its task is not being polled (an
+/// aborted task's future dropped at runtime shutdown) still belongs to the task that polled it.
+pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64, fallback_task: u64) {
     with(|c| {
-        let task = c.current_task;
+        let task = if c.current_task != 0 { c.current_task } else { fallback_task };
         let t = clock::ticks();
         let rec = RawRecord { t, task, a: future, b: site, run: c.run, kind: RecordKind::State, flags: state };
         if parent == 0 {

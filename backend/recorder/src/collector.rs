@@ -122,6 +122,12 @@ impl Recorder {
         self.shared.warm.load(Ordering::Acquire)
     }
 
+    /// When the lint rules fire for the runs this recorder starts (the `long_poll` threshold is
+    /// also the dashboard's default stall highlight).
+    pub fn lint_thresholds(&self) -> LintThresholds {
+        self.shared.config.lints
+    }
+
     /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
     pub fn begin_run(&self) -> Arc<RunLog> {
         let mut runs = self.shared.runs.lock_unpoisoned();
@@ -649,7 +655,12 @@ impl Collector {
         inner.events.push(ev);
         inner.counts.events += 1;
         let mut findings = Vec::new();
-        inner.lints.observe(&ev, spawn, &mut findings);
+        // A lint names the thread by its lane's name, as the timeline does.
+        let lane = match ev.get() {
+            Stored::PollEnd { lane, .. } => inner.lanes.get(lane as usize).map(|l| l.name.as_str()),
+            _ => None,
+        };
+        inner.lints.observe(&ev, spawn, lane, &mut findings);
         store_findings(inner, findings);
     }
 }

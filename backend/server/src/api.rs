@@ -119,6 +119,7 @@ pub fn scenarios_json() -> serde_json::Value {
                 "description": s.description,
                 "source": s.source,
                 "file": s.file,
+                "open_futures": s.open_futures,
                 "params": s.params,
             })
         })

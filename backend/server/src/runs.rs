@@ -187,6 +187,11 @@ impl RunManager {
         self.lock_runs().values().rev().cloned().collect()
     }
 
+    /// When the runs' lints fire (the recorder's thresholds).
+    pub fn lint_thresholds(&self) -> futurescope_recorder::LintThresholds {
+        self.recorder.lint_thresholds()
+    }
+
     /// Validates and starts a run of the catalogue's scenario `scenario`.
     pub fn start(self: &Arc<Self>, scenario: &str, params: &serde_json::Value) -> Result<Arc<Run>, StartError> {
         let scenario = futurescope_scenarios::find(scenario)

@@ -13,7 +13,7 @@ impl Rule for LargeFuture {
     /// Stateless: the spawn says it all.
     type Task = ();
 
-    fn observe(th: &LintThresholds, _: &TaskFacts, _: &mut (), task: u64, ev: &Seen, out: &mut Vec<Finding>) {
+    fn observe(th: &LintThresholds, _: &TaskFacts, _: &mut (), task: u64, ev: &Seen<'_>, out: &mut Vec<Finding>) {
         let Stored::Spawn { .. } = ev.ev else { return };
         if let Some(size) = ev.size.filter(|&s| s >= th.large_future_bytes) {
             out.push(Self::finding(

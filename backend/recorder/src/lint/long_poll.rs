@@ -20,7 +20,14 @@ impl Rule for LongPoll {
     const SUMMARY: &'static str = "one poll ran long: nothing else could run on that worker meanwhile";
     type Task = State;
 
-    fn observe(th: &LintThresholds, facts: &TaskFacts, w: &mut State, task: u64, ev: &Seen, out: &mut Vec<Finding>) {
+    fn observe(
+        th: &LintThresholds,
+        facts: &TaskFacts,
+        w: &mut State,
+        task: u64,
+        ev: &Seen<'_>,
+        out: &mut Vec<Finding>,
+    ) {
         let t = ev.t;
         match ev.ev {
             Stored::PollStart { .. } => w.open_poll = Some(t),
@@ -35,10 +42,10 @@ impl Rule for LongPoll {
                             Some(start),
                             task,
                             format!(
-                                "one poll ran for {} on worker {} (threshold {}): nothing else could run on that \
-                                 worker meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
+                                "one poll ran for {} on {} (threshold {}): nothing else could run on that \
+                                 thread meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
                                 ms(dur),
-                                lane,
+                                ev.lane_name.map_or_else(|| format!("thread {lane}"), str::to_owned),
                                 ms(th.long_poll_ns)
                             ),
                         ));

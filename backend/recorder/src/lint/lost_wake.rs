@@ -27,7 +27,7 @@ impl Rule for LostWake {
     const SUMMARY: &'static str = "the task returned Pending and nothing can ever wake it again";
     type Task = State;
 
-    fn observe(_: &LintThresholds, _: &TaskFacts, w: &mut State, _task: u64, ev: &Seen, _: &mut Vec<Finding>) {
+    fn observe(_: &LintThresholds, _: &TaskFacts, w: &mut State, _task: u64, ev: &Seen<'_>, _: &mut Vec<Finding>) {
         let t = ev.t;
         match ev.ev {
             Stored::PollStart { .. } => {

@@ -115,11 +115,13 @@ pub(crate) struct Finding {
 }
 
 /// One event as the rules see it.
-pub(crate) struct Seen {
+pub(crate) struct Seen<'a> {
     pub t: u64,
     pub ev: Stored,
     /// For a spawn: the future's size in bytes, if known.
     pub size: Option<u64>,
+    /// For a poll: the name of its thread's lane, as the timeline shows it.
+    pub lane_name: Option<&'a str>,
 }
 
 /// What every rule may know of a task, kept by `LintState` before the rules see an event.
@@ -193,11 +195,18 @@ impl LintState {
         self.tasks.capacity()
     }
 
-    /// Feeds a stored event to every rule. `spawn` is (size, blocking) for a spawn.
-    pub(crate) fn observe(&mut self, ev: &StoredEvent, spawn: Option<(Option<u64>, bool)>, out: &mut Vec<Finding>) {
+    /// Feeds a stored event to every rule. `spawn` is (size, blocking) for a spawn;
+    /// `lane_name` is the name of the thread's lane of a poll event, as the timeline shows it.
+    pub(crate) fn observe(
+        &mut self,
+        ev: &StoredEvent,
+        spawn: Option<(Option<u64>, bool)>,
+        lane_name: Option<&str>,
+        out: &mut Vec<Finding>,
+    ) {
         let th = &self.thresholds;
         let (size, blocking) = spawn.unwrap_or((None, false));
-        let seen = Seen { t: ev.t(), ev: ev.get(), size };
+        let seen = Seen { t: ev.t(), ev: ev.get(), size, lane_name };
         let task = match seen.ev {
             Stored::Spawn { task, .. }
             | Stored::PollStart { task, .. }

@@ -19,7 +19,7 @@ impl Rule for NeverYielded {
     const SUMMARY: &'static str = "a poll has been running for a long time without returning";
     type Task = State;
 
-    fn observe(_: &LintThresholds, _: &TaskFacts, w: &mut State, _task: u64, ev: &Seen, _: &mut Vec<Finding>) {
+    fn observe(_: &LintThresholds, _: &TaskFacts, w: &mut State, _task: u64, ev: &Seen<'_>, _: &mut Vec<Finding>) {
         match ev.ev {
             Stored::PollStart { .. } => {
                 w.open_poll = Some(ev.t);

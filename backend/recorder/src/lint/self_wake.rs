@@ -20,7 +20,7 @@ impl Rule for SelfWake {
     const SUMMARY: &'static str = "most of the task's wakes came from the task itself";
     type Task = State;
 
-    fn observe(th: &LintThresholds, _: &TaskFacts, w: &mut State, task: u64, ev: &Seen, out: &mut Vec<Finding>) {
+    fn observe(th: &LintThresholds, _: &TaskFacts, w: &mut State, task: u64, ev: &Seen<'_>, out: &mut Vec<Finding>) {
         match ev.ev {
             Stored::Wake { by, .. } => {
                 w.wakes += 1;
