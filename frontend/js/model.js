@@ -321,6 +321,9 @@ export class RunModel {
     this.drops = 0; // drop slices (poll_end with drop: true), not counted in `polls`
     this.lints = [];
     this.marks = [];
+    // `snapshot` events: {t, reason, tasks: [{task (id), state, frames: [{fn, loc}]}]}, frames
+    // outermost first, as the recorder sent them.
+    this.snapshots = [];
     this.dropped = 0;
     this.eventCount = 0;
     this.endT = 0;
@@ -382,10 +385,25 @@ export class RunModel {
       case 'mark':
         this.marks.push({ t, task: e.task ?? null, label: String(e.label ?? '') });
         return;
+      case 'snapshot':
+        return this.onSnapshot(e, t);
       default:
         // Kinds may be added to the protocol; count what this version does not know.
         this.unknownKinds.set(e.k, (this.unknownKinds.get(e.k) || 0) + 1);
     }
+  }
+
+  onSnapshot(e, t) {
+    if (!Array.isArray(e.tasks)) {
+      this.violate(e, 'snapshot without a `tasks` list');
+      return;
+    }
+    const tasks = e.tasks.map((s) => ({
+      task: s.task,
+      state: String(s.state ?? ''),
+      frames: Array.isArray(s.frames) ? s.frames.map((f) => ({ fn: String(f.fn ?? ''), loc: String(f.loc ?? '') })) : [],
+    }));
+    this.snapshots.push({ t, reason: String(e.reason ?? ''), tasks });
   }
 
   violate(e, message) {

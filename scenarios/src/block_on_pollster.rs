@@ -7,7 +7,6 @@
 //! pollster does, with `thread::park` and a waker that unparks), runs a runtime-agnostic future
 //! on it, then runs the very same future as a tokio task.
 
-use futurescope_recorder::LockUnpoisoned;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use futurescope_recorder::{AwaitPointExt, ProbeHandle, probed, site};
+use futurescope_recorder::{AwaitPointExt, LockUnpoisoned, ProbeHandle, probed, site};
 
 use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
 

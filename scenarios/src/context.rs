@@ -7,13 +7,12 @@
 //! the run is cancelled or times out, and shuts the runtime down without waiting for ever on a
 //! worker that a scenario blocked on purpose.
 
-use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use futurescope_recorder::{RunContextGuard, enter_as_runtime_thread, instrument};
+use futurescope_recorder::{LockUnpoisoned, RunContextGuard, Unpoisoned, enter_as_runtime_thread, instrument};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 

@@ -6,14 +6,13 @@
 //! only after arranging a wake (here: storing `cx.waker()` where the other side will find it),
 //! expect to be polled again after the wake, advance, and finally return `Ready`.
 
-use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futurescope_recorder::{ProbeHandle, site};
+use futurescope_recorder::{LockUnpoisoned, ProbeHandle, Unpoisoned, site};
 
 use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
 

@@ -6,10 +6,11 @@
 //! small header, allocated once; a thread is a kernel thread with its own stack mapping. This
 //! scenario measures both in the same process, in the same run, instead of quoting numbers.
 
-use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 
 use tokio::sync::{Notify, watch};
 

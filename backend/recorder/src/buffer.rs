@@ -18,7 +18,6 @@
 //! machine was measured to be most of a busy worker's recording cost, so the hot path should
 //! only ever write to memory that has been written before.
 
-use crate::sync::LockUnpoisoned;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
@@ -26,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::record::{RawRecord, Record, RecordKind};
+use crate::sync::LockUnpoisoned;
 
 /// Bytes per chunk: one 2 MiB huge page where the kernel allows it (one page fault per chunk
 /// instead of 512: the first write to each page of a fresh chunk happens on the hot path).

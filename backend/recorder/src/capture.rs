@@ -27,7 +27,6 @@
 //! follows on the same thread, so the collector decides that (`collector::classify`). A thread
 //! whose poll hooks have fired once uses the hooks from then on.
 
-use crate::sync::LockUnpoisoned;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -78,6 +77,7 @@ enum PollSource {
 /// How deep tracing-only polls may nest (a `LocalSet` inside a `block_on`) and still restore
 /// the task that was current.
 const NEST: usize = 4;
+use crate::sync::LockUnpoisoned;
 
 #[derive(Default)]
 struct PollWindow {

@@ -10,7 +10,6 @@
 //! records from a thread that was preempted between reading the clock and publishing) unless
 //! a flush asks for everything.
 
-use crate::sync::{LockUnpoisoned, Unpoisoned};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -19,13 +18,14 @@ use std::time::{Duration, Instant};
 use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
 use crate::capture::SPAN_ID_FLAG;
 use crate::clock;
-use crate::event::{LaneKind, Stored, StoredEvent, WakeOp};
+use crate::event::{LaneKind, Snapshot, Stored, StoredEvent, WakeOp};
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
 use crate::log::{RunLog, RunLogInner, TaskFlags, ThreadLane};
 use crate::record::{
     FLAG_BY_REF, FLAG_DROP, FLAG_PANICKED, FLAG_READY, FLAG_TENTATIVE, Outcome, ProbeState, Record, RecordKind,
 };
+use crate::sync::{LockUnpoisoned, Unpoisoned};
 
 /// How far behind "now" a regular drain stops: longer than a thread is likely to be
 /// descheduled between reading the clock and publishing its record on a loaded machine (10 ms
@@ -79,6 +79,8 @@ struct Shared {
     stop: AtomicBool,
     /// Set once the collector has faulted in the warm part of the buffers.
     warm: AtomicBool,
+    /// Snapshots handed over by `Recorder::push_snapshot`: (run, clock::now() when taken, it).
+    snapshots: Mutex<Vec<(u16, u64, Snapshot)>>,
     config: RecorderConfig,
 }
 
@@ -113,6 +115,7 @@ impl Recorder {
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
             warm: AtomicBool::new(false),
+            snapshots: Mutex::new(Vec::new()),
             config,
         });
         let for_thread = shared.clone();
@@ -154,6 +157,18 @@ impl Recorder {
     /// its runtimes have no hooks that would say which run they work for). 0 undoes it.
     pub fn set_default_run(&self, run: u16) {
         self.shared.default_run.store(run, Ordering::Relaxed);
+    }
+
+    /// Records `snapshot` (what every live task of run `run` is doing now) as a `snapshot`
+    /// event of that run. It takes its place among the run's other events by time, like a
+    /// thread's record. Returns its `t` (ns since the run began), or `None` when `run` is not
+    /// being recorded (never begun, or finished).
+    pub fn push_snapshot(&self, run: u16, snapshot: Snapshot) -> Option<u64> {
+        let start = self.shared.runs.lock_unpoisoned().get(&run)?.start;
+        let now = clock::now();
+        self.shared.snapshots.lock_unpoisoned().push((run, now, snapshot));
+        self.shared.wake.notify_one();
+        Some(now.saturating_sub(start))
     }
 
     /// Waits for a drain that hands over every record of the runs being finished (see
@@ -282,6 +297,9 @@ struct Collector {
     /// Lane name and role of each thread seen (refreshed every drain: a run may label a thread).
     thread_info: IdMap<u32, (String, u8)>,
     side: HashMap<(u32, u64), SideEntry>,
+    /// Snapshots taken over from `Shared::snapshots`, by the sequence number their record carries.
+    snapshots: IdMap<u64, Snapshot>,
+    next_snapshot: u64,
     task_run: IdMap<u64, u16>,
     /// Registry span id -> task id, from spawn records (layer mode only).
     span_task: IdMap<u64, u64>,
@@ -305,6 +323,8 @@ impl Collector {
             cursors: HashMap::new(),
             thread_info: IdMap::default(),
             side: HashMap::new(),
+            snapshots: IdMap::default(),
+            next_snapshot: 0,
             task_run: IdMap::default(),
             span_task: IdMap::default(),
             batch: Vec::new(),
@@ -436,6 +456,11 @@ impl Collector {
         for rec in &mut self.batch[first_new..] {
             rec.t = clock::ticks_to_ns(rec.t);
         }
+        for (run, t, snapshot) in std::mem::take(&mut *self.shared.snapshots.lock_unpoisoned()) {
+            self.next_snapshot += 1;
+            self.snapshots.insert(self.next_snapshot, snapshot);
+            self.batch.push(Record { t, run, kind: RecordKind::Snapshot, c: self.next_snapshot, ..Record::default() });
+        }
         self.batch.sort_by_key(|r| r.t);
         // Everything up to `horizon` is final: no thread can still publish an earlier record.
         // Later records wait for the next drain, except, in a flush, those of the runs being
@@ -475,6 +500,9 @@ impl Collector {
                 // Not for any live run: its side data (spawn metadata, mark text) goes too.
                 if matches!(rec.kind, RecordKind::Spawn | RecordKind::Mark) {
                     self.side.remove(&(rec.b, rec.c));
+                }
+                if rec.kind == RecordKind::Snapshot {
+                    self.snapshots.remove(&rec.c);
                 }
                 continue;
             }
@@ -638,6 +666,11 @@ impl Collector {
                 };
                 let idx = inner.push_string(label);
                 Stored::Mark { task: (rec.task != 0).then_some(rec.task), label: idx }
+            }
+            RecordKind::Snapshot => {
+                let Some(snapshot) = self.snapshots.remove(&rec.c) else { return };
+                inner.snapshots.push(snapshot);
+                Stored::Snapshot { snapshot: (inner.snapshots.len() - 1) as u32 }
             }
         };
         let ev = StoredEvent::new(t, ev);

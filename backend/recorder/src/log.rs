@@ -8,7 +8,6 @@
 //!
 //! The JSON produced here is the wire format of `docs/protocol.md`.
 
-use crate::sync::LockUnpoisoned;
 use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard};
 
@@ -20,6 +19,7 @@ use crate::idmap::IdMap;
 use crate::lint::LintState;
 use crate::probe;
 use crate::record::ProbeState;
+use crate::sync::LockUnpoisoned;
 
 /// A thread's lane: its row on the timeline, which its polls and wakes name (the wire's
 /// `worker` field; any thread gets one, not only a runtime worker).

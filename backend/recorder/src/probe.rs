@@ -15,7 +15,6 @@
 //! Cost: one thread-local read for the parent, one record per state change; sites are
 //! registered once, the first time they are used.
 
-use crate::sync::LockUnpoisoned;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +24,7 @@ use std::task::{Context, Poll};
 
 use crate::capture;
 use crate::record::ProbeState;
+use crate::sync::LockUnpoisoned;
 
 /// A named place in a future's state machine.
 #[derive(Debug)]

@@ -38,6 +38,9 @@ pub(crate) enum RecordKind {
     /// The tracing span of `task` closed (recorded only where polls come from tracing alone,
     /// see `capture.rs`); the collector turns it into a `Done`.
     Closed,
+    /// Never written by a thread: the collector makes it for a snapshot handed to
+    /// `Recorder::push_snapshot` (`c` = its sequence number), so it is ordered with the rest.
+    Snapshot,
 }
 
 pub(crate) const FLAG_READY: u8 = 1;

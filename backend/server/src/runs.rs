@@ -10,14 +10,13 @@
 //! Finished runs are kept, newest first, until their logs exceed the memory budget; then the
 //! oldest finished runs are evicted (and the eviction is reported in `RunManager::notices`).
 
-use futurescope_recorder::LockUnpoisoned;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futurescope_recorder::{Recorder, RunLog};
+use futurescope_recorder::{LockUnpoisoned, Recorder, RunLog};
 use futurescope_scenarios::context::CancelHandle;
 use futurescope_scenarios::{Params, RunContext, Scenario, ScenarioError};
 use serde::Serialize;
