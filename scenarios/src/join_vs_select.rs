@@ -34,12 +34,25 @@ is dropping the future, at whatever await point it was. This is the \"hidden con
 the cancellation topic: any `.await` in a select! branch may be the last line of that branch \
 that ever runs, so whatever it held (a half-read buffer, a lock) is dropped there too; see \
 timeout-cancellation for data lost this way. (`join!` needs no `Send` and no spawn, but its \
-children share one task, so they never run in parallel on two workers: spawn tasks for that.)",
+children share one task, so they never run in parallel on two workers: spawn tasks for that.)
+
+Untick `labels` to run the same children as plain async fns without a single await-point \
+label (`unlabelled_chunks`, `unlabelled_connect`): no `state` events at all. The dashboard \
+then learns where each task waits from tokio's task dumps, one every `snapshot_ms`: click a \
+snapshot marker on the time axis and the `select! task` shows both children in its tree, \
+each at its `sleep(..).await` line, with tokio's `Sleep` as the leaf; in the first snapshot \
+after `child a` won, `unlabelled_connect` is gone with the task.",
     source: include_str!("join_vs_select.rs"),
     file: "scenarios/src/join_vs_select.rs",
     params: &[
         ParamSpec::int("a_ms", 40, 5, 1000, "child a: the time to read each of its three chunks"),
         ParamSpec::int("b_ms", 100, 5, 1000, "child b: the time to connect, then the time to get a response"),
+        ParamSpec::bool(
+            "labels",
+            true,
+            "label the children's await points (off: nothing but task dumps tells where they wait)",
+        ),
+        ParamSpec::int("snapshot_ms", 50, 10, 1000, "without labels: take a task dump this often"),
     ],
     run,
 };
@@ -59,9 +72,46 @@ async fn connect_and_ask(step: Duration) -> &'static str {
     "b: response"
 }
 
+/// Child a without labels: nothing in it reports where it waits.
+async fn unlabelled_chunks(chunk: Duration) -> &'static str {
+    for _ in 0..3 {
+        tokio::time::sleep(chunk).await;
+    }
+    "a: 3 chunks"
+}
+
+/// Child b without labels.
+async fn unlabelled_connect(step: Duration) -> &'static str {
+    tokio::time::sleep(step).await;
+    tokio::time::sleep(step).await;
+    "b: response"
+}
+
 fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
     let a = Duration::from_millis(params.int("a_ms") as u64);
     let b = Duration::from_millis(params.int("b_ms") as u64);
+    if !params.bool("labels") {
+        let period = Duration::from_millis(params.int("snapshot_ms") as u64);
+        ctx.snapshot_every(period);
+        return ctx.block_on(Flavor::MultiThread { workers: 2 }, "join-select", async move {
+            mark("part 1: join!(child a, child b), unlabelled");
+            let joined =
+                spawn_named("join! task", async move { tokio::join!(unlabelled_chunks(a), unlabelled_connect(b)) });
+            let (ra, rb) = joined.await.expect("the join! task does not panic");
+            mark(format!("join! returned both: {ra:?}, {rb:?}"));
+            mark("part 2: select!(child a, child b), unlabelled");
+            let selected = spawn_named("select! task", async move {
+                tokio::select! {
+                    r = unlabelled_chunks(a) => r,
+                    r = unlabelled_connect(b) => r,
+                }
+            });
+            let winner = selected.await.expect("the select! task does not panic");
+            mark(format!("select! returned {winner:?}; the other child was dropped"));
+            // One more period, so a snapshot after the select! shows the loser gone.
+            tokio::time::sleep(period * 3).await;
+        });
+    }
     ctx.block_on(Flavor::MultiThread { workers: 2 }, "join-select", async move {
         mark("part 1: join!(child a, child b)");
         let joined = spawn_named("join! task", async move {

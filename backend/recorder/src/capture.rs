@@ -368,6 +368,10 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
 /// `parent` is the enclosing probe of a starting one (0: none).
 #[inline]
 pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64) {
+    if crate::dump::tracing() {
+        // A traced poll (a snapshot) runs outside any task's poll window: not a state change.
+        return;
+    }
     with(|c| {
         let task = c.current_task;
         let t = clock::ticks();
