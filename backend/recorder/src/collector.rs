@@ -169,8 +169,11 @@ impl Drop for Recorder {
     }
 }
 
-fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
+/// Stores lint findings; true if one was a `lost_wake` (a snapshot shows where that task is stuck).
+fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) -> bool {
+    let mut lost_wake = false;
     for f in findings {
+        lost_wake |= f.rule == crate::lint::LintRule::LostWake;
         let idx = inner.push_string(f.detail);
         let since = f.since.map_or(0, |s| s + 1);
         inner.events.push(StoredEvent {
@@ -183,6 +186,7 @@ fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
         });
         inner.counts.events += 1;
     }
+    lost_wake
 }
 
 /// The collector's CPU priority. It is background work: while the buffers have room it runs
@@ -266,6 +270,8 @@ struct Collector {
     thread_info: IdMap<u32, (String, u8)>,
     side: HashMap<(u32, u64), SideEntry>,
     task_run: IdMap<u64, u16>,
+    /// A `lost_wake` was found while storing the current run's records (it gets a snapshot).
+    lost_wake: bool,
     /// Registry span id -> task id, from spawn records (layer mode only).
     span_task: IdMap<u64, u64>,
     batch: Vec<Record>,
@@ -289,6 +295,7 @@ impl Collector {
             thread_info: IdMap::default(),
             side: HashMap::new(),
             task_run: IdMap::default(),
+            lost_wake: false,
             span_task: IdMap::default(),
             batch: Vec::new(),
             held: Vec::new(),
@@ -498,7 +505,11 @@ impl Collector {
             }
             let mut findings = Vec::new();
             inner.lints.tick(horizon.saturating_sub(log.start), &mut findings);
-            store_findings(&mut inner, findings);
+            let lost_wake = store_findings(&mut inner, findings) | std::mem::take(&mut self.lost_wake);
+            drop(inner);
+            if lost_wake && crate::dump::has_runtime(log.id) {
+                crate::dump::request_detached(log.clone(), crate::dump::Reason::LostWake);
+            }
         }
         // Records for runs that ended (or never existed) are gone; so are their drop counts.
         self.per_run.retain(|(run, records)| records.is_empty() && runs.contains_key(run));
@@ -629,6 +640,6 @@ impl Collector {
         inner.counts.events += 1;
         let mut findings = Vec::new();
         inner.lints.observe(&ev, spawn, &mut findings);
-        store_findings(inner, findings);
+        self.lost_wake |= store_findings(inner, findings);
     }
 }
