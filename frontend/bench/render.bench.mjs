@@ -1,4 +1,4 @@
-// Rendering benchmark of the dashboard (issue 7), in headless Chromium against the REAL
+// Rendering benchmark of the dashboard, in headless Chromium against the REAL
 // futurescope binary's page.
 //
 // 1. Writes a synthetic run (default: 1,000,000 poll slices over 10,000 task lanes and 8
@@ -13,7 +13,7 @@
 //    the canvas once per animation frame, recording requestAnimationFrame deltas (frame
 //    times) and the duration of each TimelineRenderer.render call (draw times), overall
 //    and per phase.
-// Prints ONE JSON line. Targets (issue 7): frame p95 <= 16.7 ms, ingest of 1,000,000 events
+// Prints ONE JSON line. Targets: frame p95 <= 16.7 ms, ingest of 1,000,000 events
 // < 1 s, <= 80 bytes per event; `targets` in the output says which were met. It measures;
 // it does not fail on a missed target (exit code 0 unless something broke).
 //

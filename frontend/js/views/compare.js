@@ -253,7 +253,6 @@ export class CompareView {
   }
 
   setOption(key, value) {
-    for (const v of this.views) v.options[key] = value;
-    this.requestRedraw();
+    for (const v of this.views) v.setOption(key, value);
   }
 }

@@ -270,6 +270,12 @@ export class TimelineView {
     this.requestRedraw();
   }
 
+  /** Sets one drawing option (wakeEdges, stateStrip, stallNs, selectedProbe) and redraws. */
+  setOption(key, value) {
+    this.options[key] = value;
+    this.requestRedraw();
+  }
+
   plotHeight() {
     return Math.max(0, (this.renderer.cssHeight || 0) - AXIS_PX);
   }

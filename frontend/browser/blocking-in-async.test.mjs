@@ -1,4 +1,4 @@
-// Issue 2 — blocking-in-async, in the browser, against the real binary.
+// Blocking-in-async, in the browser, against the real binary.
 //
 // Deep link /?scenario=blocking-in-async, press Run. While it runs and at the end, the
 // page's model shows one poll as long as the stall on one worker lane, the tasks woken
@@ -247,7 +247,7 @@ test('pixels: the long poll is painted across its x-range on its worker lane; id
       { lane: lane.j, dy: lane.height - 6 },
     ],
   });
-  await shot(page, 'issue2-blocking-end');
+  await shot(page, 'blocking-in-async-end');
   const x0 = timeToCanvasX(snap, stall.start);
   const x1 = timeToCanvasX(snap, stall.end);
   assert.ok(x1 - x0 > 50, `the stall spans ${x1 - x0} px at fit zoom`);
