@@ -226,6 +226,27 @@ fn snapshot_bytes(s: &Snapshot) -> usize {
         .sum::<usize>()
 }
 
+impl RunLog {
+    /// Stores a snapshot (task dump) taken at `taken` (ns since the run started) as a
+    /// `snapshot` event; returns its time. The event's `t` is `taken`, or the time of the last
+    /// stored event if that is later (the stream stays in time order: the dump's symbols are
+    /// resolved after it was taken, and the collector may have stored later events meanwhile).
+    /// A finished run takes no more events: then `None`.
+    pub fn push_snapshot(&self, taken: u64, snapshot: Snapshot) -> Option<u64> {
+        let mut inner = self.lock();
+        if inner.finished {
+            return None;
+        }
+        let last = inner.events.len().checked_sub(1).and_then(|i| inner.events.get(i)).map_or(0, |e| e.t());
+        let t = taken.max(last);
+        let idx = inner.snapshots.len() as u32;
+        inner.snapshots.push(snapshot);
+        inner.events.push(StoredEvent::new(t, Stored::Snapshot { snapshot: idx }));
+        inner.counts.events += 1;
+        Some(t)
+    }
+}
+
 impl RunLogInner {
     pub(crate) fn push_string(&mut self, s: String) -> u32 {
         self.strings.push(s);
