@@ -43,16 +43,7 @@ use crate::probe::ProbeSite;
 /// How long a snapshot waits for a runtime's workers to stop.
 pub const DUMP_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Why a snapshot was taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    Manual,
-    LostWake,
-    Cancelled,
-    TimeLimit,
-    Interval,
-}
+pub use crate::event::{Frame, SnapshotReason as Reason, SnapshotTask as TaskTrace, TaskState};
 
 impl Reason {
     pub fn as_str(self) -> &'static str {
@@ -64,50 +55,14 @@ impl Reason {
             Reason::Interval => "interval",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Reason> {
-        [Reason::Manual, Reason::LostWake, Reason::Cancelled, Reason::TimeLimit, Reason::Interval]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
 }
 
-/// What a task was doing when the snapshot was taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskState {
-    /// Waiting to be woken.
-    Idle,
-    /// Woken, waiting in a run queue for a worker.
-    Scheduled,
-    /// Being polled (or run, for a blocking task): tokio cannot trace it, so it has no frames.
-    Running,
-}
-
-/// One frame of an await tree. Frames are listed outermost first in pre-order; `depth` says
-/// where each sits (0: the task's own future), so branches (the children of a `join!` or a
-/// `select!`) follow their common parent.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct Frame {
-    #[serde(rename = "fn")]
-    pub func: String,
-    /// `file:line`, paths relative to the workspace (or to the crate in the registry, or to the
-    /// standard library's `library/`); null when the binary has no line tables for it.
-    pub loc: Option<String>,
-    pub depth: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TaskTrace {
-    pub task: u64,
-    pub state: TaskState,
-    pub frames: Vec<Frame>,
-}
-
-/// A snapshot of a run's tasks.
+/// A snapshot of a run's tasks, as `POST /api/runs/{id}/snapshot` answers it (the `snapshot`
+/// event in the run's stream has the same `t`, `reason` and `tasks`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Snapshot {
-    /// When the dump was requested, ns since the run started.
+    /// When the dump was requested, ns since the run started (the stored event's `t` is this,
+    /// or the run's last stored event's if that is later: see `RunLog::push_snapshot`).
     pub t: u64,
     pub reason: Reason,
     pub tasks: Vec<TaskTrace>,
@@ -226,15 +181,6 @@ enum Msg {
     Every { log: Weak<RunLog>, period: Duration, stop: Arc<AtomicBool> },
 }
 
-/// Where finished snapshots go besides the requester (the run's event stream).
-type Sink = Box<dyn Fn(&RunLog, &Arc<Snapshot>) + Send + Sync>;
-static SINK: OnceLock<Sink> = OnceLock::new();
-
-/// Sets what is done with every snapshot taken (once per process; later calls are ignored).
-pub fn set_sink(sink: impl Fn(&RunLog, &Arc<Snapshot>) + Send + Sync + 'static) {
-    let _ = SINK.set(Box::new(sink));
-}
-
 fn dumper() -> &'static mpsc::UnboundedSender<Msg> {
     static TX: OnceLock<mpsc::UnboundedSender<Msg>> = OnceLock::new();
     TX.get_or_init(|| {
@@ -247,14 +193,15 @@ fn dumper() -> &'static mpsc::UnboundedSender<Msg> {
     })
 }
 
-/// Requests a snapshot of `log`'s run; the answer comes on the receiver (and goes to the sink).
+/// Requests a snapshot of `log`'s run; the answer comes on the receiver (and the snapshot is a
+/// `snapshot` event in the run).
 pub fn request(log: Arc<RunLog>, reason: Reason) -> oneshot::Receiver<Result<Arc<Snapshot>, DumpError>> {
     let (tx, rx) = oneshot::channel();
     let _ = dumper().send(Msg::Job(Job { log, reason, reply: Some(tx) }));
     rx
 }
 
-/// Requests a snapshot without waiting for it (from the collector, say): it only goes to the sink.
+/// Requests a snapshot without waiting for it (from the collector, say).
 pub fn request_detached(log: Arc<RunLog>, reason: Reason) {
     let _ = dumper().send(Msg::Job(Job { log, reason, reply: None }));
 }
@@ -341,8 +288,13 @@ fn dumper_main(mut rx: mpsc::UnboundedReceiver<Msg>) {
 
 async fn run_job(job: Job, states: &mut TaskStates) -> Option<()> {
     let result = take(&job.log, job.reason, states).await.map(Arc::new);
-    if let (Ok(snap), Some(sink)) = (&result, SINK.get()) {
-        sink(&job.log, snap);
+    if let Ok(snap) = &result {
+        // A run that is being stopped gets a snapshot only if some task is still pending.
+        let stopping = matches!(job.reason, Reason::Cancelled | Reason::TimeLimit);
+        if !(stopping && snap.tasks.is_empty()) {
+            let event = crate::event::Snapshot { reason: snap.reason, tasks: snap.tasks.clone() };
+            job.log.push_snapshot(snap.t, event);
+        }
     }
     if let Some(reply) = job.reply {
         let _ = reply.send(result);
@@ -426,7 +378,7 @@ async fn take(log: &RunLog, reason: Reason, states: &mut TaskStates) -> Result<S
         task.state = states.state_of(task.task);
     }
     for (&id, st) in &states.tasks {
-        if !traced.contains(&id) && !st.done && st.in_poll {
+        if !traced.contains(&id) && st.in_poll {
             tasks.push(TaskTrace { task: id, state: TaskState::Running, frames: Vec::new() });
         }
     }
@@ -440,7 +392,6 @@ async fn take(log: &RunLog, reason: Reason, states: &mut TaskStates) -> Result<S
 struct TaskStatus {
     in_poll: bool,
     woken: bool,
-    done: bool,
 }
 
 /// Each task's status as the run's stored events tell it, read incrementally.
@@ -454,25 +405,24 @@ struct TaskStates {
 
 impl TaskStates {
     fn update(&mut self, log: &RunLog) {
-        use crate::log::EventKind;
+        use crate::event::Stored;
         if self.run != log.id || self.start != log.start {
             *self = TaskStates { run: log.id, start: log.start, ..TaskStates::default() };
         }
         let inner = log.lock();
         for ev in inner.events.iter_from(self.pos) {
-            let (kind, task) = (ev.kind, ev.task);
-            match kind {
-                EventKind::Spawn => {
+            match ev.get() {
+                Stored::Spawn { task, .. } => {
                     self.tasks.insert(task, TaskStatus::default());
                 }
-                EventKind::PollStart => {
+                Stored::PollStart { task, .. } => {
                     let st = self.tasks.entry(task).or_default();
                     st.in_poll = true;
                     st.woken = false;
                 }
-                EventKind::PollEnd => self.tasks.entry(task).or_default().in_poll = false,
-                EventKind::Wake => self.tasks.entry(task).or_default().woken = true,
-                EventKind::Done => {
+                Stored::PollEnd { task, .. } => self.tasks.entry(task).or_default().in_poll = false,
+                Stored::Wake { task, .. } => self.tasks.entry(task).or_default().woken = true,
+                Stored::Done { task, .. } => {
                     self.tasks.remove(&task);
                 }
                 _ => {}
@@ -653,7 +603,7 @@ pub fn tree(paths: Vec<Vec<(String, Option<String>)>>) -> Vec<Frame> {
     let mut stack: Vec<(usize, u32)> = roots.iter().rev().map(|&i| (i, 0)).collect();
     while let Some((i, depth)) = stack.pop() {
         let (func, loc) = nodes[i].key.clone();
-        out.push(Frame { func, loc, depth });
+        out.push(Frame { function: func, loc: loc.unwrap_or_default(), depth });
         stack.extend(nodes[i].children.iter().rev().map(|&c| (c, depth + 1)));
     }
     out
@@ -673,7 +623,7 @@ mod tests {
             p(&[("task", "a.rs:1"), ("select", "a.rs:2"), ("child_a", "a.rs:10"), ("Sleep::poll", "sleep.rs:1")]),
             p(&[("task", "a.rs:1"), ("select", "a.rs:2"), ("child_b", "a.rs:20"), ("Sleep::poll", "sleep.rs:1")]),
         ]);
-        let got: Vec<(&str, u32)> = frames.iter().map(|f| (f.func.as_str(), f.depth)).collect();
+        let got: Vec<(&str, u32)> = frames.iter().map(|f| (f.function.as_str(), f.depth)).collect();
         assert_eq!(
             got,
             [("task", 0), ("select", 1), ("child_a", 2), ("Sleep::poll", 3), ("child_b", 2), ("Sleep::poll", 3)]
