@@ -153,6 +153,88 @@ mod tests {
             .unwrap_or_else(|| panic!("no probe {name} in task {task}"))
     }
 
+    /// The program frames (not tokio's, std's or the recorder's) of `task` in a snapshot event.
+    fn program_frames(snap: &Value, task: u64) -> Option<Vec<(String, String, u64)>> {
+        let t = snap["tasks"].as_array()?.iter().find(|t| t["task"] == task)?;
+        Some(
+            t["frames"]
+                .as_array()?
+                .iter()
+                .map(|f| {
+                    (
+                        f["fn"].as_str().unwrap().to_owned(),
+                        f["loc"].as_str().unwrap().to_owned(),
+                        f["depth"].as_u64().unwrap(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn without_labels_snapshots_show_the_select_tasks_children_at_their_sleeps_and_then_the_loser_gone() {
+        let rec = record(
+            "join-vs-select",
+            json!({"a_ms": 300, "b_ms": 1000, "labels": false, "snapshot_ms": 50}),
+            Duration::from_secs(20),
+        );
+        rec.result.as_ref().expect("the scenario completes");
+        let ev = &rec.events;
+        assert_well_formed(ev);
+        assert!(of_kind(ev, "state").is_empty(), "no probes in this variant");
+        let select_task = task_named(ev, "select! task");
+        let select_done = first_t(ev, |e| e["k"] == "done" && e["task"] == select_task).unwrap();
+        let snaps = of_kind(ev, "snapshot");
+        assert!(snaps.iter().all(|s| s["reason"] == "interval"));
+        // A snapshot during part 2: the select! task's tree has both children, each at its sleep.
+        let src = include_str!("join_vs_select.rs");
+        let line_of = |needle: &str| src.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let (a_line, b_line) =
+            (line_of("        tokio::time::sleep(chunk).await;"), line_of("    tokio::time::sleep(step).await;"));
+        let during = snaps
+            .iter()
+            .filter(|s| s["t"].as_u64().unwrap() < select_done)
+            .find_map(|s| program_frames(s, select_task))
+            .expect("a snapshot while the select! task was waiting");
+        let at = |name: &str| {
+            during
+                .iter()
+                .find(|(f, _, _)| f.contains(name))
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name} in {during:?}"))
+        };
+        let (_, a_loc, a_depth) = at("unlabelled_chunks");
+        let (_, b_loc, b_depth) = at("unlabelled_connect");
+        assert_eq!(a_loc, format!("scenarios/src/join_vs_select.rs:{a_line}"));
+        assert!(
+            b_loc == format!("scenarios/src/join_vs_select.rs:{b_line}")
+                || b_loc == format!("scenarios/src/join_vs_select.rs:{}", b_line + 1),
+            "{b_loc}"
+        );
+        assert_eq!(a_depth, b_depth, "the two children are siblings under select!");
+        // Both children wait in tokio's Sleep (the leaf below each).
+        let snap = snaps
+            .iter()
+            .find(|s| s["t"].as_u64().unwrap() < select_done && program_frames(s, select_task).is_some())
+            .unwrap();
+        let all = snap["tasks"].as_array().unwrap().iter().find(|t| t["task"] == select_task).unwrap()["frames"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let sleeps = all
+            .iter()
+            .filter(|f| f["fn"].as_str().unwrap().contains("Sleep as core::future::future::Future>::poll"))
+            .count();
+        assert_eq!(sleeps, 2, "{all:?}");
+        // After the winner finished, the select! task and the loser inside it are gone.
+        let after: Vec<_> = snaps.iter().filter(|s| s["t"].as_u64().unwrap() > select_done).collect();
+        assert!(!after.is_empty(), "a snapshot after the select! returned");
+        for s in after {
+            assert!(program_frames(s, select_task).is_none());
+            assert!(!s.to_string().contains("unlabelled_connect"), "the loser is gone: {s}");
+        }
+    }
+
     #[test]
     fn join_polls_both_children_and_select_cancels_the_loser_at_its_await_point() {
         let rec = record("join-vs-select", json!({"a_ms": 30, "b_ms": 150}), Duration::from_secs(10));

@@ -158,6 +158,7 @@ impl Recorder {
             let mut findings = Vec::new();
             inner.lints.finish(now, &mut findings);
             store_findings(&mut inner, findings);
+            inner.store_due_snapshots(None);
             inner.finished = true;
         }
         self.shared.runs.lock_unpoisoned().remove(&log.id);
@@ -485,8 +486,12 @@ impl Collector {
                 continue;
             }
             for rec in &records {
+                if !inner.pending_snapshots.is_empty() {
+                    inner.store_due_snapshots(Some(rec.t.saturating_sub(log.start)));
+                }
                 self.store(log, &mut inner, rec);
             }
+            inner.store_due_snapshots(Some(horizon.saturating_sub(log.start)));
             records.clear();
             if let Some(i) = slot {
                 self.per_run[i].1 = records;
