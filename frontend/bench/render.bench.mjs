@@ -31,7 +31,7 @@ import { launchBrowser } from '../browser/support/browser.mjs';
 
 const args = process.argv.slice(2);
 /** The interaction's phases, in order (see the `phases` table in the page script). */
-const PHASES = ['zoom_in', 'drag_pan', 'scroll_lanes', 'zoom_out', 'wheel_pan'];
+const PHASES = ['zoom_in', 'drag_pan', 'scroll_lanes', 'zoom_out', 'wheel_pan', 'futures_open'];
 const small = args.includes('--small');
 const profile = args.includes('--profile');
 const secIdx = args.indexOf('--seconds');
@@ -211,8 +211,21 @@ async function main() {
             mouse('mousemove', dragX, 400 + (i % 10), window);
           }],
           [0.15, (i) => wheel(900, 500, 0, 40, true)], // shift-wheel: scroll the lanes
-          [0.2, (i) => wheel(500 + (i % 30) * 20, 300, 0, 70)], // zoom out
-          [0.2, (i) => wheel(800, 300, i % 2 ? 90 : -60, 0)], // horizontal wheel: pan
+          [0.15, (i) => wheel(500 + (i % 30) * 20, 300, 0, 70)], // zoom out
+          [0.15, (i) => wheel(800, 300, i % 2 ? 90 : -60, 0)], // horizontal wheel: pan
+          // Every task's future rows open (task 0's 32 in flight at the top): zoom in and out
+          // over the fan-out, pan, scroll the lanes.
+          [0.2, (i) => {
+            if (i === 0) {
+              timeline.setAllFutures(true);
+              timeline.scrollY = 0;
+            }
+            const m = i % 120;
+            if (m < 40) wheel(700, 300, 0, -60);
+            else if (m < 80) wheel(700, 300, 0, 60);
+            else if (m < 100) wheel(800, 300, i % 2 ? 90 : -60, 0);
+            else wheel(900, 500, 0, 40, true);
+          }],
         ];
         let phase = 0;
         let phaseStart = 0;

@@ -25,7 +25,7 @@ function modelDigest(page) {
         const f = m.taskFigures(t);
         return { id: t.id, name: t.label, polls: f.polls, busy: f.busy, scheduled: f.scheduled, idle: f.idle, wakes: t.wakes, outcome: t.outcome, probes: t.probes.size };
       }),
-      workers: m.workerList.map((w) => ({ index: w.index, name: w.name, kind: w.kind, slices: w.slices.length, busy: w.busyNs })),
+      workers: m.threadList.map((w) => ({ index: w.index, name: w.name, kind: w.kind, slices: w.slices.length, busy: w.busyNs })),
       lints: m.lints.map((l) => `${l.rule}@${l.t}`),
       marks: m.marks.map((k) => k.label),
       violations: m.violations.count,

@@ -164,7 +164,7 @@ test('blocking-in-async: the stall is outlined on its worker lane, only there, a
   await page.mouse.move(5, 5);
   await settle(page);
   const geo = await canvasSnapshot(page);
-  const lane = geo.lanes.find((l) => l.kind === 'worker' && l.worker === stall.worker);
+  const lane = geo.lanes.find((l) => l.kind === 'thread' && l.thread === stall.worker);
   const red = (p) => p[0] >= 170 && p[1] <= 110 && p[2] <= 110;
   const read = async (threshold) => {
     if (threshold) {
@@ -230,7 +230,7 @@ test('blocking-in-async: the spawn_blocking run on its blocking-pool lane is not
   await page.mouse.move(5, 5);
   await settle(page);
   const geo = await canvasSnapshot(page);
-  const lane = geo.lanes.find((l) => l.kind === 'worker' && l.worker === pool.index);
+  const lane = geo.lanes.find((l) => l.kind === 'thread' && l.thread === pool.index);
   const snap = await canvasSnapshot(page, { laneRows: [{ lane: lane.j, dy: 0 }] });
   const red = (p) => p[0] >= 170 && p[1] <= 110 && p[2] <= 110;
   let n = 0;

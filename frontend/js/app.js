@@ -98,6 +98,7 @@ class App {
       onSelectProbe: (id) => this.selectProbe(id),
       onViewChange: () => this.toolbar.update(),
       onDrawn: () => this.overview && this.overview.draw(),
+      defaultOpenFutures: (m) => this.store.state.scenarios.find((s) => s.name === m.meta.scenario)?.open_futures || [],
     });
     this.overview = new OverviewView({ wrap: $('overview-wrap'), canvas: $('overview'), target: this.timeline });
     this.compareView = new CompareView({

@@ -49,6 +49,7 @@ synchronous code, `pollster::block_on` is enough; when futures depend on tokio's
 when there are many of them, you need the runtime.",
     source: include_str!("block_on_pollster.rs"),
     file: "scenarios/src/block_on_pollster.rs",
+    open_futures: &["main"],
     params: &[
         ParamSpec::int("steps", 4, 1, 10, "how many times the future waits on the timer"),
         ParamSpec::int("pause_ms", 100, 1, 200, "how long each wait lasts"),

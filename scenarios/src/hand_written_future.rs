@@ -43,6 +43,7 @@ the plan is missing. Note also that a poll that finds nothing new (a spurious wa
 the newest waker again and stay in its state: the executor may hand a different waker each time.",
     source: include_str!("hand_written_future.rs"),
     file: "scenarios/src/hand_written_future.rs",
+    open_futures: &["handshake"],
     params: &[ParamSpec::int("delay_ms", 150, 1, 2000, "how long the peer thread thinks before each answer")],
     run,
 };

@@ -44,6 +44,7 @@ each at its `sleep(..).await` line, with tokio's `Sleep` as the leaf; in the fir
 after `child a` won, `unlabelled_connect` is gone with the task.",
     source: include_str!("join_vs_select.rs"),
     file: "scenarios/src/join_vs_select.rs",
+    open_futures: &["join! task", "select! task"],
     params: &[
         ParamSpec::int("a_ms", 40, 5, 1000, "child a: the time to read each of its three chunks"),
         ParamSpec::int("b_ms", 100, 5, 1000, "child b: the time to connect, then the time to get a response"),

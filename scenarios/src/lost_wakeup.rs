@@ -46,6 +46,7 @@ blocked, the forgotten task simply is not in any queue. The fix is one line in `
 `tokio::sync::Notify`), as the hand-written-future scenario does.",
     source: include_str!("lost_wakeup.rs"),
     file: "scenarios/src/lost_wakeup.rs",
+    open_futures: &["forgetful", "listener"],
     params: &[ParamSpec::int("flag_after_ms", 200, 10, 2000, "when the plain thread sets the flag the task waits for")],
     run,
 };

@@ -23,7 +23,9 @@ use crate::event::{LaneKind, Stored, StoredEvent, WakeOp};
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
 use crate::log::{RunLog, RunLogInner, TaskFlags, ThreadLane};
-use crate::record::{FLAG_BY_REF, FLAG_DROP, FLAG_READY, Outcome, ProbeState, Record, RecordKind};
+use crate::record::{
+    FLAG_BY_REF, FLAG_DROP, FLAG_PANICKED, FLAG_READY, FLAG_TENTATIVE, Outcome, ProbeState, Record, RecordKind,
+};
 
 /// How far behind "now" a regular drain stops: longer than a thread is likely to be
 /// descheduled between reading the clock and publishing its record on a loaded machine (10 ms
@@ -33,6 +35,11 @@ const HOLD_NS: u64 = 50_000_000;
 const TICK: Duration = Duration::from_millis(5);
 /// How long a drain may wait for a core to be free (see `Collector::run`).
 const MAX_DEFER: Duration = Duration::from_millis(200);
+/// How long past the horizon a tentative poll's end waits for what follows it on its thread
+/// (see `classify`): the drop of a future follows its last poll at once, so this only matters
+/// for a thread preempted right there; a thread that parked after a poll is not waited for
+/// longer than this.
+const TENTATIVE_GRACE_NS: u64 = 20_000_000;
 
 /// Recorder settings, fixed when it starts.
 #[derive(Clone, Debug)]
@@ -64,6 +71,8 @@ struct Shared {
     /// done), while other runs' recent records are still held back to keep their order.
     finishing: Mutex<Vec<u16>>,
     next_run: AtomicU16,
+    /// The run that records from threads working for no run go to (0: none; they are dropped).
+    default_run: AtomicU16,
     flush: Mutex<FlushState>,
     flushed: Condvar,
     wake: Condvar,
@@ -98,6 +107,7 @@ impl Recorder {
             runs: Mutex::new(HashMap::new()),
             finishing: Mutex::new(Vec::new()),
             next_run: AtomicU16::new(1),
+            default_run: AtomicU16::new(0),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
             wake: Condvar::new(),
@@ -119,6 +129,12 @@ impl Recorder {
         self.shared.warm.load(Ordering::Acquire)
     }
 
+    /// When the lint rules fire for the runs this recorder starts (the `long_poll` threshold is
+    /// also the dashboard's default stall highlight).
+    pub fn lint_thresholds(&self) -> LintThresholds {
+        self.shared.config.lints
+    }
+
     /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
     pub fn begin_run(&self) -> Arc<RunLog> {
         let mut runs = self.shared.runs.lock_unpoisoned();
@@ -132,6 +148,12 @@ impl Recorder {
         log.lock().lints.thresholds = self.shared.config.lints;
         runs.insert(id, log.clone());
         log
+    }
+
+    /// Makes `run` the run of every thread that works for no run (a program recording itself:
+    /// its runtimes have no hooks that would say which run they work for). 0 undoes it.
+    pub fn set_default_run(&self, run: u16) {
+        self.shared.default_run.store(run, Ordering::Relaxed);
     }
 
     /// Waits for a drain that hands over every record of the runs being finished (see
@@ -426,11 +448,15 @@ impl Collector {
         // Everything up to `horizon` is final: no thread can still publish an earlier record.
         // Later records wait for the next drain, except, in a flush, those of the runs being
         // finished (their threads have stopped, so nothing earlier can come).
-        let horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
+        let mut horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
+        if let Some(waiting) = classify(&mut self.batch, now.saturating_sub(HOLD_NS + TENTATIVE_GRACE_NS)) {
+            horizon = horizon.min(waiting.saturating_sub(1));
+        }
         let keep_from = self.batch.partition_point(|r| r.t <= horizon);
         let finishing: Vec<u16> = if forced { self.shared.finishing.lock_unpoisoned().clone() } else { Vec::new() };
+        let default_run = self.shared.default_run.load(Ordering::Relaxed);
         for rec in self.batch.drain(keep_from..).collect::<Vec<_>>() {
-            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
+            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(default_run) };
             if finishing.contains(&run) { self.released.push(rec) } else { self.held.push(rec) }
         }
         self.batch.append(&mut self.released);
@@ -448,7 +474,7 @@ impl Collector {
             {
                 self.span_task.insert(*span, rec.task);
             }
-            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
+            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(default_run) };
             let live = match last {
                 Some(i) if self.per_run[i].0 == run => true,
                 _ => run != 0 && runs.contains_key(&run),
@@ -619,6 +645,8 @@ impl Collector {
                 }
             }
             RecordKind::Done => Stored::Done { task: rec.task, outcome: Outcome::from_flags(rec.flags) },
+            // `classify` turns every close into a `Done`.
+            RecordKind::Closed => return,
             RecordKind::Mark => {
                 let label = match self.side.remove(&(rec.b, rec.c)) {
                     Some(SideEntry::Mark(label)) => label,
@@ -632,7 +660,92 @@ impl Collector {
         inner.events.push(ev);
         inner.counts.events += 1;
         let mut findings = Vec::new();
-        inner.lints.observe(&ev, spawn, &mut findings);
+        // A lint names the thread by its lane's name, as the timeline does.
+        let lane = match ev.get() {
+            Stored::PollEnd { lane, .. } => inner.lanes.get(lane as usize).map(|l| l.name.as_str()),
+            _ => None,
+        };
+        inner.lints.observe(&ev, spawn, lane, &mut findings);
         self.lost_wake |= store_findings(inner, findings);
     }
+}
+
+/// Decides what each tentative poll (one seen from tracing alone, see `capture.rs`) was, in a
+/// drain's records (sorted by time), rewriting them in place:
+/// - a poll's end followed on its thread by the span's close was the enter/exit that only
+///   dropped the future (an aborted or shut-down task): `poll_end` with `drop`, then `done`
+///   cancelled;
+/// - a poll's end, then at once (nothing else on that thread in between) another enter and
+///   exit of the same task and the close: the first was the last poll (`ready`, `done`
+///   completed, or panicked when it unwound) and the second the drop, which is left out, as it
+///   is with poll hooks;
+/// - anything else after a poll's end on its thread: that poll returned Pending.
+///
+/// Records between the drop's enter and exit (waker drops of the future's wakers, probes'
+/// `cancelled` states) are kept. Returns the time of the earliest tentative end still waiting
+/// for what follows it (a later drain decides), unless it is older than `give_up`: then it is
+/// left as it is (a thread that parked after a Pending poll).
+fn classify(batch: &mut [Record], give_up: u64) -> Option<u64> {
+    // Per thread: indices of a poll's end, then possibly the next enter and exit of its task.
+    let mut open: IdMap<u32, ([usize; 3], usize)> = IdMap::default();
+    for i in 0..batch.len() {
+        let rec = batch[i];
+        if rec.kind == RecordKind::State || rec.kind == RecordKind::Empty {
+            continue; // `b` is not a thread; and these never follow a poll's end directly
+        }
+        let tentative = rec.flags & FLAG_TENTATIVE != 0;
+        let thread = rec.b;
+        let Some(&(seq, len)) = open.get(&thread) else {
+            if rec.kind == RecordKind::PollEnd && tentative {
+                open.insert(thread, ([i, 0, 0], 1));
+            } else if rec.kind == RecordKind::Closed {
+                // Its drop was not seen next to it (or not at all): the task is gone.
+                batch[i].kind = RecordKind::Done;
+                batch[i].flags = Outcome::Cancelled as u8;
+            }
+            continue;
+        };
+        let task = batch[seq[0]].task;
+        let same = rec.task == task;
+        match (len, rec.kind) {
+            (1, RecordKind::PollStart) if tentative && same => {
+                open.insert(thread, ([seq[0], i, 0], 2));
+            }
+            (2, RecordKind::PollEnd) if tentative && same => {
+                open.insert(thread, ([seq[0], seq[1], i], 3));
+            }
+            // Records inside the drop's enter and exit.
+            (2, _) if rec.kind != RecordKind::PollStart && rec.kind != RecordKind::Closed => {}
+            (1, RecordKind::Closed) if same => {
+                batch[seq[0]].flags |= FLAG_READY | FLAG_DROP;
+                batch[i].kind = RecordKind::Done;
+                batch[i].flags = Outcome::Cancelled as u8;
+                open.remove(&thread);
+            }
+            (3, RecordKind::Closed) if same => {
+                let last = &mut batch[seq[0]];
+                last.flags |= FLAG_READY;
+                let outcome = if last.flags & FLAG_PANICKED != 0 { Outcome::Panicked } else { Outcome::Completed };
+                batch[seq[1]].kind = RecordKind::Empty;
+                batch[seq[2]].kind = RecordKind::Empty;
+                batch[i].kind = RecordKind::Done;
+                batch[i].flags = outcome as u8;
+                open.remove(&thread);
+            }
+            (3, RecordKind::PollStart) if tentative && same => {
+                // The first was a Pending poll and the second a real poll right after it.
+                open.insert(thread, ([seq[2], i, 0], 2));
+            }
+            _ => {
+                open.remove(&thread);
+                if rec.kind == RecordKind::PollEnd && tentative {
+                    open.insert(thread, ([i, 0, 0], 1));
+                } else if rec.kind == RecordKind::Closed {
+                    batch[i].kind = RecordKind::Done;
+                    batch[i].flags = Outcome::Cancelled as u8;
+                }
+            }
+        }
+    }
+    open.values().map(|&(seq, _)| batch[seq[0]].t).filter(|&t| t > give_up).min()
 }

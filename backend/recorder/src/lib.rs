@@ -21,6 +21,16 @@
 //! scenarios, and the choice of runtime flavour. It needs `--cfg tokio_unstable` and tokio's
 //! `tracing` feature.
 
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "futurescope-recorder needs tokio's unstable APIs (task tracing spans, waker events, runtime hooks): \
+     build with `--cfg tokio_unstable`. Add to `.cargo/config.toml` at the root of your workspace:\n\
+     [build]\n\
+     rustflags = [\"--cfg\", \"tokio_unstable\"]\n\
+     (or set RUSTFLAGS=\"--cfg tokio_unstable\"); tokio's `tracing` feature is enabled by this crate's own \
+     dependency on tokio."
+);
+
 mod buffer;
 mod callsites;
 mod capture;
@@ -40,6 +50,7 @@ pub mod subscriber;
 pub mod sync;
 
 pub use buffer::SpawnInfo;
+pub use capture::set_tracing_polls;
 pub use collector::{Recorder, RecorderConfig};
 pub use event::{
     EventKind, Frame, LaneKind, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent, TaskState, WakeOp,
@@ -52,7 +63,7 @@ pub use local::poll_recorded;
 pub use log::{RunCounts, RunLog, ThreadLane};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
-pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
+pub use runtime::{Hooks, RunContextGuard, enter_as_runtime_thread, instrument, record, spawn_thread, task_id_u64};
 pub use subscriber::RecorderSubscriber;
 pub use sync::{LockUnpoisoned, Unpoisoned};
 

@@ -126,7 +126,14 @@ impl LintState {
         self.tasks.capacity()
     }
 
-    pub(crate) fn observe(&mut self, ev: &StoredEvent, spawn: Option<(Option<u64>, bool)>, out: &mut Vec<Finding>) {
+    /// `lane_name` is the name of the thread's lane of a poll event, as the timeline shows it.
+    pub(crate) fn observe(
+        &mut self,
+        ev: &StoredEvent,
+        spawn: Option<(Option<u64>, bool)>,
+        lane_name: Option<&str>,
+        out: &mut Vec<Finding>,
+    ) {
         let th = self.thresholds;
         let (size, blocking) = spawn.unwrap_or((None, false));
         let t = ev.t();
@@ -170,10 +177,10 @@ impl LintState {
                             task,
                             rule: LintRule::LongPoll,
                             detail: format!(
-                                "one poll ran for {} on worker {} (threshold {}): nothing else could run on that \
-                                 worker meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
+                                "one poll ran for {} on {} (threshold {}): nothing else could run on that \
+                                 thread meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
                                 ms(dur),
-                                lane,
+                                lane_name.map_or_else(|| format!("thread {lane}"), str::to_owned),
                                 ms(th.long_poll_ns)
                             ),
                         });

@@ -35,11 +35,19 @@ pub(crate) enum RecordKind {
     Done,
     /// A scenario's annotation; `b` = side-table sequence number.
     Mark,
+    /// The tracing span of `task` closed (recorded only where polls come from tracing alone,
+    /// see `capture.rs`); the collector turns it into a `Done`.
+    Closed,
 }
 
 pub(crate) const FLAG_READY: u8 = 1;
 pub(crate) const FLAG_DROP: u8 = 2;
 pub(crate) const FLAG_BY_REF: u8 = 1;
+/// On `PollEnd`: the poll unwound (tracing-only polls; see `capture.rs`).
+pub(crate) const FLAG_PANICKED: u8 = 4;
+/// On `PollStart` / `PollEnd`: seen from tokio's tracing alone, without poll hooks, so it may
+/// be the enter/exit that drops the future; the collector decides (see `collector::classify`).
+pub(crate) const FLAG_TENTATIVE: u8 = 8;
 
 /// One recorded occurrence, as the hot path writes it. See `RecordKind` for `a` and `b`.
 #[derive(Clone, Copy, Debug, Default)]

@@ -63,6 +63,12 @@ export function bindKeys(app) {
       case 'k':
         app.compareMode.openDialog();
         break;
+      case 'o':
+        if (app.selectedTask >= 0) app.timeline.toggleFutures(app.selectedTask);
+        break;
+      case 'O':
+        app.timeline.setAllFutures(!app.timeline.anyFuturesOpen());
+        break;
       case '?':
         app.toggleHelp();
         break;

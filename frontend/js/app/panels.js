@@ -1,6 +1,6 @@
 // app/panels.js — the DOM around the timeline, rendered from the store: the run head
 // (title, status, Stop), the scenario and run lists, the figure bar, the dock's tabs
-// (task panel, lints, checks), the await points in the source pane and the import banner.
+// (task panel, lints, marks, checks), the await points in the source pane and the import banner.
 // Panels heavier than a frame are re-rendered at most every PANEL_REFRESH_MS while a run
 // streams in (`schedule`), at once when the selection or the tab changes.
 
@@ -9,6 +9,7 @@ import { renderScenarioList } from '../views/scenario-picker.js';
 import { renderRunList } from '../views/run-list.js';
 import { renderTaskPanel, renderOutsidePanel } from '../views/task-panel.js';
 import { renderLints, renderChecks } from '../views/lint-list.js';
+import { renderMarks, markCount } from '../views/mark-list.js';
 import { renderSummary } from '../views/summary-bar.js';
 import { formatCount } from '../units.js';
 import { el } from '../views/dom.js';
@@ -65,12 +66,14 @@ export class Panels {
     const jump = (t, ti) => this.app.jumpTo(t, ti);
     renderSummary($('figures'), m, { onJump: jump, onChecks: () => this.store.update({ tab: 'checks' }) });
     $('lint-count').textContent = m && m.lints.length ? String(m.lints.length) : '';
+    $('mark-count').textContent = markCount(m);
     $('check-count').textContent = m && (m.violations.count || m.dropped) ? String(m.violations.count + (m.dropped ? 1 : 0)) : '';
     $('check-count').classList.toggle('bad', Boolean(m && (m.violations.count || m.dropped)));
     this.app.toolbar.update();
     this.renderHead();
     if (tab === 'task') this.renderTask();
     else if (tab === 'lints') renderLints($('lint-panel'), m, { onJump: jump });
+    else if (tab === 'marks') renderMarks($('mark-panel'), m, { onJump: jump });
     else renderChecks($('check-panel'), m);
     this.renderSourceMarks();
   }
@@ -101,6 +104,7 @@ export class Panels {
     delete box.dataset.empty;
     const scroll = box.scrollTop;
     renderTaskPanel(box, m, m.taskList[selectedTask], {
+      focusFuture: this.app.timeline.options.selectedFuture,
       onJump: (t, ti) => this.app.jumpTo(t, ti),
       onSelect: (ti) => this.app.selectTask(ti),
       onClose: () => this.app.selectTask(-1),

@@ -37,6 +37,10 @@ export class Toolbar {
     // Both the run's timeline and the comparison follow the filter.
     $('task-filter').addEventListener('input', (ev) => this.store.update({ taskFilter: ev.target.value }));
     const stall = $('stall-input');
+    // The stall highlight starts at the recorder's long_poll threshold (the page template
+    // renders it into the box): one threshold for the red stalls and the lints.
+    const lintNs = parseDuration(stall.value);
+    if (lintNs != null) this.store.update({ stallNs: lintNs });
     stall.addEventListener('change', () => {
       const ns = parseDuration(stall.value);
       stall.classList.toggle('invalid', ns == null);
