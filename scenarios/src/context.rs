@@ -66,13 +66,44 @@ impl CancelHandle {
 pub struct RunContext {
     run: u16,
     cancel: Arc<CancelState>,
+    /// The run's log, when snapshots of its tasks can be taken (see `snapshot_every`).
+    log: Option<Arc<futurescope_recorder::RunLog>>,
+    /// Runtimes built here stay registered for snapshots until the run ends.
+    registrations: Mutex<Vec<futurescope_recorder::dump::RuntimeRegistration>>,
+    snapshots: Mutex<Option<futurescope_recorder::dump::IntervalGuard>>,
 }
 
 impl RunContext {
     /// A context recording into run `run`, and the handle that cancels it.
     pub fn new(run: u16) -> (RunContext, CancelHandle) {
         let cancel = Arc::new(CancelState::default());
-        (RunContext { run, cancel: cancel.clone() }, CancelHandle(cancel))
+        let ctx = RunContext {
+            run,
+            cancel: cancel.clone(),
+            log: None,
+            registrations: Mutex::new(Vec::new()),
+            snapshots: Mutex::new(None),
+        };
+        (ctx, CancelHandle(cancel))
+    }
+
+    /// A context recording into `log`'s run; `snapshot_every` can take snapshots of it.
+    pub fn for_log(log: &Arc<futurescope_recorder::RunLog>) -> (RunContext, CancelHandle) {
+        let (mut ctx, cancel) = RunContext::new(log.id);
+        ctx.log = Some(log.clone());
+        (ctx, cancel)
+    }
+
+    /// Takes a task dump of the run every `period` (a `snapshot` event each time), until the
+    /// run ends: the await trees of futures nobody labelled, sampled over time. Each snapshot
+    /// pauses the run's workers briefly and re-polls every idle task once in tokio's trace
+    /// mode (that task is polled again for real just after), so keep the period long against
+    /// the run's own timing. Without a log (`RunContext::new`) it does nothing.
+    pub fn snapshot_every(&self, period: Duration) {
+        if let Some(log) = &self.log {
+            let guard = futurescope_recorder::dump::every(log, period);
+            *self.snapshots.lock_unpoisoned() = Some(guard);
+        }
     }
 
     pub fn run_id(&self) -> u16 {
@@ -119,7 +150,17 @@ impl RunContext {
             .max_blocking_threads(16)
             .thread_name_fn(move || format!("{label}-{}", counter.fetch_add(1, Ordering::Relaxed)));
         instrument(&mut builder, self.run);
-        builder.build()
+        let rt = builder.build()?;
+        let registration = futurescope_recorder::dump::register_runtime(self.run, rt.handle());
+        self.registrations.lock_unpoisoned().push(registration);
+        Ok(rt)
+    }
+
+    /// Ends snapshots of this run's runtimes (before they shut down: tokio cannot dump a runtime
+    /// that is shutting down).
+    fn end_snapshots(&self) {
+        self.snapshots.lock_unpoisoned().take();
+        self.registrations.lock_unpoisoned().clear();
     }
 
     /// Runs `main` as a task named "main" on a new observed runtime until it finishes or the run
@@ -137,6 +178,7 @@ impl RunContext {
         };
         let cancel = self.cancel.clone();
         let result = rt.block_on(async move { until_cancelled(spawn_named("main", main), cancel).await });
+        self.end_snapshots();
         rt.shutdown_timeout(SHUTDOWN_GRACE);
         result
     }
@@ -155,6 +197,7 @@ impl RunContext {
         let cancel = self.cancel.clone();
         let local = tokio::task::LocalSet::new();
         let result = local.block_on(&rt, async move { until_cancelled(spawn_local_named("main", main), cancel).await });
+        self.end_snapshots();
         drop(local);
         rt.shutdown_timeout(SHUTDOWN_GRACE);
         result

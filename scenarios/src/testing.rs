@@ -36,7 +36,7 @@ pub fn record(name: &str, params: Value, limit: Duration) -> Recording {
     let params = Params::validate(scenario.params, &params).expect("test parameters are valid");
     let recorder = Recorder::global();
     let log = recorder.begin_run();
-    let (ctx, cancel) = RunContext::new(log.id);
+    let (ctx, cancel) = RunContext::for_log(&log);
     let watchdog = std::thread::spawn({
         let cancel = cancel.clone();
         move || {

@@ -369,7 +369,7 @@ fn name_thread(c: &mut Capture) {
         None => place,
     };
     let b = c.buffer.get_or_insert_with(ThreadBuffer::register);
-    *b.shared.name.lock().unwrap_or_else(|e| e.into_inner()) = label;
+    *b.shared.name.lock_unpoisoned() = label;
     b.shared.role.store(crate::buffer::ROLE_RUNTIME, Ordering::Relaxed);
 }
 
@@ -531,6 +531,10 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
 /// poll, in `fallback_task` (0: none): a probe dropped while its task is not being polled (an
 /// aborted task's future dropped at runtime shutdown) still belongs to the task that polled it.
 pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64, fallback_task: u64) {
+    if crate::dump::tracing() {
+        // A traced poll (a snapshot) runs outside any task's poll window: not a state change.
+        return;
+    }
     with(|c| {
         let task = if c.current_task != 0 { c.current_task } else { fallback_task };
         let t = clock::ticks();

@@ -195,6 +195,7 @@ impl Recorder {
             let mut findings = Vec::new();
             inner.lints.finish(now, &mut findings);
             store_findings(&mut inner, findings);
+            inner.store_due_snapshots(None);
             inner.finished = true;
         }
         self.shared.runs.lock_unpoisoned().remove(&log.id);
@@ -208,13 +209,17 @@ impl Drop for Recorder {
     }
 }
 
-fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
+/// Stores lint findings; true if one was a `lost_wake` (a snapshot shows where that task is stuck).
+fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) -> bool {
+    let mut lost_wake = false;
     for f in findings {
+        lost_wake |= f.rule == crate::lint::LintRule::LostWake;
         let idx = inner.push_string(f.detail);
         let task = (f.task != 0).then_some(f.task);
         inner.events.push(StoredEvent::new(f.t, Stored::Lint { task, since: f.since, detail: idx, rule: f.rule }));
         inner.counts.events += 1;
     }
+    lost_wake
 }
 
 /// The collector's CPU priority. It is background work: while the buffers have room it runs
@@ -301,6 +306,8 @@ struct Collector {
     snapshots: IdMap<u64, Snapshot>,
     next_snapshot: u64,
     task_run: IdMap<u64, u16>,
+    /// A `lost_wake` was found while storing the current run's records (it gets a snapshot).
+    lost_wake: bool,
     /// Registry span id -> task id, from spawn records (layer mode only).
     span_task: IdMap<u64, u64>,
     batch: Vec<Record>,
@@ -326,6 +333,7 @@ impl Collector {
             snapshots: IdMap::default(),
             next_snapshot: 0,
             task_run: IdMap::default(),
+            lost_wake: false,
             span_task: IdMap::default(),
             batch: Vec::new(),
             held: Vec::new(),
@@ -532,8 +540,12 @@ impl Collector {
                 continue;
             }
             for rec in &records {
+                if !inner.pending_snapshots.is_empty() {
+                    inner.store_due_snapshots(Some(rec.t.saturating_sub(log.start)));
+                }
                 self.store(log, &mut inner, rec);
             }
+            inner.store_due_snapshots(Some(horizon.saturating_sub(log.start)));
             records.clear();
             if let Some(i) = slot {
                 self.per_run[i].1 = records;
@@ -546,7 +558,11 @@ impl Collector {
             }
             let mut findings = Vec::new();
             inner.lints.tick(horizon.saturating_sub(log.start), &mut findings);
-            store_findings(&mut inner, findings);
+            let lost_wake = store_findings(&mut inner, findings) | std::mem::take(&mut self.lost_wake);
+            drop(inner);
+            if lost_wake && crate::dump::has_runtime(log.id) {
+                crate::dump::request_detached(log.clone(), crate::dump::Reason::LostWake);
+            }
         }
         // Records for runs that ended (or never existed) are gone; so are their drop counts.
         self.per_run.retain(|(run, records)| records.is_empty() && runs.contains_key(run));
@@ -683,7 +699,7 @@ impl Collector {
             _ => None,
         };
         inner.lints.observe(&ev, spawn, lane, &mut findings);
-        store_findings(inner, findings);
+        self.lost_wake |= store_findings(inner, findings);
     }
 }
 

@@ -148,6 +148,11 @@ pub struct Frame {
     pub function: String,
     /// `file:line`.
     pub loc: String,
+    /// Where the frame sits in the task's await tree (0: the task's own future). Frames are
+    /// in pre-order, so the branches of a `join!`/`select!` follow their common parent (added
+    /// in v1).
+    #[serde(default)]
+    pub depth: u32,
 }
 
 /// One task in a snapshot.

@@ -14,6 +14,8 @@
 //! - `collector`: one thread that drains the chunks, orders records by time, routes them to
 //!   runs and stores them (`log::RunLog`), deriving `lint`s on the way.
 //! - `probe`: await-point probes (`state` events); `site!` names an await point.
+//! - `dump`: task dumps (tokio's `Handle::dump`) of a run's runtimes, symbolized into await
+//!   trees (`snapshot` events), on a thread of their own.
 //!
 //! What it leaves to others: serving, streaming and drawing (crate `futurescope`), the
 //! scenarios, and the choice of runtime flavour. It needs `--cfg tokio_unstable` and tokio's
@@ -34,6 +36,7 @@ mod callsites;
 mod capture;
 pub mod clock;
 mod collector;
+pub mod dump;
 pub mod event;
 mod idmap;
 pub mod layer;

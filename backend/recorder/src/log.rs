@@ -117,6 +117,9 @@ pub struct RunLogInner {
     pub strings: Vec<String>,
     pub lanes: Vec<ThreadLane>,
     pub snapshots: Vec<Snapshot>,
+    /// Snapshots handed over but not stored yet: the collector stores each at its time, in
+    /// order with the records it merges (`store_due_snapshots`).
+    pub pending_snapshots: Vec<(u64, Snapshot)>,
     pub counts: RunCounts,
     pub finished: bool,
     pub(crate) lane_of_thread: IdMap<u32, u32>,
@@ -137,6 +140,7 @@ impl RunLog {
                 strings: Vec::new(),
                 lanes: Vec::new(),
                 snapshots: Vec::new(),
+                pending_snapshots: Vec::new(),
                 counts: RunCounts::default(),
                 finished: false,
                 lane_of_thread: IdMap::default(),
@@ -226,7 +230,42 @@ fn snapshot_bytes(s: &Snapshot) -> usize {
         .sum::<usize>()
 }
 
+impl RunLog {
+    /// Hands over a snapshot (task dump) taken at `taken` (ns since the run started): the
+    /// collector stores it as a `snapshot` event in time order with the run's other events (at
+    /// `taken`, or at the last stored event's time if the collector is already past it: the
+    /// symbols are resolved after the dump). A finished run takes no more: then false.
+    pub fn push_snapshot(&self, taken: u64, snapshot: Snapshot) -> bool {
+        let mut inner = self.lock();
+        if inner.finished {
+            return false;
+        }
+        inner.pending_snapshots.push((taken, snapshot));
+        true
+    }
+}
+
 impl RunLogInner {
+    /// Stores the handed-over snapshots taken at or before `until` (all of them if `None`).
+    pub(crate) fn store_due_snapshots(&mut self, until: Option<u64>) {
+        if self.pending_snapshots.is_empty() {
+            return;
+        }
+        let last = self.events.len().checked_sub(1).and_then(|i| self.events.get(i)).map_or(0, |e| e.t());
+        let mut pending = std::mem::take(&mut self.pending_snapshots);
+        pending.sort_by_key(|(t, _)| *t);
+        for (taken, snapshot) in pending {
+            if until.is_some_and(|u| taken > u) {
+                self.pending_snapshots.push((taken, snapshot));
+                continue;
+            }
+            let idx = self.snapshots.len() as u32;
+            self.snapshots.push(snapshot);
+            self.events.push(StoredEvent::new(taken.max(last), Stored::Snapshot { snapshot: idx }));
+            self.counts.events += 1;
+        }
+    }
+
     pub(crate) fn push_string(&mut self, s: String) -> u32 {
         self.strings.push(s);
         (self.strings.len() - 1) as u32

@@ -175,6 +175,15 @@ impl<F: Future> Future for AwaitPoint<F> {
         let this = self.project();
         let site = *this.site;
         let enclosing = CURRENT_PROBE.with(Cell::get);
+        if crate::dump::tracing() {
+            // One of tokio's traced polls (a snapshot): nothing changes state; if the future
+            // reaches no tokio leaf, this probe is the only one who can say where it waits.
+            let poll = this.inner.poll(cx);
+            if poll.is_pending() {
+                crate::dump::probe_leaf::<F>(site);
+            }
+            return poll;
+        }
         if enclosing != 0 && this.probe.is_none() {
             // Inside a probed future: this await point is one of its states.
             let poll = this.inner.poll(cx);

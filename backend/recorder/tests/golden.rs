@@ -73,14 +73,14 @@ fn sample() -> Vec<WireEvent<'static>> {
                 SnapshotTask {
                     task: 1,
                     state: TaskState::Idle,
-                    frames: vec![Frame { function: "main".into(), loc: "scenarios/src/golden.rs:10".into() }],
+                    frames: vec![Frame { function: "main".into(), loc: "scenarios/src/golden.rs:10".into(), depth: 0 }],
                 },
                 SnapshotTask {
                     task: 2,
                     state: TaskState::Scheduled,
                     frames: vec![
-                        Frame { function: "say_hi".into(), loc: "scenarios/src/golden.rs:20".into() },
-                        Frame { function: "sleep(ms(5))".into(), loc: "scenarios/src/golden.rs:21".into() },
+                        Frame { function: "say_hi".into(), loc: "scenarios/src/golden.rs:20".into(), depth: 0 },
+                        Frame { function: "sleep(ms(5))".into(), loc: "scenarios/src/golden.rs:21".into(), depth: 1 },
                     ],
                 },
             ]),

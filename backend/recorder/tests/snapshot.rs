@@ -32,7 +32,11 @@ fn a_snapshot_is_stored_in_time_order_and_a_finished_run_takes_none() {
                         tasks: vec![SnapshotTask {
                             task,
                             state: TaskState::Running,
-                            frames: vec![Frame { function: "main".into(), loc: "tests/snapshot.rs:25".into() }],
+                            frames: vec![Frame {
+                                function: "main".into(),
+                                loc: "tests/snapshot.rs:25".into(),
+                                depth: 0,
+                            }],
                         }],
                     };
                     *pushed_t.lock().unwrap() = Recorder::global().push_snapshot(run, snapshot);
@@ -60,7 +64,7 @@ fn a_snapshot_is_stored_in_time_order_and_a_finished_run_takes_none() {
     assert_eq!(
         events[snap].to_json(),
         format!(
-            r#"{{"k":"snapshot","t":{t},"reason":"manual","tasks":[{{"task":{},"state":"running","frames":[{{"fn":"main","loc":"tests/snapshot.rs:25"}}]}}]}}"#,
+            r#"{{"k":"snapshot","t":{t},"reason":"manual","tasks":[{{"task":{},"state":"running","frames":[{{"fn":"main","loc":"tests/snapshot.rs:25","depth":0}}]}}]}}"#,
             main.unwrap()
         )
     );

@@ -187,6 +187,26 @@ pub async fn cancel_run(
     Ok(Json(status_json(&run)))
 }
 
+/// `POST /api/runs/{id}/snapshot`: a task dump of the running run, taken now: every task's
+/// await tree, frames outermost first (the same snapshot is a `snapshot` event in the run).
+pub async fn snapshot_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use futurescope_recorder::dump::{self, DumpError, Reason};
+    let run = find_run(&state, &id)?;
+    if run.is_over() {
+        return Err(ApiError::Unprocessable(format!("run {} is over: snapshots are of a running run's tasks", run.id)));
+    }
+    let answer = dump::request(run.log.clone(), Reason::Manual).await.unwrap_or(Err(DumpError::Gone));
+    match answer {
+        Ok(snapshot) => Ok(Json(serde_json::to_value(&*snapshot).expect("snapshots serialize"))),
+        Err(DumpError::NoRuntime) => Err(ApiError::Unprocessable(DumpError::NoRuntime.to_string())),
+        Err(e @ (DumpError::Busy | DumpError::Timeout(_))) => Err(ApiError::Busy(e.to_string())),
+        Err(DumpError::Gone) => Err(ApiError::Internal("the snapshot thread is gone".into())),
+    }
+}
+
 /// The header line of a saved run (`/events` and `futurescope run --out`).
 pub fn events_header(run: &Run) -> String {
     let mut header = json!({

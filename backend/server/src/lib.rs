@@ -97,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs", get(api::list_runs).post(api::create_run))
         .route("/api/runs/{id}", get(api::run_status))
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
+        .route("/api/runs/{id}/snapshot", post(api::snapshot_run))
         .route("/api/runs/{id}/events", get(api::run_events))
         .route("/api/runs/{id}/export", get(api::run_export))
         .route("/api/runs/{id}/source", get(api::run_source))

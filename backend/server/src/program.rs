@@ -15,6 +15,7 @@
 //! loopback only unless `allow_remote` (then a token, printed at start, is required), and
 //! `Host` / `Origin` must name the dashboard.
 
+use futurescope_recorder::LockUnpoisoned;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -270,7 +271,7 @@ impl Dashboard {
     }
 
     fn stop(&self) {
-        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(stop) = self.stop.lock_unpoisoned().take() {
             let _ = stop.send(());
         }
     }

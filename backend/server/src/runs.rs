@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futurescope_recorder::dump::{self, Reason};
 use futurescope_recorder::{LockUnpoisoned, Recorder, RunLog};
 use futurescope_scenarios::context::CancelHandle;
 use futurescope_scenarios::{Params, RunContext, Scenario, ScenarioError};
@@ -280,7 +281,7 @@ impl RunManager {
             return Err(StartError::Busy(running));
         }
         let log = self.recorder.begin_run();
-        let (ctx, cancel) = RunContext::new(log.id);
+        let (ctx, cancel) = RunContext::for_log(&log);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let started_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let run = Arc::new(Run {
@@ -353,6 +354,8 @@ impl RunManager {
                 }
                 if !run.is_over() && !run.cancel.is_cancelled() {
                     run.timed_out.store(true, Ordering::SeqCst);
+                    // Where every task was when time ran out (a snapshot event), then stop.
+                    let _ = dump::take_blocking(run.log.clone(), Reason::TimeLimit);
                     run.cancel.cancel();
                 }
                 let stop_by = Instant::now() + grace;
@@ -389,13 +392,24 @@ impl RunManager {
         }
     }
 
-    /// Cancels a run; true if it was running.
+    /// Cancels a run; true if it was running. A running run first gets a snapshot of where
+    /// its tasks are (on a thread of its own: the caller does not wait for the dump).
     pub fn cancel(&self, id: u64) -> Option<bool> {
         let run = self.get(id)?;
         if run.program().is_some() {
             return Some(false); // it ends when the program does
         }
         let was_running = !run.is_over();
+        if was_running && !run.cancel.is_cancelled() && dump::has_runtime(run.log.id) {
+            let for_thread = run.clone();
+            let spawned = std::thread::Builder::new().name(format!("futurescope-cancel-{id}")).spawn(move || {
+                let _ = dump::take_blocking(for_thread.log.clone(), Reason::Cancelled);
+                for_thread.cancel.cancel();
+            });
+            if spawned.is_ok() {
+                return Some(true);
+            }
+        }
         run.cancel.cancel();
         Some(was_running)
     }
