@@ -39,8 +39,15 @@ export class Toolbar {
     const stall = $('stall-input');
     stall.addEventListener('change', () => {
       const ns = parseDuration(stall.value);
-      stall.classList.toggle('invalid', ns == null);
-      if (ns == null) return;
+      const ok = ns != null && ns > 0;
+      stall.classList.toggle('invalid', !ok);
+      stall.setAttribute('aria-invalid', String(!ok));
+      const error = $('stall-error');
+      error.hidden = ok;
+      if (!ok) {
+        error.textContent = `"${stall.value.trim()}" is not a stall threshold: give a duration above 0, like 10ms, 500us or 1s (kept ${formatDuration(this.store.state.stallNs)}).`;
+        return;
+      }
       stall.value = formatDuration(ns).replace(' ', '');
       this.store.update({ stallNs: ns });
     });
@@ -70,10 +77,10 @@ export class Toolbar {
     const state = this.store.state;
     const tl = this.app.activeView();
     const paused = state.paused;
-    $('follow-btn').classList.toggle('on', tl.follow);
-    $('pause-btn').classList.toggle('on', paused);
+    setPressed($('follow-btn'), tl.follow);
+    setPressed($('pause-btn'), paused);
     setText($('pause-btn'), paused ? '\u25B6 Resume' : '\u2759\u2759 Pause');
-    for (const t of TOGGLES) $(t.button).classList.toggle('on', Boolean(state[t.key]));
+    for (const t of TOGGLES) setPressed($(t.button), Boolean(state[t.key]));
     const note = $('paused-note');
     if (note.hidden !== !paused) note.hidden = !paused;
     if (paused) {
@@ -84,6 +91,22 @@ export class Toolbar {
     }
     setText($('view-span'), state.model || state.compare ? `${formatDuration(tl.viewport.nsPerPx)}/px` : '');
   }
+}
+
+/** A toggle button's state: class `on` and aria-pressed, written only when they change. */
+function setPressed(button, on) {
+  button.classList.toggle('on', on);
+  const pressed = String(on);
+  if (button.getAttribute('aria-pressed') !== pressed) button.setAttribute('aria-pressed', pressed);
+}
+
+/** "No task matches" under the task filter when it hides every task lane. */
+export function renderFilterNote(filter, model, lanes) {
+  const note = $('task-filter-note');
+  const q = filter.trim();
+  const none = Boolean(q && model && model.taskList.length && !lanes.lanes.some((l) => l.kind === 'task'));
+  note.hidden = !none;
+  if (none) setText(note, `No task matches "${q}"`);
 }
 
 /** Sets an element's text only when it differs (a write that changes nothing still invalidates layout). */
