@@ -7,6 +7,7 @@
 //! pollster does, with `thread::park` and a waker that unparks), runs a runtime-agnostic future
 //! on it, then runs the very same future as a tokio task.
 
+use futurescope_recorder::LockUnpoisoned;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,7 +122,7 @@ fn start_timer_thread(ctx: &RunContext) -> (mpsc::Sender<TimerRequest>, std::thr
         for (deadline, shared) in rx {
             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
             let waker = {
-                let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let mut shared = shared.lock_unpoisoned();
                 shared.fired = true;
                 shared.waker.take()
             };
@@ -162,7 +163,7 @@ impl Future for Delay {
                 return Poll::Pending;
             }
         };
-        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shared = shared.lock_unpoisoned();
         if shared.fired {
             return Poll::Ready(());
         }

@@ -7,6 +7,7 @@
 //! the run is cancelled or times out, and shuts the runtime down without waiting for ever on a
 //! worker that a scenario blocked on purpose.
 
+use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -53,7 +54,7 @@ impl CancelHandle {
         let st = &self.0;
         st.cancelled.store(true, Ordering::SeqCst);
         st.notify.notify_waiters();
-        let _guard = st.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = st.lock.lock_unpoisoned();
         st.cv.notify_all();
     }
 
@@ -91,11 +92,8 @@ impl RunContext {
     /// Sleeps on a plain thread; returns false (early) if the run was cancelled.
     pub fn sleep_unless_cancelled(&self, d: Duration) -> bool {
         let st = &self.cancel;
-        let guard = st.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (_guard, _) = st
-            .cv
-            .wait_timeout_while(guard, d, |_| !st.cancelled.load(Ordering::SeqCst))
-            .unwrap_or_else(|e| e.into_inner());
+        let guard = st.lock.lock_unpoisoned();
+        let (_guard, _) = st.cv.wait_timeout_while(guard, d, |_| !st.cancelled.load(Ordering::SeqCst)).unpoisoned();
         !self.is_cancelled()
     }
 

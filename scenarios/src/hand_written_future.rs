@@ -6,6 +6,7 @@
 //! only after arranging a wake (here: storing `cx.waker()` where the other side will find it),
 //! expect to be polled again after the wake, advance, and finally return `Ready`.
 
+use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
@@ -89,7 +90,7 @@ struct LineState {
 impl Line {
     fn lock(&self) -> std::sync::MutexGuard<'_, LineState> {
         // Nothing panics while holding it; if something did, the fields are still consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock_unpoisoned()
     }
 
     fn answers(&self) -> u32 {
@@ -170,7 +171,7 @@ fn peer(line: Arc<Line>, delay: Duration) -> u32 {
     for answer in 1..=3 {
         {
             let st = line.lock();
-            let st = line.asked.wait_while(st, |s| s.waker.is_none() && !s.hung_up).unwrap_or_else(|e| e.into_inner());
+            let st = line.asked.wait_while(st, |s| s.waker.is_none() && !s.hung_up).unpoisoned();
             if st.hung_up {
                 return answer - 1;
             }
@@ -178,8 +179,7 @@ fn peer(line: Arc<Line>, delay: Duration) -> u32 {
         let waker = {
             // Think for `delay` (less if the future hangs up meanwhile), then answer.
             let st = line.lock();
-            let (mut st, _) =
-                line.asked.wait_timeout_while(st, delay, |s| !s.hung_up).unwrap_or_else(|e| e.into_inner());
+            let (mut st, _) = line.asked.wait_timeout_while(st, delay, |s| !s.hung_up).unpoisoned();
             if st.hung_up {
                 return answer - 1;
             }

@@ -6,6 +6,7 @@
 //! small header, allocated once; a thread is a kernel thread with its own stack mapping. This
 //! scenario measures both in the same process, in the same run, instead of quoting numbers.
 
+use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -155,10 +156,10 @@ fn parked_threads(count: usize) -> ThreadFigures {
         let state = state.clone();
         let spawned = std::thread::Builder::new().name(format!("parked {i}")).spawn(move || {
             let (lock, parked, release) = &*state;
-            let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let mut st = lock.lock_unpoisoned();
             st.0 += 1;
             parked.notify_one();
-            let _st = release.wait_while(st, |s| !s.1).unwrap_or_else(|e| e.into_inner());
+            let _st = release.wait_while(st, |s| !s.1).unpoisoned();
         });
         match spawned {
             Ok(h) => handles.push(h),
@@ -168,12 +169,12 @@ fn parked_threads(count: usize) -> ThreadFigures {
     let started = handles.len();
     let (lock, parked, release) = &*state;
     {
-        let st = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let _st = parked.wait_while(st, |s| s.0 < started).unwrap_or_else(|e| e.into_inner());
+        let st = lock.lock_unpoisoned();
+        let _st = parked.wait_while(st, |s| s.0 < started).unpoisoned();
     }
     let rss_per_thread = per_item("VmRSS", rss_before, started);
     let vm_per_thread = per_item("VmSize", vm_before, started);
-    lock.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+    lock.lock_unpoisoned().1 = true;
     release.notify_all();
     for h in handles {
         let _ = h.join();

@@ -19,6 +19,7 @@
 //! `poll_end` waits for the hook's end, when `ready` is known. Blocking-pool tasks have no poll
 //! hooks: their single run is the enter/exit of their span.
 
+use crate::sync::LockUnpoisoned;
 use std::cell::RefCell;
 
 use crate::buffer::{SideEntry, SpawnInfo, ThreadBuffer};
@@ -139,7 +140,7 @@ pub(crate) fn set_thread_role(role: u8) {
 pub fn set_thread_label(label: &str) {
     with(|c| {
         let b = c.buffer.get_or_insert_with(ThreadBuffer::register);
-        *b.shared.name.lock().unwrap_or_else(|e| e.into_inner()) = label.to_owned();
+        *b.shared.name.lock_unpoisoned() = label.to_owned();
     });
 }
 

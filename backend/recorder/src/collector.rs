@@ -10,6 +10,7 @@
 //! records from a thread that was preempted between reading the clock and publishing) unless
 //! a flush asks for everything.
 
+use crate::sync::{LockUnpoisoned, Unpoisoned};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -18,10 +19,11 @@ use std::time::{Duration, Instant};
 use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
 use crate::capture::SPAN_ID_FLAG;
 use crate::clock;
+use crate::event::{LaneKind, Stored, StoredEvent, WakeOp};
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
-use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent, TaskFlags};
-use crate::record::{ProbeState, Record, RecordKind};
+use crate::log::{RunLog, RunLogInner, TaskFlags, ThreadLane};
+use crate::record::{FLAG_BY_REF, FLAG_DROP, FLAG_READY, Outcome, ProbeState, Record, RecordKind};
 
 /// How far behind "now" a regular drain stops: longer than a thread is likely to be
 /// descheduled between reading the clock and publishing its record on a loaded machine (10 ms
@@ -119,7 +121,7 @@ impl Recorder {
 
     /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
     pub fn begin_run(&self) -> Arc<RunLog> {
-        let mut runs = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runs = self.shared.runs.lock_unpoisoned();
         let id = loop {
             let id = self.shared.next_run.fetch_add(1, Ordering::Relaxed);
             if id != 0 && !runs.contains_key(&id) {
@@ -135,21 +137,21 @@ impl Recorder {
     /// Waits for a drain that hands over every record of the runs being finished (see
     /// `finish_run`); other runs' most recent records may still be held back for ordering.
     pub fn flush(&self) {
-        let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.shared.flush.lock_unpoisoned();
         st.requested += 1;
         let want = st.requested;
         self.shared.wake.notify_one();
         while st.completed < want {
-            st = self.shared.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.shared.flushed.wait(st).unpoisoned();
         }
     }
 
     /// Ends a run: flushes, applies end-of-run lints, marks the log finished and stops routing
     /// records to it (records arriving later for it are discarded).
     pub fn finish_run(&self, log: &RunLog) {
-        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).push(log.id);
+        self.shared.finishing.lock_unpoisoned().push(log.id);
         self.flush();
-        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).retain(|&r| r != log.id);
+        self.shared.finishing.lock_unpoisoned().retain(|&r| r != log.id);
         let now = clock::now().saturating_sub(log.start);
         {
             let mut inner = log.lock();
@@ -158,7 +160,7 @@ impl Recorder {
             store_findings(&mut inner, findings);
             inner.finished = true;
         }
-        self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).remove(&log.id);
+        self.shared.runs.lock_unpoisoned().remove(&log.id);
     }
 }
 
@@ -172,15 +174,8 @@ impl Drop for Recorder {
 fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
     for f in findings {
         let idx = inner.push_string(f.detail);
-        let since = f.since.map_or(0, |s| s + 1);
-        inner.events.push(StoredEvent {
-            t: f.t,
-            task: f.task,
-            a: since,
-            b: idx,
-            kind: EventKind::Lint,
-            flags: f.rule as u8,
-        });
+        let task = (f.task != 0).then_some(f.task);
+        inner.events.push(StoredEvent::new(f.t, Stored::Lint { task, since: f.since, detail: idx, rule: f.rule }));
         inner.counts.events += 1;
     }
 }
@@ -308,9 +303,9 @@ impl Collector {
         self.shared.warm.store(true, Ordering::Release);
         loop {
             let target = {
-                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let st = self.shared.flush.lock_unpoisoned();
                 let st = if st.requested == st.completed {
-                    self.shared.wake.wait_timeout(st, TICK).unwrap_or_else(|e| e.into_inner()).0
+                    self.shared.wake.wait_timeout(st, TICK).unpoisoned().0
                 } else {
                     st
                 };
@@ -320,7 +315,7 @@ impl Collector {
                 return;
             }
             let forced = {
-                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let st = self.shared.flush.lock_unpoisoned();
                 st.completed < target
             };
             // While every core is busy the drain waits, up to `MAX_DEFER` (unless asked for, or
@@ -347,7 +342,7 @@ impl Collector {
                 priority = wanted;
             }
             if forced {
-                let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let mut st = self.shared.flush.lock_unpoisoned();
                 st.completed = st.completed.max(target);
                 self.shared.flushed.notify_all();
             }
@@ -388,7 +383,7 @@ impl Collector {
                 let read = chunk.published_from(from, thread.index, &mut self.batch);
                 *cursor = Cursor { chunk: ptr, read };
             }
-            let side = std::mem::take(&mut *thread.side.lock().unwrap_or_else(|e| e.into_inner()));
+            let side = std::mem::take(&mut *thread.side.lock_unpoisoned());
             for (seq, entry) in side {
                 self.side.insert((thread.index, u64::from(seq)), entry);
             }
@@ -396,7 +391,7 @@ impl Collector {
             if dropped > 0 {
                 *self.dropped.entry(thread.last_run.load(Ordering::Relaxed)).or_default() += dropped;
             }
-            let name = thread.name.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let name = thread.name.lock_unpoisoned().clone();
             self.thread_info.insert(thread.index, (name, thread.role.load(Ordering::Relaxed)));
             if closed {
                 // Its last records were read above; it will write no more.
@@ -425,14 +420,13 @@ impl Collector {
         // finished (their threads have stopped, so nothing earlier can come).
         let horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
         let keep_from = self.batch.partition_point(|r| r.t <= horizon);
-        let finishing: Vec<u16> =
-            if forced { self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).clone() } else { Vec::new() };
+        let finishing: Vec<u16> = if forced { self.shared.finishing.lock_unpoisoned().clone() } else { Vec::new() };
         for rec in self.batch.drain(keep_from..).collect::<Vec<_>>() {
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
             if finishing.contains(&run) { self.released.push(rec) } else { self.held.push(rec) }
         }
         self.batch.append(&mut self.released);
-        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock_unpoisoned().clone();
         let mut last: Option<usize> = None;
         for mut rec in self.batch.drain(..) {
             if rec.task & SPAN_ID_FLAG != 0 {
@@ -492,7 +486,7 @@ impl Collector {
             }
             if dropped > 0 {
                 let t = now.saturating_sub(log.start);
-                inner.events.push(StoredEvent { t, task: 0, a: dropped, b: 0, kind: EventKind::Dropped, flags: 0 });
+                inner.events.push(StoredEvent::new(t, Stored::Dropped { count: dropped }));
                 inner.counts.events += 1;
                 inner.counts.dropped += dropped;
             }
@@ -512,7 +506,9 @@ impl Collector {
         }
     }
 
-    fn lane(&self, inner: &mut RunLogInner, thread: u32, t: u64, kind: &'static str) -> u32 {
+    /// The run's lane of thread `thread` (a global thread index), given one (and announced
+    /// with a lane event) the first time the run sees the thread.
+    fn lane(&self, inner: &mut RunLogInner, thread: u32, t: u64, kind: LaneKind) -> u32 {
         if let Some(&lane) = inner.lane_of_thread.get(&thread) {
             return lane;
         }
@@ -520,10 +516,10 @@ impl Collector {
         let (name, role) = self.thread_info.get(&thread).cloned().unwrap_or_else(|| (format!("thread {thread}"), 0));
         // A runtime thread that first shows up waking a task (its timer or I/O driver) is still
         // a worker lane.
-        let kind = if kind == "thread" && role == buffer::ROLE_RUNTIME { "worker" } else { kind };
-        inner.lanes.push(Lane { name, kind });
+        let kind = if kind == LaneKind::Thread && role == buffer::ROLE_RUNTIME { LaneKind::Worker } else { kind };
+        inner.lanes.push(ThreadLane { name, kind });
         inner.lane_of_thread.insert(thread, lane);
-        inner.events.push(StoredEvent { t, task: 0, a: 0, b: lane, kind: EventKind::Worker, flags: 0 });
+        inner.events.push(StoredEvent::new(t, Stored::Lane { lane }));
         inner.counts.events += 1;
         lane
     }
@@ -553,6 +549,7 @@ impl Collector {
                 _ => {}
             }
         }
+        // The one place a record's positional fields are read (see `RecordKind`).
         let mut spawn = None;
         let ev = match rec.kind {
             RecordKind::Empty | RecordKind::StateParent => return,
@@ -565,66 +562,57 @@ impl Collector {
                 spawn = Some((info.size, info.kind == "blocking"));
                 inner.spawns.push(info);
                 inner.counts.tasks += 1;
-                StoredEvent {
-                    t,
-                    task: rec.task,
-                    a: rec.a,
-                    b: (inner.spawns.len() - 1) as u32,
-                    kind: EventKind::Spawn,
-                    flags: 0,
-                }
+                let parent = (rec.a != 0).then_some(rec.a);
+                Stored::Spawn { task: rec.task, parent, spawn: (inner.spawns.len() - 1) as u32 }
             }
             RecordKind::PollStart | RecordKind::PollEnd => {
                 let blocking = inner.tasks.get(&rec.task).is_some_and(|f| f.blocking);
-                let kind = if blocking { "blocking" } else { "worker" };
+                let kind = if blocking { LaneKind::Blocking } else { LaneKind::Worker };
                 let lane = self.lane(inner, rec.b, t, kind);
-                let kind = if rec.kind == RecordKind::PollStart {
+                if rec.kind == RecordKind::PollStart {
                     inner.counts.polls += 1;
-                    EventKind::PollStart
+                    Stored::PollStart { task: rec.task, lane }
                 } else {
-                    EventKind::PollEnd
-                };
-                StoredEvent { t, task: rec.task, a: 0, b: lane, kind, flags: rec.flags }
+                    let ready = rec.flags & FLAG_READY != 0;
+                    let drop = rec.flags & FLAG_DROP != 0;
+                    Stored::PollEnd { task: rec.task, lane, ready, drop }
+                }
             }
             RecordKind::Wake => {
                 inner.counts.wakes += 1;
                 let lane = match inner.lane_of_thread.get(&rec.b) {
-                    Some(&lane) => lane + 1,
-                    None if rec.a == 0 && rec.b != 0 => self.lane(inner, rec.b, t, "thread") + 1,
-                    None => 0,
+                    Some(&lane) => Some(lane),
+                    None if rec.a == 0 && rec.b != 0 => Some(self.lane(inner, rec.b, t, LaneKind::Thread)),
+                    None => None,
                 };
-                StoredEvent { t, task: rec.task, a: rec.a, b: lane, kind: EventKind::Wake, flags: rec.flags }
+                let op = if rec.flags & FLAG_BY_REF != 0 { WakeOp::WakeByRef } else { WakeOp::Wake };
+                Stored::Wake { task: rec.task, by: (rec.a != 0).then_some(rec.a), op, lane }
             }
-            RecordKind::WakerClone => {
-                StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerClone, flags: 0 }
-            }
-            RecordKind::WakerDrop => {
-                StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerDrop, flags: 0 }
-            }
+            RecordKind::WakerClone => Stored::WakerClone { task: rec.task },
+            RecordKind::WakerDrop => Stored::WakerDrop { task: rec.task },
             RecordKind::State => {
                 let future = Self::future_id(inner, rec.a);
                 let state = ProbeState::from_flags(rec.flags);
-                let (parent, site) =
-                    if state == ProbeState::Start { (Self::future_id(inner, rec.c), rec.b) } else { (0, rec.b) };
-                StoredEvent {
-                    t,
-                    task: rec.task,
-                    a: u64::from(future) | (u64::from(parent) << 32),
-                    b: site,
-                    kind: EventKind::State,
-                    flags: rec.flags,
+                let parent = if state == ProbeState::Start { Self::future_id(inner, rec.c) } else { 0 };
+                Stored::State {
+                    task: (rec.task != 0).then_some(rec.task),
+                    future,
+                    parent: (parent != 0).then_some(parent),
+                    site: rec.b,
+                    state,
                 }
             }
-            RecordKind::Done => StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::Done, flags: rec.flags },
+            RecordKind::Done => Stored::Done { task: rec.task, outcome: Outcome::from_flags(rec.flags) },
             RecordKind::Mark => {
                 let label = match self.side.remove(&(rec.b, rec.c)) {
                     Some(SideEntry::Mark(label)) => label,
                     _ => String::new(),
                 };
                 let idx = inner.push_string(label);
-                StoredEvent { t, task: rec.task, a: 0, b: idx, kind: EventKind::Mark, flags: 0 }
+                Stored::Mark { task: (rec.task != 0).then_some(rec.task), label: idx }
             }
         };
+        let ev = StoredEvent::new(t, ev);
         inner.events.push(ev);
         inner.counts.events += 1;
         let mut findings = Vec::new();

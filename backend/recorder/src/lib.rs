@@ -24,6 +24,7 @@ mod callsites;
 mod capture;
 pub mod clock;
 mod collector;
+pub mod event;
 mod idmap;
 pub mod layer;
 pub mod lint;
@@ -33,18 +34,24 @@ pub mod probe;
 mod record;
 pub mod runtime;
 pub mod subscriber;
+pub mod sync;
 
 pub use buffer::SpawnInfo;
 pub use collector::{Recorder, RecorderConfig};
+pub use event::{
+    EventKind, Frame, LaneKind, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent, TaskState, WakeOp,
+    WireEvent,
+};
 pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;
-pub use lint::LintThresholds;
+pub use lint::{LintRule, LintThresholds};
 pub use local::poll_recorded;
-pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};
+pub use log::{RunCounts, RunLog, ThreadLane};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
 pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
 pub use subscriber::RecorderSubscriber;
+pub use sync::{LockUnpoisoned, Unpoisoned};
 
 /// The task being polled on this thread right now, as tokio numbers it.
 pub fn current_task() -> Option<u64> {

@@ -12,9 +12,10 @@
 
 use crate::idmap::IdMap;
 
-use crate::log::{EventKind, StoredEvent};
+use crate::event::{Stored, StoredEvent, WakeOp};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum LintRule {
     LongPoll = 0,
@@ -128,14 +129,15 @@ impl LintState {
     pub(crate) fn observe(&mut self, ev: &StoredEvent, spawn: Option<(Option<u64>, bool)>, out: &mut Vec<Finding>) {
         let th = self.thresholds;
         let (size, blocking) = spawn.unwrap_or((None, false));
-        match ev.kind {
-            EventKind::Spawn => {
-                self.tasks.entry(ev.task).or_default().blocking = blocking;
+        let t = ev.t();
+        match ev.get() {
+            Stored::Spawn { task, .. } => {
+                self.tasks.entry(task).or_default().blocking = blocking;
                 if let Some(size) = size.filter(|&s| s >= th.large_future_bytes) {
                     out.push(Finding {
-                        t: ev.t,
+                        t,
                         since: None,
-                        task: ev.task,
+                        task,
                         rule: LintRule::LargeFuture,
                         detail: format!(
                             "the task's future is {size} bytes (threshold {} bytes); every spawn moves it, and a large \
@@ -145,59 +147,58 @@ impl LintState {
                     });
                 }
             }
-            EventKind::PollStart => {
-                let w = self.tasks.entry(ev.task).or_default();
-                w.open_poll = Some(ev.t);
-                w.last_poll_start = Some(ev.t);
+            Stored::PollStart { task, .. } => {
+                let w = self.tasks.entry(task).or_default();
+                w.open_poll = Some(t);
+                w.last_poll_start = Some(t);
                 w.pending_since = None;
                 w.flagged_never_yielded = false;
             }
-            EventKind::PollEnd => {
-                let w = self.tasks.entry(ev.task).or_default();
-                let start = w.open_poll.take().unwrap_or(ev.t);
-                let dur = ev.t.saturating_sub(start);
-                let ready = ev.flags & 1 != 0;
+            Stored::PollEnd { task, lane, ready, drop } => {
+                let w = self.tasks.entry(task).or_default();
+                let start = w.open_poll.take().unwrap_or(t);
+                let dur = t.saturating_sub(start);
                 if !ready {
-                    w.pending_since = Some(ev.t);
+                    w.pending_since = Some(t);
                 }
-                if dur >= th.long_poll_ns && ev.flags & 2 == 0 && !w.blocking {
+                if dur >= th.long_poll_ns && !drop && !w.blocking {
                     w.long_polls += 1;
                     if w.long_polls <= th.long_poll_per_task {
                         out.push(Finding {
-                            t: ev.t,
+                            t,
                             since: Some(start),
-                            task: ev.task,
+                            task,
                             rule: LintRule::LongPoll,
                             detail: format!(
                                 "one poll ran for {} on worker {} (threshold {}): nothing else could run on that \
                                  worker meanwhile; move blocking or CPU-heavy work to spawn_blocking or add yield points",
                                 ms(dur),
-                                { ev.b },
+                                lane,
                                 ms(th.long_poll_ns)
                             ),
                         });
                     }
                 }
             }
-            EventKind::Wake => {
-                let w = self.tasks.entry(ev.task).or_default();
-                w.last_wake = Some(ev.t);
+            Stored::Wake { task, by, op, .. } => {
+                let w = self.tasks.entry(task).or_default();
+                w.last_wake = Some(t);
                 w.wakes += 1;
-                if ev.a == ev.task {
+                if by == Some(task) {
                     w.self_wakes += 1;
                 }
-                if ev.flags & 1 == 0 {
+                if op == WakeOp::Wake {
                     w.live_wakers -= 1;
                 }
                 w.flagged_lost = false;
             }
-            EventKind::WakerClone => self.tasks.entry(ev.task).or_default().live_wakers += 1,
-            EventKind::WakerDrop => self.tasks.entry(ev.task).or_default().live_wakers -= 1,
-            EventKind::Done => {
-                let w = self.tasks.entry(ev.task).or_default();
+            Stored::WakerClone { task } => self.tasks.entry(task).or_default().live_wakers += 1,
+            Stored::WakerDrop { task } => self.tasks.entry(task).or_default().live_wakers -= 1,
+            Stored::Done { task, .. } => {
+                let w = self.tasks.entry(task).or_default();
                 w.done = true;
                 w.open_poll = None;
-                Self::check_self_wake(ev.task, w, ev.t, &th, out);
+                Self::check_self_wake(task, w, t, &th, out);
             }
             _ => {}
         }

@@ -15,6 +15,7 @@
 //! Cost: one thread-local read for the parent, one record per state change; sites are
 //! registered once, the first time they are used.
 
+use crate::sync::LockUnpoisoned;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -45,7 +46,7 @@ impl ProbeSite {
         if id != 0 {
             return id;
         }
-        let mut sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sites = SITES.lock_unpoisoned();
         let id = self.id.load(Ordering::Acquire);
         if id != 0 {
             return id;
@@ -61,7 +62,7 @@ static SITES: Mutex<Vec<&'static ProbeSite>> = Mutex::new(Vec::new());
 
 /// The site registered under `id`.
 pub fn site(id: u32) -> Option<&'static ProbeSite> {
-    let sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
+    let sites = SITES.lock_unpoisoned();
     sites.get((id as usize).checked_sub(1)?).copied()
 }
 

@@ -10,6 +10,7 @@
 //! Finished runs are kept, newest first, until their logs exceed the memory budget; then the
 //! oldest finished runs are evicted (and the eviction is reported in `RunManager::notices`).
 
+use futurescope_recorder::LockUnpoisoned;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,7 +97,7 @@ impl Run {
     }
 
     fn lock_status(&self) -> std::sync::MutexGuard<'_, RunStatus> {
-        self.status.lock().unwrap_or_else(|e| e.into_inner())
+        self.status.lock_unpoisoned()
     }
 
     pub fn summary(&self) -> RunSummary {
@@ -175,7 +176,7 @@ impl RunManager {
     }
 
     fn lock_runs(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Run>>> {
-        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+        self.runs.lock_unpoisoned()
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<Run>> {
