@@ -310,8 +310,8 @@ class App {
     this.toolbar.showRunLinks(id, scenario);
   }
 
-  /** Shows an opened file's model (not one of the server's runs). */
-  showFile(model) {
+  /** Shows an opened file's model (not one of the server's runs); `events` feed its Perfetto export. */
+  showFile(model, events) {
     const state = this.store.state;
     if (state.compare) this.compareMode.exit({ updateUrl: false });
     this.live.unsubscribe(state.runId);
@@ -319,7 +319,7 @@ class App {
     const scenario = model.meta.scenario;
     if (scenario && state.scenarios.some((s) => s.name === scenario)) this.selectScenario(scenario, { updateUrl: false });
     this.setModel(model, false);
-    this.toolbar.showRunLinks(null);
+    this.toolbar.showFileExport(events, model.meta.scenario || (model.meta.source === 'futurescope-events' ? 'events' : 'tokio-console recording'), model.meta.file);
     this.updateUrl();
   }
 

@@ -11,6 +11,7 @@
 import { formatDuration, parseDuration, formatCount } from '../units.js';
 import { runFileName } from '../runfile.js';
 import { runEventsUrl, runExportUrl } from './api.js';
+import { chromeTrace, traceFileName } from '../chrome-trace.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,6 +25,8 @@ export class Toolbar {
   constructor(app) {
     this.app = app;
     this.store = app.store;
+    this.fileExport = null; // {events, scenario, fileName} of an opened file, exported here
+    this.exportUrl = null; // the blob: URL of the last trace built here
   }
 
   bind() {
@@ -51,6 +54,16 @@ export class Toolbar {
       stall.value = formatDuration(ns).replace(' ', '');
       this.store.update({ stallNs: ns });
     });
+    // An opened file's Perfetto export is built on the click, from its events.
+    $('export-link').addEventListener('click', () => {
+      const f = this.fileExport;
+      if (!f) return;
+      if (this.exportUrl) URL.revokeObjectURL(this.exportUrl);
+      const trace = JSON.stringify(chromeTrace(f.events, f.scenario));
+      this.exportUrl = URL.createObjectURL(new Blob([trace], { type: 'application/json' }));
+      $('export-link').href = this.exportUrl;
+      $('export-link').download = traceFileName(f.fileName);
+    });
     this.store.subscribe(() => this.update());
   }
 
@@ -59,10 +72,21 @@ export class Toolbar {
     this.store.update({ [key]: !this.store.state[key] });
   }
 
+  /** An opened file: no Save run (it is a file already); Perfetto exports its events. */
+  showFileExport(events, scenario, fileName) {
+    this.showRunLinks(null);
+    this.fileExport = { events, scenario, fileName };
+    const exportLink = $('export-link');
+    exportLink.href = '#';
+    exportLink.hidden = false;
+  }
+
   /** The Save run and Perfetto links for server run `id` (hidden when null). */
   showRunLinks(id, scenario) {
     const download = $('download-link');
     const exportLink = $('export-link');
+    this.fileExport = null;
+    exportLink.removeAttribute('download');
     if (id != null) {
       download.href = runEventsUrl(id);
       download.download = runFileName(scenario, id);
