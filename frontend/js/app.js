@@ -274,6 +274,7 @@ class App {
     if (state.compare) this.compareMode.exit({ updateUrl: false });
     this.live.unsubscribe(state.runId);
     this.live.feedModel(new RunModel());
+    this.timeline.emptyText = `No run #${id} ${reason === 'earlier' ? 'of this server' : 'on this server'}`;
     this.timeline.setModel(null);
     this.toolbar.showRunLinks(null);
     this.store.update({ runId: null, runInstance: null, model: null, live: false, selectedTask: -1, selectedProbe: null, missing: { run: id, reason, kept: false } });
@@ -326,6 +327,7 @@ class App {
   /** Shows `model`; a new LiveFeed feeds it (paused if the page is paused). */
   setModel(model, live) {
     this.live.feedModel(model);
+    this.timeline.emptyText = undefined;
     this.timeline.setModel(model, { live });
     this.store.update({ model, live, selectedTask: -1, selectedProbe: null, missing: null });
     this.syncLiveEdge();
