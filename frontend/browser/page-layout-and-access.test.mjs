@@ -28,7 +28,8 @@ async function openFinished(width) {
     await page.close();
   }
   const page = await ctx.open(`?scenario=blocking-in-async&run=${finishedRun}`, { width, height: 800 });
-  await page.waitForFunction(() => window.futurescope.model && window.futurescope.model.meta.status === 'finished' && window.futurescope.model.eventCount > 0);
+  const { counts } = await (await fetch(`${ctx.base}/api/runs/${finishedRun}`)).json();
+  await page.waitForFunction((n) => window.futurescope.model && window.futurescope.model.eventCount === n, counts.events);
   await settle(page);
   return page;
 }
@@ -137,9 +138,11 @@ test('reconnecting to a server whose instance changed: the open run is marked as
   if (finishedRun == null) await (await openFinished(1280)).close();
   await page.goto(`${ctx.base}/?scenario=blocking-in-async&run=${finishedRun}`);
   await page.waitForFunction(() => window.futurescope && window.futurescope.isReady);
-  await page.waitForFunction(() => window.futurescope.model && window.futurescope.model.meta.status === 'finished');
+  // The whole run replayed (the summary says "finished" before its batches are in).
+  const { counts } = await (await fetch(`${ctx.base}/api/runs/${finishedRun}`)).json();
+  await page.waitForFunction((n) => window.futurescope.model && window.futurescope.model.eventCount === n, counts.events);
   await page.waitForFunction(() => window.location.search.includes('instance=aaaa'));
-  const events = await page.evaluate(() => window.futurescope.model.eventCount);
+  const events = counts.events;
   await page.evaluate(() => window.futurescope.app.connection.ws.close());
   await page.waitForSelector('#run-missing:not([hidden])', { timeout: 15000 });
   assert.match(await page.textContent('#run-missing'), /belongs to an earlier server/);
