@@ -32,7 +32,9 @@
 //   - a dock tab is a `.tab` button + `.tab-body` in index.html; `store.update({tab})`
 //     shows it, and panels.js renders it when its name is the tab.
 //
-// Deep links: /?scenario=NAME&run=ID&autorun=1, /?compare=ID1,ID2, /?opened=1.
+// Deep links: /?scenario=NAME&run=ID[&instance=X] (X: the server's instance, so a link
+// made before a restart says so instead of showing another run #ID), &autorun=1 (runs when linked from the dashboard
+// itself; from another site it only focuses Run: starting work takes the user's action), /?compare=ID1,ID2, /?opened=1.
 // For browser tests it exposes window.futurescope = {model, view, timeline, overview,
 // compare: {left, right, viewport, view} | null, app, ready}.
 
@@ -137,8 +139,13 @@ class App {
     else if (scenarios.length) this.selectScenario(scenarios[0].name, { updateUrl: false });
     const run = url.get('run');
     if (url.get('opened') === '1') await this.files.loadOpened();
-    else if (run) this.openRun(parseRunId(run));
-    else if (url.get('autorun') === '1' && store.state.scenario) this.startRun();
+    else if (run) await this.openLinkedRun(parseRunId(run), url.get('instance'));
+    else if (url.get('autorun') === '1' && store.state.scenario) {
+      // Starting work takes the user's own action: a link from another site (or with no
+      // referrer) only gets the scenario ready to run; a link within the dashboard runs it.
+      if (sameOriginReferrer()) this.startRun();
+      else this.offerRun();
+    }
     const compare = parseCompareParam(url.get('compare'));
     if (compare) this.compareMode.enter(compare[0], compare[1]);
     else if (url.get('compare') != null) flash('?compare= wants two run ids: /?compare=ID1,ID2', 'bad');
@@ -201,7 +208,17 @@ class App {
 
   // ---- runs ------------------------------------------------------------------------
 
+  /** Highlights and focuses Run with "press Run to start" (an `autorun` link from elsewhere). */
+  offerRun() {
+    const button = $('run-btn');
+    button.classList.add('ready');
+    $('run-hint').hidden = false;
+    button.focus();
+  }
+
   async startRun() {
+    $('run-btn').classList.remove('ready');
+    $('run-hint').hidden = true;
     const scenario = this.store.state.scenario;
     if (!scenario) return;
     const errors = this.params.errors();
@@ -235,8 +252,51 @@ class App {
     }
   }
 
+  /**
+   * A run from a link: asked for over HTTP first, so a run the server does not have (404),
+   * or one of an earlier server (410, when the link names the server's instance), shows
+   * as such instead of as an empty "running" run.
+   */
+  async openLinkedRun(id, instance = null) {
+    try {
+      const summary = await api.fetchRun(id, instance);
+      if (summary && summary.id != null) this.live.addRun(summary);
+    } catch (err) {
+      if (err.status === 404) return this.showMissing(id, 'missing');
+      if (err.status === 410) return this.showMissing(id, 'earlier');
+      // Offline or another error: open it as a click in the run list would.
+    }
+    this.openRun(id, { instance });
+  }
+
+  /** Shows "no such run" (or "belongs to an earlier server") for run `id`: nothing that cannot work is offered. */
+  showMissing(id, reason) {
+    const state = this.store.state;
+    if (state.compare) this.compareMode.exit({ updateUrl: false });
+    this.live.unsubscribe(state.runId);
+    this.live.feedModel(new RunModel());
+    this.timeline.emptyText = `No run #${id} ${reason === 'earlier' ? 'of this server' : 'on this server'}`;
+    this.timeline.setModel(null);
+    this.toolbar.showRunLinks(null);
+    this.store.update({ runId: null, runInstance: null, model: null, live: false, selectedTask: -1, selectedProbe: null, missing: { run: id, reason, kept: false } });
+  }
+
+  /**
+   * The open run belongs to an earlier server (the server restarted, its instance changed):
+   * what the page received stays on screen, marked as such, and nothing more is asked of
+   * the new server about it (its run with the same id is another run).
+   */
+  markEarlierServer() {
+    const { runId, model } = this.store.state;
+    if (runId == null || !model) return;
+    this.live.unsubscribe(runId);
+    if (model.meta.status === 'running') model.meta.status = 'unknown';
+    this.toolbar.showRunLinks(null);
+    this.store.update({ runId: null, runInstance: null, model, live: false, missing: { run: runId, reason: 'earlier', kept: true } });
+  }
+
   /** Opens run `id`: a fresh model, subscribed over the WebSocket (replayed from its start). */
-  openRun(id, { live = true } = {}) {
+  openRun(id, { live = true, instance = null } = {}) {
     const state = this.store.state;
     if (state.compare) this.compareMode.exit({ updateUrl: false });
     if (state.runId != null && String(state.runId) !== String(id)) this.live.unsubscribe(state.runId);
@@ -245,31 +305,32 @@ class App {
     if (summary && summary.scenario && (!state.scenario || state.scenario.name !== summary.scenario)) {
       this.selectScenario(summary.scenario, { updateUrl: false });
     }
-    this.store.update({ runId: id });
+    this.store.update({ runId: id, runInstance: (summary && summary.instance) || instance || state.instance || null });
     this.setModel(new RunModel({ run: id, scenario, params: summary ? summary.params : {}, status: summary ? summary.status : 'running' }), live);
     this.live.subscribe(id);
     this.updateUrl();
     this.toolbar.showRunLinks(id, scenario);
   }
 
-  /** Shows an opened file's model (not one of the server's runs). */
-  showFile(model) {
+  /** Shows an opened file's model (not one of the server's runs); `events` feed its Perfetto export. */
+  showFile(model, events) {
     const state = this.store.state;
     if (state.compare) this.compareMode.exit({ updateUrl: false });
     this.live.unsubscribe(state.runId);
-    this.store.update({ runId: null, importBannerDismissed: false });
+    this.store.update({ runId: null, runInstance: null, importBannerDismissed: false });
     const scenario = model.meta.scenario;
     if (scenario && state.scenarios.some((s) => s.name === scenario)) this.selectScenario(scenario, { updateUrl: false });
     this.setModel(model, false);
-    this.toolbar.showRunLinks(null);
+    this.toolbar.showFileExport(events, model.meta.scenario || (model.meta.source === 'futurescope-events' ? 'events' : 'tokio-console recording'), model.meta.file);
     this.updateUrl();
   }
 
   /** Shows `model`; a new LiveFeed feeds it (paused if the page is paused). */
   setModel(model, live) {
     this.live.feedModel(model);
+    this.timeline.emptyText = undefined;
     this.timeline.setModel(model, { live });
-    this.store.update({ model, live, selectedTask: -1, selectedProbe: null });
+    this.store.update({ model, live, selectedTask: -1, selectedProbe: null, missing: null });
     this.syncLiveEdge();
   }
 
@@ -304,6 +365,16 @@ class App {
     if (index >= 0) this.timeline.revealTask(index);
   }
 
+  /** Selects the task lane above (`dir` -1) or below (+1) the selected one, in lane order (keys [ and ]). */
+  selectAdjacentTask(dir) {
+    if (this.store.state.compare) return;
+    const order = this.timeline.lanes.lanes.filter((l) => l.kind === 'task').map((l) => l.task.index);
+    if (!order.length) return;
+    const at = order.indexOf(this.store.state.selectedTask);
+    const next = at < 0 ? (dir > 0 ? 0 : order.length - 1) : Math.min(order.length - 1, Math.max(0, at + dir));
+    this.selectTask(order[next]);
+  }
+
   /** Opens the state machines of the probe futures outside any task, `id` selected. */
   selectProbe(id) {
     this.store.update({ selectedTask: -1, selectedProbe: id, tab: 'task' });
@@ -320,14 +391,26 @@ class App {
   }
 
   updateUrl() {
-    const { scenario, runId, compare } = this.store.state;
+    const { scenario, runId, runInstance, compare, missing } = this.store.state;
+    if (missing && !missing.kept) return; // the link stays as it was given
     const q = new URLSearchParams();
     if (scenario) q.set('scenario', scenario.name);
     if (runId != null) q.set('run', String(runId));
+    // The server's instance makes the link mean this run even after a restart.
+    if (runId != null && runInstance) q.set('instance', runInstance);
     // The comparison's link is the two ids alone, with a plain comma: /?compare=3,4.
     const query = compare ? `compare=${compare.ids.map((id) => encodeURIComponent(id)).join(',')}` : String(q);
     const next = `${window.location.pathname}?${query}`;
     if (next !== `${window.location.pathname}${window.location.search}`) history.replaceState(null, '', next);
+  }
+}
+
+/** Whether this page was reached from a page of the dashboard itself. */
+function sameOriginReferrer() {
+  try {
+    return Boolean(document.referrer) && new URL(document.referrer).origin === window.location.origin;
+  } catch {
+    return false;
   }
 }
 

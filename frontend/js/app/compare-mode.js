@@ -16,6 +16,7 @@ export class CompareMode {
   constructor(app) {
     this.app = app;
     this.store = app.store;
+    this.returnFocus = null; // what had the focus before the dialog opened
   }
 
   bind() {
@@ -47,7 +48,12 @@ export class CompareMode {
   }
 
   closeDialog() {
-    $('compare-dialog').hidden = true;
+    const dialog = $('compare-dialog');
+    if (dialog.hidden) return;
+    dialog.hidden = true;
+    // Back to where the user was (the Compare… button when the dialog came from it).
+    if (this.returnFocus && document.contains(this.returnFocus)) this.returnFocus.focus();
+    this.returnFocus = null;
   }
 
   /** Opens the dialog to pick runs A and B; proposes the open run and its predecessor. */
@@ -72,6 +78,7 @@ export class CompareMode {
     fill($('compare-pick-a'), first);
     fill($('compare-pick-b'), second);
     $('compare-error').hidden = true;
+    this.returnFocus = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
     $('compare-dialog').hidden = false;
     $('compare-pick-a').focus();
   }

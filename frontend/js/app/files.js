@@ -73,7 +73,7 @@ export class Files {
       flash(`Could not open ${fileName}: ${err.message}`, 'bad');
       return;
     }
-    this.app.showFile(opened.model);
+    this.app.showFile(opened.model, opened.events);
     flash(opened.note, opened.tone);
   }
 }

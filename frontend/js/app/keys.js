@@ -7,16 +7,21 @@ import { TOGGLES } from './toolbar.js';
 export function bindKeys(app) {
   const toggles = new Map(TOGGLES.map((t) => [t.shortcut, t.key]));
   window.addEventListener('keydown', (ev) => {
+    // An open dialog takes Esc first, even from its own fields (the Compare dialog opens
+    // with a select focused).
+    if (app.compareMode.dialogOpen) {
+      if (ev.key === 'Escape') {
+        app.compareMode.closeDialog();
+        ev.preventDefault();
+      }
+      return;
+    }
     const target = ev.target;
     if (target && (target.tagName === 'INPUT' || target.tagName === 'SELECT' || target.tagName === 'TEXTAREA')) {
       if (ev.key === 'Escape') target.blur();
       return;
     }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (app.compareMode.dialogOpen) {
-      if (ev.key === 'Escape') app.compareMode.closeDialog();
-      return;
-    }
     const tl = app.activeView();
     const step = tl.viewport.widthPx / 5;
     if (toggles.has(ev.key)) {
@@ -53,6 +58,12 @@ export function bindKeys(app) {
         break;
       case 'ArrowDown':
         tl.scrollBy(60);
+        break;
+      case '[':
+        app.selectAdjacentTask(-1);
+        break;
+      case ']':
+        app.selectAdjacentTask(1);
         break;
       case 'r':
         app.startRun();

@@ -73,15 +73,35 @@ export class Live {
   }
 
   onHello(msg) {
+    const state = this.store.state;
     const patch = {};
-    if (msg.console && !this.store.state.console) patch.console = msg.console;
-    if (Array.isArray(msg.runs) && msg.runs.length) patch.runs = msg.runs;
+    if (msg.console && !state.console) patch.console = msg.console;
+    // The server's instance: a new one means it restarted and its run ids start again.
+    const instance = typeof msg.instance === 'string' && msg.instance ? msg.instance : null;
+    const restarted = Boolean(instance && state.instance && instance !== state.instance);
+    if (instance) patch.instance = instance;
+    if (Array.isArray(msg.runs) && (msg.runs.length || restarted)) patch.runs = msg.runs;
     this.store.update(patch);
+    const runInstance = this.store.state.runInstance;
+    if (instance && runInstance && instance !== runInstance && state.runId != null) {
+      this.replay = null;
+      this.app.markEarlierServer();
+    } else if (instance && state.runId != null && !runInstance) {
+      this.store.update({ runInstance: instance });
+      this.app.updateUrl();
+    }
   }
 
   onRunAnnounced(msg) {
-    if (this.isReplayOf(msg)) this.takeReplay();
-    this.addRun({ id: msg.run, scenario: msg.scenario, params: msg.params, status: msg.status || 'running' });
+    if (this.isReplayOf(msg)) {
+      // Same id, another server: not the run the page was showing.
+      const runInstance = this.store.state.runInstance;
+      if (msg.instance && runInstance && msg.instance !== runInstance) {
+        this.replay = null;
+        this.app.markEarlierServer();
+      } else this.takeReplay();
+    }
+    this.addRun({ id: msg.run, scenario: msg.scenario, params: msg.params, status: msg.status || 'running', ...(msg.instance ? { instance: msg.instance } : {}) });
   }
 
   onBatch(msg) {
@@ -151,6 +171,12 @@ export class Live {
       if (model.meta.status === 'running') model.meta.status = 'unknown';
       this.store.update({ model, live: false });
       flash(`The server no longer has run ${msg.run} (it restarted): showing what this page had received of it.`, 'bad');
+      return;
+    }
+    const { runId, model } = this.store.state;
+    if (msg.run != null && String(msg.run) === String(runId) && model && model.eventCount === 0 && /^no run /.test(msg.error || '')) {
+      // Subscribing to a run the server does not have (a stale link, an evicted run).
+      this.app.showMissing(msg.run, 'missing');
       return;
     }
     flash(`Server: ${msg.error}`, 'bad');

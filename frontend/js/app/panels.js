@@ -13,6 +13,7 @@ import { renderMarks, markCount } from '../views/mark-list.js';
 import { renderSummary } from '../views/summary-bar.js';
 import { formatCount } from '../units.js';
 import { el } from '../views/dom.js';
+import { renderFilterNote } from './toolbar.js';
 
 const $ = (id) => document.getElementById(id);
 const PANEL_REFRESH_MS = 250;
@@ -25,7 +26,19 @@ export class Panels {
   }
 
   bind() {
-    for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => this.store.update({ tab: b.dataset.tab }));
+    const tabs = [...document.querySelectorAll('.tab')];
+    for (const b of tabs) {
+      b.addEventListener('click', () => this.store.update({ tab: b.dataset.tab }));
+      // The tablist's arrow keys (WAI-ARIA tabs): left / right move to the next tab.
+      b.addEventListener('keydown', (ev) => {
+        if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+        ev.preventDefault();
+        ev.stopPropagation();
+        const next = tabs[(tabs.indexOf(b) + (ev.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
+        this.store.update({ tab: next.dataset.tab });
+        next.focus();
+      });
+    }
     $('scenario-filter').addEventListener('input', () => this.renderScenarios());
     $('import-dismiss').addEventListener('click', () => this.store.update({ importBannerDismissed: true }));
     this.store.subscribe((state, changed) => {
@@ -33,9 +46,11 @@ export class Panels {
       if (has('tab')) this.renderTabs();
       if (has('scenarios', 'scenario')) this.renderScenarios();
       if (has('runs', 'runId')) this.renderRuns();
-      if (has('model', 'compare', 'scenario', 'runId')) this.renderHead();
+      if (has('model', 'compare', 'scenario', 'runId', 'missing')) this.renderHead();
+      if (has('missing', 'compare')) this.renderMissing();
       if (has('model', 'compare', 'importBannerDismissed')) this.renderImportBanner();
       if (has('tab', 'selectedTask', 'selectedProbe', 'model')) this.schedule(true);
+      if (has('taskFilter')) renderFilterNote(state.taskFilter, state.model, this.app.timeline.lanes);
     });
     this.renderTabs();
   }
@@ -76,11 +91,16 @@ export class Panels {
     else if (tab === 'marks') renderMarks($('mark-panel'), m, { onJump: jump });
     else renderChecks($('check-panel'), m);
     this.renderSourceMarks();
+    renderFilterNote(this.store.state.taskFilter, m, this.app.timeline.lanes);
   }
 
   renderTabs() {
     const tab = this.store.state.tab;
-    for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.tab === tab);
+    for (const b of document.querySelectorAll('.tab')) {
+      b.classList.toggle('active', b.dataset.tab === tab);
+      b.setAttribute('aria-selected', String(b.dataset.tab === tab));
+      b.tabIndex = b.dataset.tab === tab ? 0 : -1;
+    }
     for (const b of document.querySelectorAll('.tab-body')) b.hidden = b.dataset.body !== tab;
   }
 
@@ -166,12 +186,17 @@ export class Panels {
   }
 
   renderHead() {
-    const { model: m, compare, scenario, runId } = this.store.state;
+    const { model: m, compare, scenario, runId, missing } = this.store.state;
     const title = $('run-title');
     const status = $('run-status');
     if (compare) {
       title.textContent = `compare #${compare.ids[0]} · #${compare.ids[1]}`;
       status.hidden = true;
+    } else if (missing && !missing.kept) {
+      title.textContent = `run #${missing.run}`;
+      status.hidden = false;
+      status.textContent = missing.reason === 'earlier' ? 'earlier server' : 'no such run';
+      status.className = 'pill missing';
     } else if (!m) {
       title.textContent = scenario ? scenario.title || scenario.name : 'no run';
       status.hidden = true;
@@ -184,6 +209,21 @@ export class Panels {
       status.className = `pill ${m.meta.status}`;
     }
     $('stop-btn').disabled = !(m && m.meta.status === 'running' && runId != null);
+  }
+
+  /** Why a linked run is not shown (or is shown as it was, from an earlier server). */
+  renderMissing() {
+    const { missing, compare } = this.store.state;
+    const box = $('run-missing');
+    box.hidden = !missing || Boolean(compare);
+    if (box.hidden) return;
+    const n = `#${missing.run}`;
+    box.textContent =
+      missing.reason === 'missing'
+        ? `This server has no run ${n}: it never existed here, was evicted to stay within the memory budget, or the server restarted since the link was made. Pick a run from the list, or press Run.`
+        : missing.kept
+          ? `Run ${n} belongs to an earlier server (it restarted): this is what the page received of it; it can no longer be saved or exported, and this server's run ${n}, if any, is another run.`
+          : `Run ${n} of this link belongs to an earlier server (it restarted since the link was made); this server's run ${n}, if any, is another run. Pick a run from the list, or press Run.`;
   }
 
   /** What an imported tokio-console recording cannot show, above the timeline. */

@@ -15,10 +15,15 @@ export function initialState({ console: consoleAddr = null, version = '' } = {})
     runs: [], // run summaries, newest first (GET /api/runs, hello, run/end/evicted messages)
     console: consoleAddr, // tokio-console's gRPC address, when served
     version,
+    instance: null, // the server's instance id (hello `instance`); null: it does not say
     // The open run.
     runId: null, // the run shown, when it is one of the server's (null for an opened file)
     model: null, // its RunModel
     live: false, // events may still arrive for it
+    runInstance: null, // the instance of the server the open run belongs to, when known
+    // A linked run that cannot be shown: {run, reason: 'missing' | 'earlier', kept}
+    // ('earlier': it belongs to an earlier server; `kept`: what the page had stays shown).
+    missing: null,
     paused: false, // batches are held back (the LiveFeed's gate; outlives runs)
     importBannerDismissed: false,
     // Comparing two runs: {ids: [a, b], models: [A, B], loading, token} or null.

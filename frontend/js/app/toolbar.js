@@ -11,6 +11,7 @@
 import { formatDuration, parseDuration, formatCount } from '../units.js';
 import { runFileName } from '../runfile.js';
 import { runEventsUrl, runExportUrl } from './api.js';
+import { chromeTrace, traceFileName } from '../chrome-trace.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,6 +25,8 @@ export class Toolbar {
   constructor(app) {
     this.app = app;
     this.store = app.store;
+    this.fileExport = null; // {events, scenario, fileName} of an opened file, exported here
+    this.exportUrl = null; // the blob: URL of the last trace built here
   }
 
   bind() {
@@ -43,10 +46,27 @@ export class Toolbar {
     if (lintNs != null) this.store.update({ stallNs: lintNs });
     stall.addEventListener('change', () => {
       const ns = parseDuration(stall.value);
-      stall.classList.toggle('invalid', ns == null);
-      if (ns == null) return;
+      const ok = ns != null && ns > 0;
+      stall.classList.toggle('invalid', !ok);
+      stall.setAttribute('aria-invalid', String(!ok));
+      const error = $('stall-error');
+      error.hidden = ok;
+      if (!ok) {
+        error.textContent = `"${stall.value.trim()}" is not a stall threshold: give a duration above 0, like 10ms, 500us or 1s (kept ${formatDuration(this.store.state.stallNs)}).`;
+        return;
+      }
       stall.value = formatDuration(ns).replace(' ', '');
       this.store.update({ stallNs: ns });
+    });
+    // An opened file's Perfetto export is built on the click, from its events.
+    $('export-link').addEventListener('click', () => {
+      const f = this.fileExport;
+      if (!f) return;
+      if (this.exportUrl) URL.revokeObjectURL(this.exportUrl);
+      const trace = JSON.stringify(chromeTrace(f.events, f.scenario));
+      this.exportUrl = URL.createObjectURL(new Blob([trace], { type: 'application/json' }));
+      $('export-link').href = this.exportUrl;
+      $('export-link').download = traceFileName(f.fileName);
     });
     this.store.subscribe(() => this.update());
   }
@@ -56,10 +76,21 @@ export class Toolbar {
     this.store.update({ [key]: !this.store.state[key] });
   }
 
+  /** An opened file: no Save run (it is a file already); Perfetto exports its events. */
+  showFileExport(events, scenario, fileName) {
+    this.showRunLinks(null);
+    this.fileExport = { events, scenario, fileName };
+    const exportLink = $('export-link');
+    exportLink.href = '#';
+    exportLink.hidden = false;
+  }
+
   /** The Save run and Perfetto links for server run `id` (hidden when null). */
   showRunLinks(id, scenario) {
     const download = $('download-link');
     const exportLink = $('export-link');
+    this.fileExport = null;
+    exportLink.removeAttribute('download');
     if (id != null) {
       download.href = runEventsUrl(id);
       download.download = runFileName(scenario, id);
@@ -74,10 +105,10 @@ export class Toolbar {
     const state = this.store.state;
     const tl = this.app.activeView();
     const paused = state.paused;
-    $('follow-btn').classList.toggle('on', tl.follow);
-    $('pause-btn').classList.toggle('on', paused);
+    setPressed($('follow-btn'), tl.follow);
+    setPressed($('pause-btn'), paused);
     setText($('pause-btn'), paused ? '\u25B6 Resume' : '\u2759\u2759 Pause');
-    for (const t of TOGGLES) $(t.button).classList.toggle('on', Boolean(state[t.key]));
+    for (const t of TOGGLES) setPressed($(t.button), Boolean(state[t.key]));
     const note = $('paused-note');
     if (note.hidden !== !paused) note.hidden = !paused;
     if (paused) {
@@ -88,6 +119,22 @@ export class Toolbar {
     }
     setText($('view-span'), state.model || state.compare ? `${formatDuration(tl.viewport.nsPerPx)}/px` : '');
   }
+}
+
+/** A toggle button's state: class `on` and aria-pressed, written only when they change. */
+function setPressed(button, on) {
+  button.classList.toggle('on', on);
+  const pressed = String(on);
+  if (button.getAttribute('aria-pressed') !== pressed) button.setAttribute('aria-pressed', pressed);
+}
+
+/** "No task matches" under the task filter when it hides every task lane. */
+export function renderFilterNote(filter, model, lanes) {
+  const note = $('task-filter-note');
+  const q = filter.trim();
+  const none = Boolean(q && model && model.taskList.length && !lanes.lanes.some((l) => l.kind === 'task'));
+  note.hidden = !none;
+  if (none) setText(note, `No task matches "${q}"`);
 }
 
 /** Sets an element's text only when it differs (a write that changes nothing still invalidates layout). */
