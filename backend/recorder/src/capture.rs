@@ -132,6 +132,44 @@ thread_local! {
 }
 
 impl Capture {
+    /// Publishes the poll a hook window `w` bounded: its end (`ready` if tokio's terminate hook
+    /// fired in it, `drop` if the window only dropped the future) and the task's end.
+    fn end_window(&mut self, w: &PollWindow) {
+        let task = w.task;
+        if w.enters == 0 {
+            // The task span was disabled: the hook window is the best bound we have.
+            self.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
+        }
+        let dropped_only = w.terminated && w.enters == 1;
+        let mut flags = 0;
+        if w.terminated {
+            flags |= FLAG_READY;
+        }
+        if dropped_only {
+            flags |= FLAG_DROP;
+        }
+        let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
+        self.push(RecordKind::PollEnd, end, task, 0, 0, flags);
+        if w.terminated {
+            let outcome = if dropped_only {
+                Outcome::Cancelled
+            } else if w.panicked {
+                Outcome::Panicked
+            } else {
+                Outcome::Completed
+            };
+            self.push(RecordKind::Done, end, task, 0, 0, outcome as u8);
+        }
+        self.poll_published();
+    }
+
+    /// The poll whose end `span_exit` held back (`pending_since`) is published.
+    fn poll_published(&self) {
+        if let Some(b) = &self.buffer {
+            b.shared.pending_since.store(u64::MAX, Ordering::Release);
+        }
+    }
+
     #[inline]
     fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, flags: u8) {
         self.push_raw(RawRecord { t, task, a, b, run: self.run, kind, flags });
@@ -223,12 +261,19 @@ pub(crate) fn poll_hook_start(task: u64) {
     with(|c| {
         if c.window.active {
             // The last window never closed: the after-poll hook was replaced (a program set
-            // its own after ours). That poll ends where its span was left; from now on this
-            // thread's polls come from tracing.
+            // its own after ours). If tokio's terminate hook fired in it, that poll was the
+            // task's last and the window says all there is; otherwise the poll ends where its
+            // span was left, and the collector decides what it was. From now on this thread's
+            // polls come from tracing.
             let w = std::mem::take(&mut c.window);
-            if w.enters > 0 {
-                let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
-                c.push(RecordKind::PollEnd, end, w.task, 0, 0, FLAG_TENTATIVE);
+            if w.terminated {
+                c.end_window(&w);
+            } else {
+                if w.enters > 0 {
+                    let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
+                    c.push(RecordKind::PollEnd, end, w.task, 0, 0, FLAG_TENTATIVE);
+                }
+                c.poll_published();
             }
             c.source = PollSource::Tracing;
             c.current_task = 0;
@@ -250,33 +295,7 @@ pub(crate) fn poll_hook_end(task: u64) {
         if !w.active || w.task != task {
             return;
         }
-        if w.enters == 0 {
-            // The task span was disabled: the hook window is the best bound we have.
-            c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
-        }
-        let dropped_only = w.terminated && w.enters == 1;
-        let mut flags = 0;
-        if w.terminated {
-            flags |= FLAG_READY;
-        }
-        if dropped_only {
-            flags |= FLAG_DROP;
-        }
-        let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
-        c.push(RecordKind::PollEnd, end, task, 0, 0, flags);
-        if w.terminated {
-            let outcome = if dropped_only {
-                Outcome::Cancelled
-            } else if w.panicked {
-                Outcome::Panicked
-            } else {
-                Outcome::Completed
-            };
-            c.push(RecordKind::Done, end, task, 0, 0, outcome as u8);
-        }
-        if let Some(b) = &c.buffer {
-            b.shared.pending_since.store(u64::MAX, std::sync::atomic::Ordering::Release);
-        }
+        c.end_window(&w);
     });
 }
 

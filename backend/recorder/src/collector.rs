@@ -480,12 +480,28 @@ impl Collector {
         let keep_from = self.batch.partition_point(|r| r.t <= horizon);
         let finishing: Vec<u16> = if forced { self.shared.finishing.lock_unpoisoned().clone() } else { Vec::new() };
         let default_run = self.shared.default_run.load(Ordering::Relaxed);
+        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock_unpoisoned().clone();
+        // The tasks spawned in this batch, before any record is routed: a record without a run
+        // (a probe dropped outside any poll, at a runtime's shutdown) goes to its task's run, and
+        // in a flush it is released with the finishing run's records only if that run is known
+        // now, even when the task's spawn is in this same batch.
+        for rec in &self.batch {
+            if rec.kind != RecordKind::Spawn {
+                continue;
+            }
+            let run = if rec.run != 0 { rec.run } else { default_run };
+            if run != 0 && runs.contains_key(&run) {
+                self.task_run.insert(rec.task, run);
+            }
+            if let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c)) {
+                self.span_task.insert(*span, rec.task);
+            }
+        }
         for rec in self.batch.drain(keep_from..).collect::<Vec<_>>() {
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(default_run) };
             if finishing.contains(&run) { self.released.push(rec) } else { self.held.push(rec) }
         }
         self.batch.append(&mut self.released);
-        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock_unpoisoned().clone();
         let mut last: Option<usize> = None;
         for mut rec in self.batch.drain(..) {
             if rec.task & SPAN_ID_FLAG != 0 {
@@ -493,11 +509,6 @@ impl Collector {
                     Some(&task) => rec.task = task,
                     None => continue,
                 }
-            }
-            if rec.kind == RecordKind::Spawn
-                && let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c))
-            {
-                self.span_task.insert(*span, rec.task);
             }
             let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(default_run) };
             let live = match last {
@@ -513,9 +524,6 @@ impl Collector {
                     self.snapshots.remove(&rec.c);
                 }
                 continue;
-            }
-            if rec.kind == RecordKind::Spawn {
-                self.task_run.insert(rec.task, run);
             }
             let slot = match last {
                 Some(i) if self.per_run[i].0 == run => i,

@@ -124,7 +124,7 @@ fn check_complete(events: &[Value], ids: &[u64]) {
         let mine: Vec<_> = events.iter().filter(|e| e["task"] == task).collect();
         assert_eq!(starts.len(), 3, "task {task}: three polls: {mine:?}");
         assert_eq!(ends.len(), 3, "task {task}: three poll ends");
-        assert_eq!(ends.iter().filter(|e| e["ready"] == true).count(), 1, "task {task}: one ready poll");
+        assert_eq!(ends.iter().filter(|e| e["ready"] == true).count(), 1, "task {task}: one ready poll: {mine:?}");
         assert_eq!(ends[2]["ready"], true);
         let done = of_task(events, task, "done");
         assert_eq!(done.len(), 1, "task {task} done once");
