@@ -69,7 +69,7 @@ fn the_programs_own_hooks_are_chained_with_the_recorders() {
     recorder.finish_run(&log);
     assert!(started.load(Ordering::Relaxed) >= 2, "the program's on_thread_start ran on each worker");
     check_complete(&log.to_json_values(), &ids);
-    // Three polls per task (two sleeps), all seen by the program's own after-poll hook too.
+    // Three polls per task (two yields), all seen by the program's own after-poll hook too.
     assert!(polled.load(Ordering::Relaxed) >= 3 * ids.len(), "{} polls", polled.load(Ordering::Relaxed));
 }
 
@@ -97,13 +97,15 @@ fn a_hook_set_after_the_recorders_still_leaves_the_recording_complete() {
     check_complete(&log.to_json_values(), &ids);
 }
 
-/// `n` tasks from one spawn site, each sleeping twice; their tokio ids.
+/// `n` tasks from one spawn site, each yielding twice; their tokio ids.
 async fn workload(n: usize) -> Vec<u64> {
     let handles: Vec<_> = (0..n)
         .map(|_| {
             tokio::spawn(async {
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                // Pending exactly twice whatever the machine's load: a sleep can already be over when
+                // it is first polled if the thread was descheduled in between; yield_now never is.
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
                 tokio::task::id()
             })
         })

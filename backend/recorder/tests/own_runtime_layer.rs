@@ -16,8 +16,10 @@ fn a_runtime_without_hooks_is_recorded_from_tracing_alone_in_a_registry() {
         let handles: Vec<_> = (0..20)
             .map(|_| {
                 tokio::spawn(async {
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    // Pending exactly twice whatever the machine's load: a sleep can already be over when
+                    // it is first polled if the thread was descheduled in between; yield_now never is.
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
                     tokio::task::id()
                 })
             })
