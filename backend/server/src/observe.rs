@@ -148,6 +148,27 @@ fn install_full(
             .map_err(|_| ObserveError::AlreadyInstalled)?;
         return Ok(None);
     };
+    let (console_layer, info) = console_layer_with(addr, recording, retention)?;
+    let registry = tracing_subscriber::registry().with(console_layer).with(RecorderLayer::new());
+    tracing::subscriber::set_global_default(registry).map_err(|_| ObserveError::AlreadyInstalled)?;
+    Ok(Some(info))
+}
+
+/// console-subscriber's layer, with its gRPC server listening on `addr` on a quiet thread of
+/// its own; with `recording`, it also writes its own recording to that file.
+pub fn console_layer(
+    addr: SocketAddr,
+    recording: Option<std::path::PathBuf>,
+) -> Result<(console_subscriber::ConsoleLayer, ConsoleInfo), ObserveError> {
+    console_layer_with(addr, recording, console_retention())
+}
+
+/// `console_layer`, keeping finished tasks for `retention`.
+pub fn console_layer_with(
+    addr: SocketAddr,
+    recording: Option<std::path::PathBuf>,
+    retention: std::time::Duration,
+) -> Result<(console_subscriber::ConsoleLayer, ConsoleInfo), ObserveError> {
     let listener = std::net::TcpListener::bind(addr).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     let local = listener.local_addr().map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     listener.set_nonblocking(true).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
@@ -169,9 +190,7 @@ fn install_full(
             rt.block_on(serve_console(listener, server, counter));
         })
         .expect("the OS refused the console server thread");
-    let registry = tracing_subscriber::registry().with(console_layer).with(RecorderLayer::new());
-    tracing::subscriber::set_global_default(registry).map_err(|_| ObserveError::AlreadyInstalled)?;
-    Ok(Some(ConsoleInfo { addr: local, clients, retention }))
+    Ok((console_layer, ConsoleInfo { addr: local, clients, retention }))
 }
 
 async fn serve_console(listener: std::net::TcpListener, server: console_subscriber::Server, clients: Arc<AtomicUsize>) {

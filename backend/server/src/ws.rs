@@ -225,7 +225,7 @@ async fn send_close(client: &mut Client, code: u16, reason: &'static str) {
 
 fn run_message(run: &Run) -> serde_json::Value {
     let s = run.summary();
-    json!({"type": "run", "run": s.id, "instance": s.instance, "scenario": s.scenario, "params": s.params, "status": s.status})
+    json!({"type": "run", "run": s.id, "instance": s.instance, "scenario": s.scenario, "program": s.program, "params": s.params, "status": s.status})
 }
 
 /// Acts on a client message. A subscribe only registers (or restarts) the subscription: the
