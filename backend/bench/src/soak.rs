@@ -58,8 +58,11 @@ async fn reader(addr: std::net::SocketAddr, events: Arc<AtomicU64>) {
         let text = text.as_str();
         if text.starts_with("{\"type\":\"batch\"") {
             events.fetch_add(text.matches("{\"k\":").count() as u64, Ordering::Relaxed);
-        } else if text.starts_with("{\"type\":\"run\"") && text.contains("\"status\":\"running\"") {
+        } else if text.contains("\"type\":\"run\"") {
             let Ok(v) = serde_json::from_str::<Value>(text) else { continue };
+            if v["type"] != "run" || v["status"] != "running" {
+                continue;
+            }
             let sub = json!({"type": "subscribe", "run": v["run"], "instance": v["instance"]});
             if tx.send(Message::text(sub.to_string())).await.is_err() {
                 return;
@@ -86,7 +89,7 @@ pub fn run(args: Args) -> bool {
     let clients = args.clients;
     let reads = events_read.clone();
     let console_addr = console.as_ref().map(|c| c.addr.to_string());
-    let _server = rt.block_on(async move {
+    rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = AppState {
@@ -98,7 +101,7 @@ pub fn run(args: Args) -> bool {
             opened: None,
             ws_connections: Default::default(),
         };
-        let server = tokio::spawn(futurescope::serve(
+        tokio::spawn(futurescope::serve(
             listener,
             state,
             futurescope::ServeLimits::default(),
@@ -107,7 +110,6 @@ pub fn run(args: Args) -> bool {
         for _ in 0..clients {
             tokio::spawn(reader(addr, reads.clone()));
         }
-        server
     });
     // The recorder faults its warm buffers in when it starts (in the background): measure the
     // memory from there, so the baseline includes them.

@@ -340,9 +340,8 @@ fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<
 /// on the other loopback family's address with the same port (`[::1]:P` beside
 /// `127.0.0.1:P`): `localhost:P` would reach either, and a user expects one dashboard per port.
 fn bind_dashboard(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
-    let in_use = |e: std::io::Error| {
-        format!("cannot listen on {addr}: {e} (is another futurescope running? use --bind ADDR)")
-    };
+    let in_use =
+        |e: std::io::Error| format!("cannot listen on {addr}: {e} (is another futurescope running? use --bind ADDR)");
     if addr.ip().is_loopback() && addr.port() != 0 {
         let other: SocketAddr = match addr {
             SocketAddr::V4(_) => (std::net::Ipv6Addr::LOCALHOST, addr.port()).into(),

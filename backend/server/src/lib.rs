@@ -136,10 +136,8 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// plain text (the body limit's 413, an unknown method's 405, a bad upgrade) are rewritten.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

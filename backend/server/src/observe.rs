@@ -63,10 +63,7 @@ pub const DEFAULT_CONSOLE_RETENTION: std::time::Duration = std::time::Duration::
 /// The retention to give console-subscriber: `TOKIO_CONSOLE_RETENTION` (`30s`, `500ms`, `5m`,
 /// `1h`, or plain seconds) or `DEFAULT_CONSOLE_RETENTION`.
 pub fn console_retention() -> std::time::Duration {
-    std::env::var("TOKIO_CONSOLE_RETENTION")
-        .ok()
-        .and_then(|v| parse_duration(&v))
-        .unwrap_or(DEFAULT_CONSOLE_RETENTION)
+    std::env::var("TOKIO_CONSOLE_RETENTION").ok().and_then(|v| parse_duration(&v)).unwrap_or(DEFAULT_CONSOLE_RETENTION)
 }
 
 /// `30s`, `500ms`, `5m`, `1h` or plain seconds.
