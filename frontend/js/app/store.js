@@ -17,6 +17,7 @@ export function initialState({ console: consoleAddr = null, version = '' } = {})
     version,
     // The open run.
     runId: null, // the run shown, when it is one of the server's (null for an opened file)
+    program: null, // its summary when it is a live program's run (views/program-header.js)
     model: null, // its RunModel
     live: false, // events may still arrive for it
     paused: false, // batches are held back (the LiveFeed's gate; outlives runs)
