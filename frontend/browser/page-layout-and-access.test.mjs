@@ -270,6 +270,10 @@ test('accessibility tree: named canvases, icon buttons and toggles with aria-pre
   assert.equal(await page.getAttribute('#tab-lints', 'aria-selected'), 'true');
   assert.equal(await page.getAttribute('#tab-task', 'aria-selected'), 'false');
   assert.equal(await page.getAttribute('#tab-lints', 'aria-controls'), 'lint-panel');
+  // Arrow keys move through the tabs in order: Lints → Marks → Checks.
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getAttribute('#tab-marks', 'aria-selected'), 'true');
+  assert.equal(await page.getAttribute('#tab-marks', 'aria-controls'), 'mark-panel');
   await page.keyboard.press('ArrowRight');
   assert.equal(await page.getAttribute('#tab-checks', 'aria-selected'), 'true');
   // Keyboard lane selection: focus the timeline, ] selects the first task lane, ] the next.

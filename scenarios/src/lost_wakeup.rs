@@ -83,12 +83,15 @@ fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
             }
         }
     });
+    // The sender is held outside the runtime, until the runtime has shut down: the listener's
+    // waker stays stored in the channel, and cancelling the run drops the listener at its
+    // `recv` (dropping the sender with `main` instead would close the channel and race the
+    // shutdown: the listener could wake and complete first).
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
     let result = ctx.block_on(Flavor::MultiThread { workers: 2 }, "lost", async move {
         let forgetful = spawn_named("forgetful", async move {
             FlagFuture { flag }.await_point(site!("FlagFuture.await  // never stores the waker")).await;
         });
-        // Kept alive until the run is cancelled: the listener's waker stays stored in the channel.
-        let (_tx, mut rx) = mpsc::channel::<u32>(1);
         let listener = spawn_named("listener", async move {
             rx.recv().await_point(site!("rx.recv().await  // sender alive, silent")).await;
         });
@@ -107,6 +110,7 @@ fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
         let _ = forgetful.await;
         let _ = (listener.await, heartbeat.await);
     });
+    drop(tx);
     drop(run_over);
     let _ = setter.join();
     result
