@@ -105,6 +105,7 @@ impl Hooks {
                 if let Some(f) = &thread_stop {
                     f();
                 }
+                capture::thread_stopping();
                 capture::set_run(0);
             })
             .on_before_task_poll(move |meta| {
