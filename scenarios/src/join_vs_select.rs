@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futurescope_recorder::{AwaitPointExt, probed, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "join-vs-select",
@@ -41,6 +41,7 @@ children share one task, so they never run in parallel on two workers: spawn tas
         ParamSpec::int("a_ms", 40, 5, 1000, "child a: the time to read each of its three chunks"),
         ParamSpec::int("b_ms", 100, 5, 1000, "child b: the time to connect, then the time to get a response"),
     ],
+    step_time: StepTime::Paused,
     run,
 };
 

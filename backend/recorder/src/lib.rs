@@ -14,6 +14,7 @@
 //! - `collector`: one thread that drains the chunks, orders records by time, routes them to
 //!   runs and stores them (`log::RunLog`), deriving `lint`s on the way.
 //! - `probe`: await-point probes (`state` events); `site!` names an await point.
+//! - `step`: step mode's gate, which holds each poll of a stepped run until it is allowed.
 //!
 //! What it leaves to others: serving, streaming and drawing (crate `futurescope`), the
 //! scenarios, and the choice of runtime flavour. It needs `--cfg tokio_unstable` and tokio's
@@ -32,6 +33,7 @@ pub mod log;
 pub mod probe;
 mod record;
 pub mod runtime;
+pub mod step;
 pub mod subscriber;
 
 pub use buffer::SpawnInfo;
@@ -44,6 +46,7 @@ pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
 pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
+pub use step::StepGate;
 pub use subscriber::RecorderSubscriber;
 
 /// The task being polled on this thread right now, as tokio numbers it.

@@ -21,8 +21,17 @@ pub fn instrument(builder: &mut Builder, run: u16) -> &mut Builder {
         .on_thread_stop(|| {
             capture::set_run(0);
         })
-        .on_before_task_poll(|meta| capture::poll_hook_start(task_id_u64(meta.id())))
-        .on_after_task_poll(|meta| capture::poll_hook_end(task_id_u64(meta.id())))
+        .on_before_task_poll(|meta| {
+            let task = task_id_u64(meta.id());
+            // Step mode's gate first: a poll held there has not begun.
+            crate::step::before_poll(task);
+            capture::poll_hook_start(task);
+        })
+        .on_after_task_poll(|meta| {
+            let task = task_id_u64(meta.id());
+            capture::poll_hook_end(task);
+            crate::step::after_poll(task);
+        })
         .on_task_terminate(|meta| capture::task_terminated(task_id_u64(meta.id())))
 }
 

@@ -29,6 +29,7 @@ fn faulty(name: &'static str, run: fn(&RunContext, &Params) -> Result<(), Scenar
         source: "",
         file: "backend/server/tests/hardening.rs",
         params: &[],
+        step_time: futurescope_scenarios::StepTime::Paused,
         run,
     }
 }
