@@ -503,6 +503,29 @@ pub(crate) fn wake_seen(run: u16, by: u64) {
 mod tests {
     use super::*;
 
+    fn wait_for(gate: &StepGate, cond: impl Fn(&GateState) -> bool) {
+        for _ in 0..10_000 {
+            if cond(&gate.state()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        panic!("the gate never reached the expected state: {:?}", gate.state());
+    }
+
+    #[test]
+    fn a_step_asked_for_with_nobody_waiting_is_taken_by_the_next_arrival() {
+        let gate = StepGate::register(60_003, clock::now());
+        gate.step().unwrap();
+        assert_eq!(gate.step(), Err(StepError::StepUnderWay));
+        gate.before(9);
+        gate.after(9);
+        let s = gate.state();
+        assert_eq!((s.steps, s.passed, s.stepping), (1, 1, false));
+        assert_eq!(s.last_step.unwrap().task, 9);
+        gate.release();
+    }
+
     #[test]
     fn step_lets_the_oldest_waiter_through_and_only_it() {
         let gate = StepGate::register(60_001, clock::now());
@@ -515,20 +538,10 @@ mod tests {
                 })
             })
             .collect();
-        let wait_for = |cond: &dyn Fn(&GateState) -> bool| {
-            for _ in 0..10_000 {
-                if cond(&gate.state()) {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            panic!("gate never reached the expected state: {:?}", gate.state());
-        };
-        wait_for(&|s| s.waiting.len() == 2);
+        wait_for(&gate, |s| s.waiting.len() == 2);
         let first = gate.state().waiting[0].task;
         gate.step().unwrap();
-        assert_eq!(gate.step(), Err(StepError::StepUnderWay));
-        wait_for(&|s| s.steps == 1);
+        wait_for(&gate, |s| s.steps == 1);
         let s = gate.state();
         assert_eq!(s.last_step.as_ref().unwrap().task, first);
         assert_eq!(s.waiting.len(), 1, "the other worker still waits");
@@ -549,12 +562,7 @@ mod tests {
         gate.after(3);
         let g2 = gate.clone();
         let t = std::thread::spawn(move || g2.before(7));
-        for _ in 0..10_000 {
-            if gate.state().waiting.len() == 1 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        wait_for(&gate, |s| s.waiting.len() == 1);
         let s = gate.state();
         assert_eq!(s.mode, Mode::Paused);
         assert_eq!(s.stop, Some(Stop::Task { task: 7 }));

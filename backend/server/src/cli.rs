@@ -200,7 +200,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     Ok(if s.status == RunState::Finished { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut out = String::new();
     for i in 0..4u64 {
