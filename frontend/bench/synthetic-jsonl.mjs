@@ -9,6 +9,11 @@
 // polled slices / tasks times; its last poll returns Ready and is followed by `done`. So a
 // task's polls never overlap, a worker runs one poll at a time, and every event is legal
 // for the task's phase.
+//
+// With `probes` (default on), every task's future is a probe: `start` at spawn, one `state`
+// per poll (cycling over three await points, `ready` at the last poll); and task 0 fans out
+// (as buffered(32) does): in each of its polls, the children whose work is done end `ready`
+// and new ones start, so `fanOut` (32) child futures are in flight under its root at once.
 
 import fs from 'node:fs';
 
@@ -29,7 +34,9 @@ function rng(seed) {
  * Writes the run to `file`. Options: slices (poll slices, default 1e6), tasks (1e4),
  * workers (8), tickNs (10_000), seed. Returns {events, slices, tasks, workers, bytes, endT}.
  */
-export function writeSyntheticRun(file, { slices = 1_000_000, tasks = 10_000, workers = 8, tickNs = 10_000, seed = 7 } = {}) {
+const rootOf = (i) => 1e8 + i;
+
+export function writeSyntheticRun(file, { slices = 1_000_000, tasks = 10_000, workers = 8, tickNs = 10_000, seed = 7, probes = true, fanOut = 32 } = {}) {
   if (slices % tasks !== 0) throw new Error('slices must be a multiple of tasks');
   const rand = rng(seed);
   const fd = fs.openSync(file, 'w');
@@ -58,7 +65,11 @@ export function writeSyntheticRun(file, { slices = 1_000_000, tasks = 10_000, wo
   const firstId = 100;
   for (let i = 0; i < tasks; i++) {
     ev(`{"k":"spawn","t":${1000 + i * 10},"task":${firstId + i},"name":"task ${i}","kind":"task","loc":"bench/synthetic.rs:${10 + (i % 50)}:5","size":${64 + (i % 32) * 16},"parent":null}`);
+    if (probes) ev(`{"k":"state","t":${1000 + i * 10 + 1},"task":${firstId + i},"future":${rootOf(i)},"parent":null,"label":"start","loc":"bench/synthetic.rs:1","name":"task ${i} body"}`);
   }
+  const AWAITS = ['rx.recv().await', 'sleep(tick).await', 'socket.read(&mut buf).await'];
+  let nextChild = 1e9;
+  const children = []; // task 0's children in flight: [id, polls left]
   const pollsPerTask = slices / tasks;
   const polls = new Uint16Array(tasks);
   const ticks = slices / workers;
@@ -79,6 +90,35 @@ export function writeSyntheticRun(file, { slices = 1_000_000, tasks = 10_000, wo
       polls[i]++;
       const last = polls[i] === pollsPerTask;
       tick.push([s, `{"k":"poll_start","t":${s},"task":${id},"worker":${w}}`]);
+      if (probes) {
+        if (i === 0) {
+          // The fan-out: children done end ready, new ones fill the slots, the rest report.
+          let at = s + 1;
+          for (let c = children.length - 1; c >= 0; c--) {
+            if (--children[c][1] > 0) continue;
+            tick.push([at, `{"k":"state","t":${at},"task":${id},"future":${children[c][0]},"parent":null,"label":"ready","loc":null}`]);
+            at++;
+            children.splice(c, 1);
+          }
+          while (children.length < fanOut && !last) {
+            const cid = nextChild++;
+            children.push([cid, 1 + Math.floor(rand() * 12)]);
+            tick.push([at, `{"k":"state","t":${at},"task":${id},"future":${cid},"parent":${rootOf(0)},"label":"start","loc":"bench/synthetic.rs:2","name":"process(req)"}`]);
+            at++;
+            tick.push([at, `{"k":"state","t":${at},"task":${id},"future":${cid},"parent":null,"label":"sleep(cost).await","loc":"bench/synthetic.rs:3"}`]);
+            at++;
+          }
+          if (last) {
+            for (const [cid] of children) {
+              tick.push([at, `{"k":"state","t":${at},"task":${id},"future":${cid},"parent":null,"label":"cancelled","loc":null}`]);
+              at++;
+            }
+            children.length = 0;
+          }
+        }
+        const label = last ? 'ready' : AWAITS[polls[i] % AWAITS.length];
+        tick.push([s + d - 1, `{"k":"state","t":${s + d - 1},"task":${id},"future":${rootOf(i)},"parent":null,"label":"${label}","loc":${last ? 'null' : '"bench/synthetic.rs:4"'}}`]);
+      }
       tick.push([s + d, `{"k":"poll_end","t":${s + d},"task":${id},"worker":${w},"ready":${last}}`]);
       if (last) tick.push([s + d + 1, `{"k":"done","t":${s + d + 1},"task":${id},"outcome":"completed"}`]);
       prevOnWorker[w] = i;

@@ -1,4 +1,4 @@
-// Issue 6 — two runs side by side on one time axis: blocking-in-async with the blocking call
+// Two runs side by side on one time axis: blocking-in-async with the blocking call
 // inside the poll (run A) and moved to spawn_blocking (run B), opened with /?compare=A,B.
 // Each pane's model equals its run's /events, both panes are drawn, zooming one zooms both,
 // and the figures table shows both runs' figures.

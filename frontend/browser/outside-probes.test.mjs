@@ -31,7 +31,8 @@ test('block-on-pollster: the probes outside any task have lanes, and a click ope
   const target = outside.find((e) => e.name === name) || outside[0];
   const point = await page.evaluate(async (id) => {
     const { timeline } = window.futurescope;
-    const { AXIS_PX, GUTTER_PX } = await import('/assets/draw.js');
+    const { GUTTER_PX } = await import('/assets/draw.js');
+    const AXIS_PX = timeline.renderer.axisPx;
     const lane = timeline.lanes.lanes.find((l) => l.key === `p:${id}`);
     const r = timeline.canvas.getBoundingClientRect();
     return { x: r.left + GUTTER_PX + timeline.viewport.widthPx / 2, y: r.top + AXIS_PX + lane.y - timeline.scrollY + lane.height / 2 };

@@ -1,4 +1,4 @@
-// Issue 4 — a task's lane coloured by state: with States on (`s`), the bottom strip of a task
+// A task's lane coloured by state: with States on (`s`), the bottom strip of a task
 // lane shows, in the state diagram's colour, the await point the task's root future was
 // suspended at; with it off the strip is background. Checked in pixels against /events.
 

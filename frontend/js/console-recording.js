@@ -34,6 +34,8 @@
 //
 // It only converts; building the model is model.js's, choosing the importer runfile.js's.
 
+import { forEachLine } from './jsonlines.js';
+
 export const CONSOLE_FORMAT = 'tokio-console-recording';
 
 /** What a console recording does not contain, in the words the page shows: "what (detail)". */
@@ -66,15 +68,12 @@ export function looksLikeConsoleRecording(text) {
 }
 
 function firstLine(text) {
-  let pos = 0;
-  while (pos < text.length) {
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = text.length;
-    const line = text.slice(pos, nl).trim();
-    if (line) return line;
-    pos = nl + 1;
-  }
-  return '';
+  let first = '';
+  forEachLine(text, (line) => {
+    first = line;
+    return false;
+  });
+  return first;
 }
 
 /** Span ids as text, so ids above 2^53 survive JSON.parse. */
@@ -186,46 +185,37 @@ export function parseConsoleRecording(text_) {
   // 1. Read: records with their time as [secs, nanos] and their line (the tie-break).
   let header = null;
   const records = [];
-  let lineNo = 0;
-  let pos = 0;
-  const n = text_.length;
-  while (pos < n) {
-    let nl = text_.indexOf('\n', pos);
-    if (nl < 0) nl = n;
-    lineNo++;
-    const line = text_.slice(pos, nl).trim();
-    pos = nl + 1;
-    if (!line) continue;
+  forEachLine(text_, (line, lineNo) => {
     let obj;
     try {
       obj = JSON.parse(line.replace(SPAN_ID_NUMBER, '"$1":"$2"'));
     } catch (err) {
       error(lineNo, `not JSON: ${err.message || err}`);
-      continue;
+      return;
     }
     const keys = obj && typeof obj === 'object' ? Object.keys(obj) : [];
     if (header === null && records.length === 0 && keys.length && keys.every((k) => k === 'v')) {
       if (obj.v !== 1) throw new Error(`tokio-console recording format v${obj.v}; this page reads v1`);
       header = obj;
-      continue;
+      return;
     }
     const kind = keys.length === 1 ? keys[0] : null;
     const body = kind ? obj[kind] : null;
     if (!RECORD_KINDS.includes(kind) || !body || typeof body !== 'object') {
       error(lineNo, `not a console record (keys: ${keys.join(', ') || 'none'})`);
-      continue;
+      return;
     }
     const at = readInstant(body.at);
     if (!at) {
       error(lineNo, `${kind} without a readable "at"`);
-      continue;
+      return;
     }
     if (body.id == null) {
       error(lineNo, `${kind} without an "id"`);
-      continue;
+      return;
     }
     records.push({ kind, body, span: String(body.id), secs: at[0], nanos: at[1], line: lineNo });
-  }
+  });
   report.records = records.length;
   if (!records.length) return { events: [], header, report };
 

@@ -13,9 +13,10 @@
 // sized for devicePixelRatio and everything is drawn in CSS pixels through one transform,
 // the lanes' rectangles snapped to whole device pixels (see RectBatch).
 
-import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL } from './model.js';
-import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound } from './layout.js';
+import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL, isRuntimeWorker } from './model.js';
+import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound, layoutMarks, MARK_ROW_PX } from './layout.js';
 import { formatTick, formatDuration } from './units.js';
+import { probeSegments, visibleProbes, cancelNotes, ROOTS, SEG_START, SEG_POLLED } from './futures.js';
 
 /** Task colours; a task keeps its colour (id modulo the palette) in every view. */
 export const PALETTE = [
@@ -37,6 +38,7 @@ export const THEME = {
   bg: '#14161b',
   laneAlt: '#181b21',
   laneSelected: '#1f2b3d',
+  futureBg: '#121419',
   laneLine: '#22262e',
   headerBg: '#1c2028',
   headerText: '#8b93a3',
@@ -49,6 +51,8 @@ export const THEME = {
   grid: 'rgba(255,255,255,0.045)',
   merged: '#6f7a8c',
   drop: '#9aa3b2',
+  inFlight: 'rgba(232,236,242,0.28)',
+  inFlightText: '#c9d1dc',
   probeStart: '#8b93a3',
   lifeline: '#3a404c',
   stall: '#ff4d4d',
@@ -58,15 +62,24 @@ export const THEME = {
   edge: 'rgba(232,236,242,0.55)',
   edgeSelected: '#ffd75a',
   mark: '#ffcf5a',
+  lint: { long_poll: '#ff4d4d', never_yielded: '#ff4d4d', lost_wake: '#ff8a3d', self_wake: '#d8c24a', large_future: '#c8a0e8', other: '#f0a03c' },
+  dimAlpha: 0.22,
   now: 'rgba(120,200,120,0.7)',
   hover: 'rgba(255,255,255,0.35)',
   done: { completed: '#45c48a', cancelled: '#f0a03c', panicked: '#ff4d4d' },
   font: '11px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
   fontSmall: '10px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
+  fontTiny: '9px "JetBrains Mono", "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
 };
 
 export const GUTTER_PX = 210;
+/**
+ * Height of the time axis with one row of mark labels; each further row of marks that
+ * collide adds MARK_ROW_PX (see layoutMarks), so the lanes start at `renderer.axisPx`.
+ */
 export const AXIS_PX = 34;
+/** Top of the first row of mark labels on the axis. */
+const MARK_TOP_PX = 18;
 const MAX_EDGES = 300;
 /** Wake markers on a task lane: at most one per this many CSS px. */
 const WAKE_CELL_PX = 3;
@@ -121,8 +134,26 @@ export function forEachBucket(list, times, t0, t1, cellNs, fn) {
   }
 }
 
+/** The colour of an await point's label: the same label has the same colour in every row. */
+export function labelColor(label) {
+  let hsh = 0;
+  for (let i = 0; i < label.length; i++) hsh = (hsh * 31 + label.charCodeAt(i)) | 0;
+  return PALETTE[((hsh % PALETTE.length) + PALETTE.length) % PALETTE.length];
+}
+
 export function taskColor(task) {
   return PALETTE[((task.id % PALETTE.length) + PALETTE.length) % PALETTE.length];
+}
+
+const DIMMED = new Map();
+/** `color` (a palette or theme '#rrggbb') faded, for what is not the selected task's. */
+export function dimmed(color) {
+  let c = DIMMED.get(color);
+  if (!c) {
+    c = hexAlpha(color, THEME.dimAlpha);
+    DIMMED.set(color, c);
+  }
+  return c;
 }
 
 /** `cssPx` rounded to a whole number of device pixels (at least one), in CSS px. */
@@ -230,7 +261,14 @@ export class TimelineRenderer {
     this.batch = new RectBatch();
     this.hatches = new Map();
     this.labels = []; // {x0, x1, y, h, text, light} collected while batching, drawn after
+    this.glyphs = []; // {x, y, text, color, font, maxW} drawn after the rects (future ends, counts)
     this.stats = { rects: 0, lanes: 0, edges: 0, ms: 0 };
+    this.axisPx = AXIS_PX; // the axis with this frame's rows of mark labels
+    // What this frame drew that the pointer can hover (views/timeline.js hit-tests these):
+    // mark labels {x, y, w, h, mark, index, full} in canvas CSS px, and wake arrows
+    // {wake, x0, y0, x1, y1} in plot coordinates (x from the gutter's edge).
+    this.markBoxes = [];
+    this.edgeList = [];
   }
 
   /** Sizes the backing store for the CSS size and devicePixelRatio. */
@@ -284,16 +322,20 @@ export class TimelineRenderer {
     // (see TimelineView.nowT), else the last event's time.
     if (scene.nowT == null) scene.nowT = model.endT;
     const plotW = W - GUTTER_PX;
-    const plotH = H - AXIS_PX;
+    ctx.font = THEME.fontSmall;
+    const marks = layoutMarks(model.marks, vp, plotW, (text) => ctx.measureText(text).width);
+    this.axisPx = AXIS_PX + (marks.rows - 1) * MARK_ROW_PX;
+    const axisPx = this.axisPx;
+    const plotH = H - axisPx;
     const { lanes } = scene.lanes;
     const [j0, j1] = visibleLanes(lanes, scene.scrollY, plotH);
     this.stats.lanes = j1 - j0;
-    const laneTop = (j) => AXIS_PX + lanes[j].y - scene.scrollY;
+    const laneTop = (j) => axisPx + lanes[j].y - scene.scrollY;
 
     // Plot area: lanes clipped right of the gutter and below the axis.
     ctx.save();
     ctx.beginPath();
-    ctx.rect(GUTTER_PX, AXIS_PX, plotW, plotH);
+    ctx.rect(GUTTER_PX, axisPx, plotW, plotH);
     ctx.clip();
     ctx.translate(GUTTER_PX, 0);
     this.batch.setGrid(this.dpr, GUTTER_PX);
@@ -302,27 +344,31 @@ export class TimelineRenderer {
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
       const y = laneTop(j);
-      if (lane.kind === 'worker') this.drawWorkerLane(scene, lane, y, plotW);
+      if (lane.kind === 'thread') this.drawThreadLane(scene, lane, y, plotW);
       else if (lane.kind === 'task') this.drawTaskLane(scene, lane, y, plotW);
       else if (lane.kind === 'probe') this.drawProbeLane(scene, lane, y, plotW);
+      else if (lane.kind === 'future') this.drawFutureLane(scene, lane, y, plotW);
     }
     this.stats.rects += this.batch.flush(ctx);
+    this.drawSelectedPolls(scene, laneTop, plotW);
+    this.drawGlyphs(plotW);
     this.drawStalls(scene, j0, j1, laneTop, plotW);
     this.drawLabels(plotW);
+    this.drawLints(scene, j0, j1, laneTop, plotW);
     this.drawWakes(scene, j0, j1, laneTop, plotW);
     this.drawMarks(scene, plotW, H);
     if (scene.options.live && scene.nowT > vp.t0 && scene.nowT < vp.t1) {
       const x = Math.round(vp.timeToX(scene.nowT)) + 0.5;
       ctx.strokeStyle = THEME.now;
       ctx.beginPath();
-      ctx.moveTo(x, AXIS_PX);
+      ctx.moveTo(x, axisPx);
       ctx.lineTo(x, H);
       ctx.stroke();
     }
     this.drawHover(scene, plotW, H);
     ctx.restore();
 
-    this.drawAxis(scene, plotW);
+    this.drawAxis(scene, plotW, marks);
     this.drawGutter(scene, j0, j1, laneTop, H);
     this.drawScrollbar(scene, W, plotH);
     this.stats.ms = performance.now() - started;
@@ -346,6 +392,7 @@ export class TimelineRenderer {
       if (lane.kind === 'header') this.batch.add(THEME.headerBg, 0, y, plotW, lane.height);
       else if (lane.kind === 'task' && lane.task.index === sel) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
       else if (lane.kind === 'probe' && lane.probe.id === scene.options.selectedProbe) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
+      else if (lane.kind === 'future') this.batch.add(lane.task.index === sel ? THEME.laneSelected : THEME.futureBg, 0, y, plotW, lane.height);
       else if (j % 2 === 0) this.batch.add(THEME.laneAlt, 0, y, plotW, lane.height);
       this.batch.add(THEME.laneLine, 0, y + lane.height - 1, plotW, 1);
     }
@@ -354,7 +401,7 @@ export class TimelineRenderer {
 
   drawGrid(vp, plotW, H) {
     const { ticks } = niceTicks(vp.t0, vp.t1, plotW);
-    for (const t of ticks) this.batch.add(THEME.grid, Math.round(vp.timeToX(t)), AXIS_PX, 1, H - AXIS_PX);
+    for (const t of ticks) this.batch.add(THEME.grid, Math.round(vp.timeToX(t)), this.axisPx, 1, H - this.axisPx);
     this.stats.rects += this.batch.flush(this.ctx);
   }
 
@@ -381,16 +428,28 @@ export class TimelineRenderer {
     return out;
   }
 
-  drawWorkerLane(scene, lane, y, plotW) {
+  /**
+   * A thread's lane: its polls coloured by task (all of them faded while a task is selected:
+   * drawSelectedPolls paints that task's on top), and the wakes the thread made outside any
+   * task (a plain thread's, or a blocking-pool thread's) as ticks.
+   */
+  drawThreadLane(scene, lane, y, plotW) {
     const { model, viewport: vp } = scene;
     const h = lane.height;
     const pad = h > 10 ? 3 : 1;
-    const out = this.addSlices(scene, lane.worker.slices, y + pad, h - 2 * pad, plotW, (o, i) => {
+    const sel = scene.options.selectedTask;
+    const out = this.addSlices(scene, lane.thread.slices, y + pad, h - 2 * pad, plotW, (o, i) => {
       const ref = o.ref[i];
-      if (ref === MIXED) return THEME.merged;
-      return taskColor(model.taskList[ref]);
+      const color = ref === MIXED ? THEME.merged : taskColor(model.taskList[ref]);
+      return sel >= 0 ? dimmed(color) : color;
     }, true);
-    if (h >= 12) {
+    const wakes = lane.thread.wakeIndex;
+    if (wakes.length) {
+      const t0 = vp.t0 - vp.nsPerPx * 4;
+      const tw = devicePx(1.5, this.dpr);
+      forEachBucket(wakes, model.wakes.t, t0, vp.t1 + vp.nsPerPx * 4, vp.nsPerPx * 2, (w, t) => this.batch.add(THEME.wakeDriver, vp.timeToX(t) - tw / 2, y + 3, tw, h - 6));
+    }
+    if (h >= 12 && sel < 0) {
       for (let i = 0; i < out.length; i++) {
         if (out.count[i] !== 1) continue;
         const x0 = vp.timeToX(out.start[i]);
@@ -401,7 +460,7 @@ export class TimelineRenderer {
       }
     }
     // After the labels: addDrops reuses the merged-rects buffer `out` points to.
-    if (lane.worker.drops) this.addDrops(scene, lane.worker.drops, y, h, plotW);
+    if (lane.thread.drops) this.addDrops(scene, lane.thread.drops, y, h, plotW);
   }
 
   drawTaskLane(scene, lane, y, plotW) {
@@ -446,6 +505,145 @@ export class TimelineRenderer {
     }
     if (task.drops) this.addDrops(scene, task.drops, y, h, plotW);
     if (scene.options.stateStrip && !small) this.addStateStrip(scene, task, y, h, plotW);
+    const fo = scene.options.futuresOpen;
+    if (!small && fo && task.futureCache && fo(task)) this.addInFlight(scene, task.futureCache.pack.counts.get(ROOTS), y, h, plotW);
+  }
+
+  /**
+   * A future's row (views/timeline.js opens them under a task lane; futures.js packs them and
+   * derives the segments): `start` (created, never polled) as an empty box, suspended at an
+   * await point hatched in the label's colour with the label inside when it fits, polled solid
+   * in the task's colour, and the end: ✓ ready, ✕ cancelled (with what the task said about
+   * it right after, e.g. the items lost), ✖ panicked. The in-flight count of a future's
+   * children is drawn along the bottom of its row.
+   */
+  drawFutureLane(scene, lane, y, plotW) {
+    const { viewport: vp, model } = scene;
+    const task = lane.task;
+    const row = lane.pack.rows[lane.row];
+    const h = lane.height;
+    const color = taskColor(task);
+    const now = scene.nowT;
+    const [k0, k1] = visibleProbes(row, vp.t0, vp.t1);
+    const minNs = vp.nsPerPx;
+    let lastX = -Infinity;
+    for (let k = k0; k < k1; k++) {
+      const probe = task.probes.get(row.ids[k]);
+      if (!probe) continue;
+      const segs = probeSegments(task, probe);
+      const end = segs.tEnd === Infinity ? Math.max(segs.t0, now) : segs.tEnd;
+      const px0 = vp.timeToX(segs.t0);
+      const px1 = vp.timeToX(end);
+      if (px1 < -4 || px0 > plotW + 4) continue;
+      if (px1 - px0 < 1 && px1 < lastX + 1) continue; // a sub-pixel future on a pixel already drawn
+      // The visible segments: the first one ending at or after the left edge, by binary search.
+      let i = lowerBound(segs.e, segs.n, vp.t0);
+      let segX = -Infinity;
+      for (; i < segs.n && segs.s[i] <= vp.t1; i++) {
+        const s0 = segs.s[i];
+        const e0 = Math.min(segs.e[i], end);
+        let x0 = vp.timeToX(s0);
+        let x1 = vp.timeToX(e0);
+        if (x1 - x0 < 1 && x1 < segX + 1 && e0 - s0 < minNs) continue;
+        x0 = Math.max(-2, x0);
+        x1 = Math.min(plotW + 2, x1);
+        segX = x1;
+        const w = Math.max(1, x1 - x0);
+        const kind = segs.kind[i];
+        if (kind === SEG_POLLED) {
+          this.batch.add(color, x0, y + 2, Math.max(1.5, w), h - 4);
+        } else if (kind === SEG_START) {
+          this.batch.add(THEME.probeStart, x0, y + 3, w, 1);
+          this.batch.add(THEME.probeStart, x0, y + h - 4, w, 1);
+          this.batch.add(THEME.probeStart, x0, y + 3, 1, h - 6);
+          if (w >= 48) this.labels.push({ x0, x1, y, h, text: 'start', light: true, dim: true });
+        } else {
+          const c = labelColor(segs.label[i]);
+          this.batch.add(this.hatch(c), x0, y + 3, w, h - 6);
+          if (w >= 40) this.labels.push({ x0, x1, y, h, text: segs.label[i], light: true });
+        }
+      }
+      lastX = Math.max(lastX, px1);
+      if (segs.endLabel) {
+        const c = THEME.done[segs.endLabel === 'ready' ? 'completed' : segs.endLabel] || THEME.done.completed;
+        if (px1 > -4 && px1 < plotW + 4) {
+          this.batch.add(c, px1 - 1, y + 1, 2, h - 2);
+          const glyph = segs.endLabel === 'ready' ? '✓' : segs.endLabel === 'cancelled' ? '✕' : '✖';
+          const next = k + 1 < row.ids.length ? vp.timeToX(row.t0[k + 1]) : plotW;
+          const room = Math.min(plotW, next) - px1 - 4;
+          if (room >= 9) {
+            let text = glyph;
+            if (segs.endLabel === 'cancelled') {
+              const notes = cancelNotes(model, task, probe);
+              text = `✕ cancelled at ${segs.atLabel ?? '?'}${notes.length ? ` · ${notes.map((m) => m.label).join(' · ')}` : ''}`;
+            }
+            this.glyphs.push({ x: px1 + 3, y: y + h / 2 + 0.5, text, color: c, maxW: room });
+          }
+        }
+      }
+      const counts = probe.children.length ? lane.pack.counts.get(probe.id) : null;
+      if (counts) this.addInFlight(scene, counts, y, h, plotW, segs.t0, end);
+    }
+  }
+
+  /**
+   * An in-flight count (a step function, futures.js) along the bottom of a row: a step graph
+   * whose height follows the count, and the number where the step is wide enough (hover gives
+   * the exact count anywhere). Drawn only for parents that ever had two or more in flight.
+   */
+  addInFlight(scene, step, y, h, plotW, from = -Infinity, to = Infinity) {
+    if (!step || step.max < 2) return;
+    const { viewport: vp } = scene;
+    const n = step.t.length;
+    let i = Math.max(0, upperBound(step.t, n, Math.max(from, vp.t0)) - 1);
+    const gh = Math.max(3, Math.floor(h / 3));
+    let colX = -Infinity;
+    let colMax = 0;
+    const flush = () => {
+      if (colMax > 0 && colX > -Infinity) this.batch.add(THEME.inFlight, colX, y + h - 1 - Math.max(1, Math.round((gh * colMax) / step.max)), 1, Math.max(1, Math.round((gh * colMax) / step.max)));
+    };
+    for (; i < n; i++) {
+      const s0 = Math.max(step.t[i], from);
+      if (s0 > vp.t1 || s0 > to) break;
+      const e0 = Math.min(i + 1 < n ? step.t[i + 1] : Math.min(to, scene.nowT), to);
+      const c = step.n[i];
+      if (c <= 0 || e0 <= s0) continue;
+      const x0 = Math.max(-2, vp.timeToX(s0));
+      const x1 = Math.min(plotW + 2, vp.timeToX(e0));
+      if (x1 - x0 >= 1) {
+        flush();
+        colX = -Infinity;
+        colMax = 0;
+        const bh = Math.max(1, Math.round((gh * c) / step.max));
+        this.batch.add(THEME.inFlight, x0, y + h - 1 - bh, x1 - x0, bh);
+        if (x1 - x0 >= 16) this.glyphs.push({ x: x1 - 3, y: y + 6, text: x1 - x0 >= 80 ? `${c} in flight` : String(c), color: THEME.inFlightText, align: 'right', maxW: x1 - x0 - 4, small: true });
+      } else {
+        const col = Math.floor(x0);
+        if (col !== colX) {
+          flush();
+          colX = col;
+          colMax = 0;
+        }
+        if (c > colMax) colMax = c;
+      }
+    }
+    flush();
+  }
+
+  /** Future-row ends and in-flight numbers, after the rects. */
+  drawGlyphs(plotW) {
+    const { ctx } = this;
+    ctx.textBaseline = 'middle';
+    for (const g of this.glyphs) {
+      ctx.font = g.small ? THEME.fontTiny : THEME.fontSmall;
+      const text = fitText(ctx, g.text, Math.min(g.maxW, plotW - g.x + (g.align === 'right' ? g.maxW : 0)));
+      if (!text) continue;
+      ctx.fillStyle = g.color;
+      ctx.textAlign = g.align || 'left';
+      ctx.fillText(text, g.x, g.y);
+    }
+    ctx.textAlign = 'left';
+    this.glyphs.length = 0;
   }
 
   /**
@@ -530,6 +728,64 @@ export class TimelineRenderer {
   }
 
   /**
+   * The selected task's polls on the thread lanes, in its colour over the faded rest, so
+   * one task can be followed hopping between threads. Its polls are read from the task's
+   * own column (zoomed out, a thread's merged rect mixes tasks), one rect per device-pixel
+   * column and lane at most.
+   */
+  drawSelectedPolls(scene, laneTop, plotW) {
+    const sel = scene.options.selectedTask;
+    const { model, viewport: vp } = scene;
+    const task = sel >= 0 ? model.taskList[sel] : null;
+    if (!task) return;
+    const { lanes, threadLaneByIndex } = scene.lanes;
+    const plotH = this.cssHeight - this.axisPx;
+    const color = taskColor(task);
+    const polls = task.polls;
+    const [i0, i1] = visibleSliceRange(polls, vp.t0, vp.t1);
+    const last = new Map(); // lane -> last x drawn
+    for (let i = i0; i < i1; i++) {
+      const j = threadLaneByIndex.get(polls.ref[i]);
+      if (j == null) continue;
+      const lane = lanes[j];
+      const y = laneTop(j);
+      if (y + lane.height < this.axisPx || y > this.axisPx + plotH) continue;
+      const x0 = Math.max(-2, vp.timeToX(polls.start[i]));
+      const x1 = Math.min(plotW + 2, vp.timeToX(polls.end[i] === OPEN ? scene.nowT : polls.end[i]));
+      const px = Math.floor(x0 * this.dpr);
+      if (last.get(j) === px && x1 - x0 < 1) continue;
+      last.set(j, px);
+      const pad = lane.height > 10 ? 3 : 1;
+      this.batch.add(color, x0, y + pad, Math.max(2, x1 - x0), lane.height - 2 * pad);
+    }
+    this.stats.rects += this.batch.flush(this.ctx);
+  }
+
+  /**
+   * Lints on the lane of their task, from the moment the condition began (`since`) to the
+   * finding (`t`): a bar along the top of the lane in the rule's colour, at least 3 px wide,
+   * with a flag at its start. Hovering it shows the rule and the detail (views/timeline.js).
+   */
+  drawLints(scene, j0, j1, laneTop, plotW) {
+    const { viewport: vp } = scene;
+    const { lanes } = scene.lanes;
+    for (let j = j0; j < j1; j++) {
+      const lane = lanes[j];
+      if (lane.kind !== 'task' || !lane.task.lints.length) continue;
+      const y = laneTop(j);
+      const bar = lane.height < 10 ? 2 : 3;
+      for (const lint of lane.task.lints) {
+        const { x0, x1 } = lintSpan(lint, vp);
+        if (x1 < -2 || x0 > plotW + 2) continue;
+        const color = THEME.lint[lint.rule] || THEME.lint.other;
+        this.batch.add(color, Math.max(-2, x0), y, Math.min(plotW + 2, x1) - Math.max(-2, x0), bar);
+        if (lane.height >= 10) this.batch.add(color, x0, y, 2, lane.height - 1);
+      }
+    }
+    this.stats.rects += this.batch.flush(this.ctx);
+  }
+
+  /**
    * Long polls (stalls) on runtime worker lanes: a red band and outline, at any zoom. A
    * blocking-pool thread or a plain thread is there to block: a long run on it stalls
    * nobody, so it is not outlined.
@@ -559,8 +815,8 @@ export class TimelineRenderer {
     const line = devicePx(1.5, this.dpr);
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
-      if (lane.kind !== 'worker' || lane.worker.kind !== 'worker') continue;
-      const w = lane.worker;
+      if (lane.kind !== 'thread' || !isRuntimeWorker(lane.thread)) continue;
+      const w = lane.thread;
       const y = laneTop(j);
       for (const i of longOnes(w)) {
         const s = w.slices.start[i];
@@ -598,7 +854,7 @@ export class TimelineRenderer {
         ctx.fillStyle = 'rgba(120,20,20,0.92)';
         ctx.fillRect(lx - 3, l.y + 3, Math.min(room + 4, ctx.measureText(l.text).width + 6), l.h - 7);
       }
-      ctx.fillStyle = l.light ? '#fff' : '#0d0f13';
+      ctx.fillStyle = l.dim ? THEME.textDim : l.light ? '#fff' : '#0d0f13';
       ctx.fillText(fitText(ctx, l.text, room), lx, l.y + l.h / 2 + 0.5);
     }
     this.labels.length = 0;
@@ -621,6 +877,7 @@ export class TimelineRenderer {
     const { model, viewport: vp, options } = scene;
     const { lanes, driverLane } = scene.lanes;
     const wakes = model.wakes;
+    this.edgeList.length = 0;
     if (!wakes.length) return;
     const t0 = vp.t0 - vp.nsPerPx * 4;
     const t1 = vp.t1 + vp.nsPerPx * 4;
@@ -658,9 +915,18 @@ export class TimelineRenderer {
   drawWakeEdges(scene, j0, j1, laneTop, t0, t1) {
     const { ctx } = this;
     const { model, viewport: vp, options } = scene;
-    const { lanes, taskLaneByIndex, driverLane } = scene.lanes;
+    const { lanes, taskLaneByIndex, threadLaneByIndex, driverLane } = scene.lanes;
     const wakes = model.wakes;
     const n = wakes.length;
+    // A wake drawn as an arrow whatever is selected: a task's, or a thread's from its lane.
+    const arrowed = (i) => wakes.by[i] >= 0 || model.wakingThread(i) !== null;
+    const sourceLane = (i) => {
+      const by = wakes.by[i];
+      if (by >= 0) return taskLaneByIndex[by];
+      const thread = model.wakingThread(i);
+      if (thread) return threadLaneByIndex.get(thread.index) ?? -1;
+      return driverLane;
+    };
     const sel = options.selectedTask;
     const visible = (j) => j >= j0 && j < j1;
     const plain = new Path2D();
@@ -668,14 +934,14 @@ export class TimelineRenderer {
     const bright = new Path2D();
     const brightHeads = new Path2D();
     let drawn = 0;
-    // Task -> task edges for the wakes taken (driver -> task ones only for the selected
-    // task: drivers wake nearly everything; drawn for all they hide the picture).
+    // Edges for the wakes by a task or by a thread with a lane of its own (driver -> task
+    // ones only for the selected task: drivers wake nearly everything; drawn for all they
+    // hide the picture).
     const edge = (i, selected) => {
       const target = wakes.target[i];
       if (target === OPEN) return;
-      const by = wakes.by[i];
       const jt = taskLaneByIndex[wakes.task[i]];
-      const js = by >= 0 ? taskLaneByIndex[by] : driverLane;
+      const js = sourceLane(i);
       if (jt < 0 || js < 0) return;
       if (!visible(jt) && !visible(js)) return;
       const x0 = vp.timeToX(wakes.t[i]);
@@ -691,19 +957,20 @@ export class TimelineRenderer {
       heads.moveTo(x1, y1);
       heads.lineTo(x1 - 6, y1 - 3.5);
       heads.lineTo(x1 - 6, y1 + 3.5);
+      if (this.edgeList.length < MAX_EDGES * 4) this.edgeList.push({ wake: i, x0, y0, x1, y1, mx });
       drawn++;
     };
     const a = lowerBound(wakes.t, n, t0);
     const b = upperBound(wakes.t, n, t1);
     if (b - a <= EDGE_SCAN_LIMIT) {
       let candidates = 0;
-      for (let i = a; i < b; i++) if (wakes.by[i] >= 0) candidates++;
+      for (let i = a; i < b; i++) if (arrowed(i)) candidates++;
       const stride = pow2AtLeast(candidates / MAX_EDGES);
       for (let i = a; i < b; i++) {
         const by = wakes.by[i];
         const selected = sel >= 0 && (wakes.task[i] === sel || by === sel);
         if (selected) edge(i, true);
-        else if (by >= 0 && i % stride === 0) edge(i, false);
+        else if (arrowed(i) && i % stride === 0) edge(i, false);
       }
     } else {
       // Zoomed out: the wakes into the visible task lanes, thinned.
@@ -721,7 +988,7 @@ export class TimelineRenderer {
         const k1 = upperBoundIndexed(items, length, wakes.t, t1);
         for (let k = lowerBoundIndexed(items, length, wakes.t, t0); k < k1; k++) {
           const i = items[k];
-          if (wakes.by[i] >= 0 && i % stride === 0) edge(i, wakes.by[i] === sel && sel >= 0);
+          if (arrowed(i) && i % stride === 0) edge(i, wakes.by[i] === sel && sel >= 0);
         }
       }
       const task = sel >= 0 ? model.taskList[sel] : null;
@@ -756,7 +1023,7 @@ export class TimelineRenderer {
     for (const m of model.marks) {
       const x = Math.round(vp.timeToX(m.t)) + 0.5;
       if (x < 0 || x > plotW) continue;
-      ctx.moveTo(x, AXIS_PX);
+      ctx.moveTo(x, this.axisPx);
       ctx.lineTo(x, H);
     }
     ctx.stroke();
@@ -771,7 +1038,7 @@ export class TimelineRenderer {
     const x = Math.round(hover.x - GUTTER_PX) + 0.5;
     ctx.strokeStyle = THEME.hover;
     ctx.beginPath();
-    ctx.moveTo(x, AXIS_PX);
+    ctx.moveTo(x, this.axisPx);
     ctx.lineTo(x, H);
     ctx.stroke();
     const hit = scene.options.hit;
@@ -786,16 +1053,22 @@ export class TimelineRenderer {
     }
   }
 
-  drawAxis(scene, plotW) {
+  /**
+   * The time axis: ticks along the top, and under them the marks' flags in rows (see
+   * layoutMarks), each flag a label as long as its text; a cut label ends in an ellipsis
+   * (hovering shows the whole text, and the Marks tab lists them all).
+   */
+  drawAxis(scene, plotW, marks) {
     const { ctx } = this;
-    const { viewport: vp, model } = scene;
+    const { viewport: vp } = scene;
+    const axisPx = this.axisPx;
     ctx.fillStyle = THEME.axisBg;
-    ctx.fillRect(0, 0, this.cssWidth, AXIS_PX);
+    ctx.fillRect(0, 0, this.cssWidth, axisPx);
     ctx.fillStyle = THEME.gutterLine;
-    ctx.fillRect(0, AXIS_PX - 1, this.cssWidth, 1);
+    ctx.fillRect(0, axisPx - 1, this.cssWidth, 1);
     ctx.save();
     ctx.beginPath();
-    ctx.rect(GUTTER_PX, 0, plotW, AXIS_PX);
+    ctx.rect(GUTTER_PX, 0, plotW, axisPx);
     ctx.clip();
     ctx.translate(GUTTER_PX, 0);
     const { step, ticks } = niceTicks(vp.t0, vp.t1, plotW);
@@ -807,33 +1080,36 @@ export class TimelineRenderer {
       ctx.fillRect(x - 0.5, 0, 1, 5);
       ctx.fillText(formatTick(t, step, vp.t1), x + 3, 9);
     }
-    // Marks: a flag with the label in the lower row of the axis; a label that would
-    // cover the previous one is shortened to fit, or left out (the line still shows).
-    let freeX = -Infinity;
-    for (const m of model.marks) {
-      const x = vp.timeToX(m.t);
-      if (x > plotW) break;
+    this.markBoxes.length = 0;
+    ctx.fillStyle = THEME.mark;
+    for (const { x } of marks.items) if (x >= -2 && x <= plotW + 2) ctx.fillRect(Math.round(x), MARK_TOP_PX, 1.5, axisPx - MARK_TOP_PX);
+    for (const item of marks.items) {
+      const y = MARK_TOP_PX + item.row * MARK_ROW_PX;
+      // A label whose mark is left of the view stays readable from the left edge.
+      const lx = item.lx < 0 && item.lx + item.w > 40 ? 0 : item.lx;
+      const room = Math.min(item.lx + item.w, plotW) - lx;
+      if (room <= 0 || lx > plotW) continue;
+      const text = room >= 20 ? fitText(ctx, item.mark.label, room - 8) : '';
+      const w = text ? Math.min(room, ctx.measureText(text).width + 8) : room;
       ctx.fillStyle = THEME.mark;
-      if (x >= -2) ctx.fillRect(Math.round(x), 18, 1.5, AXIS_PX - 18);
-      const next = model.marks.find((o) => o.t > m.t);
-      const limit = Math.min(260, (next ? vp.timeToX(next.t) : plotW) - x - 6);
-      if (x < freeX || limit < 30 || x < -limit) continue;
-      const text = fitText(ctx, m.label, limit - 8);
-      if (!text) continue;
-      const w = ctx.measureText(text).width + 8;
-      ctx.fillRect(x, 18, w, 13);
-      ctx.fillStyle = '#1a1400';
-      ctx.fillText(text, x + 4, 25);
-      freeX = x + w + 2;
+      ctx.fillRect(lx, y, w, MARK_ROW_PX - 1);
+      // A label moved left of its mark (at the right edge) keeps a notch under its flag.
+      if (lx < item.x && item.x <= plotW) ctx.fillRect(Math.round(item.x) - 1, y + MARK_ROW_PX - 3, 3.5, 2);
+      if (text) {
+        ctx.fillStyle = '#1a1400';
+        ctx.fillText(text, lx + 4, y + 7);
+      }
+      this.markBoxes.push({ x: lx + GUTTER_PX, y, w: Math.max(w, 4), h: MARK_ROW_PX - 1, mark: item.mark, index: item.index, full: text === item.mark.label });
     }
     ctx.fillStyle = THEME.axisText;
     ctx.restore();
     // Corner: the visible span.
     ctx.fillStyle = THEME.gutterBg;
-    ctx.fillRect(0, 0, GUTTER_PX, AXIS_PX - 1);
+    ctx.fillRect(0, 0, GUTTER_PX, axisPx - 1);
     ctx.fillStyle = THEME.textDim;
     ctx.font = THEME.fontSmall;
-    ctx.fillText(`span ${formatDuration(vp.t1 - vp.t0)}`, 8, AXIS_PX / 2);
+    ctx.fillText(`span ${formatDuration(vp.t1 - vp.t0)}`, 8, 9);
+    if (marks.items.length) ctx.fillText('marks', 8, MARK_TOP_PX + 7);
   }
 
   drawGutter(scene, j0, j1, laneTop, H) {
@@ -843,10 +1119,10 @@ export class TimelineRenderer {
     const sel = scene.options.selectedTask;
     ctx.save();
     ctx.beginPath();
-    ctx.rect(0, AXIS_PX, GUTTER_PX, H - AXIS_PX);
+    ctx.rect(0, this.axisPx, GUTTER_PX, H - this.axisPx);
     ctx.clip();
     ctx.fillStyle = THEME.gutterBg;
-    ctx.fillRect(0, AXIS_PX, GUTTER_PX, H - AXIS_PX);
+    ctx.fillRect(0, this.axisPx, GUTTER_PX, H - this.axisPx);
     ctx.textBaseline = 'middle';
     for (let j = j0; j < j1; j++) {
       const lane = lanes[j];
@@ -872,8 +1148,8 @@ export class TimelineRenderer {
         ctx.fillRect(0, y, GUTTER_PX, lane.height);
       }
       ctx.font = THEME.font;
-      if (lane.kind === 'worker') {
-        const w = lane.worker;
+      if (lane.kind === 'thread') {
+        const w = lane.thread;
         const badge = w.kind === 'worker' ? 'W' : w.kind === 'blocking' ? 'B' : 'T';
         ctx.fillStyle = w.kind === 'blocking' ? '#b98cff' : w.kind === 'worker' ? '#4e9cff' : '#8b93a3';
         ctx.fillRect(8, y + 5, 14, lane.height - 10);
@@ -895,7 +1171,19 @@ export class TimelineRenderer {
       } else if (lane.kind === 'driver') {
         ctx.fillStyle = THEME.wakeDriver;
         ctx.font = THEME.fontSmall;
-        ctx.fillText(model.meta.unknownWaker ? '⏱ wakes, waker not recorded' : '⏱ driver / thread wakes', 8, mid);
+        ctx.fillText(model.meta.unknownWaker ? '⏱ wakes, waker not recorded' : '⏱ driver wakes (timer, I/O)', 8, mid);
+      } else if (lane.kind === 'future') {
+        const row = lane.pack.rows[lane.row];
+        const x = 22 + Math.min(5, row.depth) * 9;
+        const last = lane.task.probes.get(row.ids[row.ids.length - 1]);
+        ctx.font = THEME.fontSmall;
+        const more = row.ids.length > 1 ? `×${row.ids.length}` : '';
+        const moreW = more ? ctx.measureText(more).width : 0;
+        ctx.fillStyle = THEME.textDim;
+        if (more) ctx.fillText(more, GUTTER_PX - moreW - 8, mid);
+        ctx.fillText('└', x - 10, mid);
+        ctx.fillStyle = last && !last.ended ? THEME.text : THEME.textDim;
+        ctx.fillText(fitText(ctx, row.name, GUTTER_PX - moreW - x - 14), x, mid);
       } else {
         const task = lane.task;
         ctx.fillStyle = taskColor(task);
@@ -905,12 +1193,19 @@ export class TimelineRenderer {
         ctx.fillStyle = THEME.textDim;
         const idW = ctx.measureText(idText).width;
         ctx.fillText(idText, GUTTER_PX - idW - 8, mid);
+        let nameX = 12;
+        if (task.probes.size && scene.options.futuresOpen) {
+          // The toggle of the task's future rows (click it, or press o with the task selected).
+          ctx.fillStyle = THEME.textDim;
+          ctx.fillText(scene.options.futuresOpen(task) ? '▾' : '▸', 11, mid);
+          nameX = 22;
+        }
         ctx.fillStyle = activity === 'done' ? THEME.textDim : THEME.text;
-        ctx.fillText(fitText(ctx, task.label, GUTTER_PX - idW - 26), 12, mid);
+        ctx.fillText(fitText(ctx, task.label, GUTTER_PX - idW - nameX - 14), nameX, mid);
       }
     }
     ctx.fillStyle = THEME.gutterLine;
-    ctx.fillRect(GUTTER_PX - 1, AXIS_PX, 1, H - AXIS_PX);
+    ctx.fillRect(GUTTER_PX - 1, this.axisPx, 1, H - this.axisPx);
     ctx.restore();
   }
 
@@ -919,7 +1214,7 @@ export class TimelineRenderer {
     if (total <= plotH) return;
     const { ctx } = this;
     const h = Math.max(24, (plotH * plotH) / total);
-    const y = AXIS_PX + (scene.scrollY / (total - plotH)) * (plotH - h);
+    const y = this.axisPx + (scene.scrollY / (total - plotH)) * (plotH - h);
     ctx.fillStyle = 'rgba(255,255,255,0.18)';
     ctx.fillRect(W - 6, y, 4, h);
   }
@@ -1067,6 +1362,12 @@ export class OverviewRenderer {
       ctx.fillText(label, 16, mid + 0.5);
     });
   }
+}
+
+/** A lint's extent on the timeline in plot x: [since or t, t], at least 3 px wide. */
+export function lintSpan(lint, vp) {
+  const x0 = vp.timeToX(lint.since ?? lint.t);
+  return { x0, x1: Math.max(vp.timeToX(lint.t), x0 + 3) };
 }
 
 /** `text` shortened with an ellipsis to fit `maxWidth` px in the current font. */

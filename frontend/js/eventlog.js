@@ -5,6 +5,8 @@
 //
 // It only parses; turning events into state is model.js's.
 
+import { forEachLine } from './jsonlines.js';
+
 export const EVENTS_FORMAT = 'futurescope-events';
 
 /**
@@ -17,23 +19,14 @@ export function parseEventLines(text) {
   const errors = [];
   let errorCount = 0;
   let header = null;
-  let lineNo = 0;
-  let pos = 0;
-  const n = text.length;
-  while (pos < n) {
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = n;
-    lineNo++;
-    const line = text.slice(pos, nl).trim();
-    pos = nl + 1;
-    if (!line) continue;
+  forEachLine(text, (line, lineNo) => {
     let obj;
     try {
       obj = JSON.parse(line);
     } catch (err) {
       errorCount++;
       if (errors.length < 20) errors.push({ line: lineNo, message: String(err.message || err) });
-      continue;
+      return;
     }
     if (header === null && events.length === 0 && obj && obj.format !== undefined) {
       if (obj.format !== EVENTS_FORMAT) {
@@ -41,14 +34,14 @@ export function parseEventLines(text) {
       }
       if (obj.v !== 1) throw new Error(`event log version ${obj.v}; this page reads version 1`);
       header = obj;
-      continue;
+      return;
     }
     if (!obj || typeof obj.k !== 'string') {
       errorCount++;
       if (errors.length < 20) errors.push({ line: lineNo, message: 'not an event object (no "k")' });
-      continue;
+      return;
     }
     events.push(obj);
-  }
+  });
   return { header, events, errors, errorCount };
 }

@@ -12,7 +12,8 @@
 // It reads the model's columns but never changes the model, and never touches a canvas:
 // painting is draw.js's.
 
-import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR } from './model.js';
+import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR, isRuntimeWorker } from './model.js';
+import { packFutures } from './futures.js';
 
 /** The horizontal view: the time at x = 0 and the ns one CSS pixel spans. */
 export class Viewport {
@@ -230,17 +231,21 @@ export function mergeSlices(column, i0, i1, nsPerPx, nowT, out, minPx = 1) {
   return out;
 }
 
-export const LANE_HEIGHT = { worker: 24, driver: 16, task: 20, probe: 20, collapsed: 6, header: 18 };
+export const LANE_HEIGHT = { thread: 24, driver: 16, task: 20, probe: 20, future: 16, collapsed: 6, header: 18 };
 
 /**
- * The lanes in display order: worker lanes, then the driver lane (wakes that came from a
- * timer or the I/O reactor rather than a task), then one lane per probe future polled
+ * The lanes in display order: thread lanes (runtime workers, blocking-pool threads, plain
+ * threads: kind `thread`, `lane.thread` a model ThreadRecord), then the driver lane (wakes that came from a
+ * timer or the I/O reactor rather than a task or a thread of its own lane; only when there
+ * are such wakes), then one lane per probe future polled
  * outside any task (`model.outside`, nested probes under their parent, `depth` set), then
  * one lane per task in spawn order.
  * `opts`: {hidden: Set of lane keys, collapsed: Set of lane keys, collapseTasks: bool,
- * filter: string matched against task names}. Lane keys: "w:<index>", "driver",
- * "p:<probe id>", "t:<task index>". Returns {lanes, height, taskLaneByIndex (Int32Array: task index ->
- * lane position or -1), workerLaneByIndex (Map)}.
+ * filter: string matched against task names, futuresOpen: (task) -> bool, whether the task's
+ * future rows are open}. Under an open task lane come its future rows (futures.js packs
+ * them), one lane each: {kind: 'future', task, row, pack}. Lane keys: "th:<index>", "driver",
+ * "p:<probe id>", "t:<task index>", "f:<task index>:<row>". Returns {lanes, height,
+ * taskLaneByIndex (Int32Array: task index -> lane position or -1), threadLaneByIndex (Map)}.
  */
 export function buildLanes(model, opts = {}) {
   const hidden = opts.hidden || new Set();
@@ -254,16 +259,16 @@ export function buildLanes(model, opts = {}) {
     y += height;
     lanes.push(lane);
   };
-  const workerLaneByIndex = new Map();
-  if (model.workerList.length) add({ kind: 'header', key: 'h:workers', title: 'Threads' }, LANE_HEIGHT.header);
-  for (const w of model.workerList) {
-    const key = `w:${w.index}`;
+  const threadLaneByIndex = new Map();
+  if (model.threadList.length) add({ kind: 'header', key: 'h:threads', title: 'Threads' }, LANE_HEIGHT.header);
+  for (const w of model.threadList) {
+    const key = `th:${w.index}`;
     if (hidden.has(key)) continue;
-    workerLaneByIndex.set(w.index, lanes.length);
-    add({ kind: 'worker', key, worker: w }, collapsed.has(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.worker);
+    threadLaneByIndex.set(w.index, lanes.length);
+    add({ kind: 'thread', key, thread: w }, collapsed.has(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.thread);
   }
   let driverLane = -1;
-  if (!hidden.has('driver') && model.wakes.length) {
+  if (!hidden.has('driver') && model.driverWakes.length) {
     driverLane = lanes.length;
     add({ kind: 'driver', key: 'driver', title: 'driver wakes' }, LANE_HEIGHT.driver);
   }
@@ -294,8 +299,12 @@ export function buildLanes(model, opts = {}) {
     taskLaneByIndex[task.index] = lanes.length;
     const small = opts.collapseTasks ? !collapsed.has(key) : collapsed.has(key);
     add({ kind: 'task', key, task }, small ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
+    if (opts.futuresOpen && task.probes.size && opts.futuresOpen(task)) {
+      const pack = packFutures(task, model.stateEvents);
+      for (let row = 0; row < pack.rows.length; row++) add({ kind: 'future', key: `f:${task.index}:${row}`, task, row, pack }, LANE_HEIGHT.future);
+    }
   }
-  return { lanes, height: y, taskLaneByIndex, workerLaneByIndex, driverLane };
+  return { lanes, height: y, taskLaneByIndex, threadLaneByIndex, driverLane };
 }
 
 function matchesTask(task, filter) {
@@ -304,6 +313,66 @@ function matchesTask(task, filter) {
     task.label.toLowerCase().includes(filter) ||
     (task.loc && String(task.loc).toLowerCase().includes(filter))
   );
+}
+
+/** Height of one row of mark labels on the time axis, in CSS px. */
+export const MARK_ROW_PX = 14;
+/** At most this many rows of mark labels; further colliding labels are cut to fit. */
+export const MAX_MARK_ROWS = 6;
+/** A label cut to make room for another keeps at least this many CSS px. */
+const MIN_STUB = 12;
+
+/**
+ * Where the marks' labels go on the time axis: rows of flags under the ticks, each label
+ * starting at its mark's x (or, near the right edge, ending at the edge), as long as its
+ * text (`measure(text)` CSS px plus padding). A label goes in the first row where it does
+ * not cover the previous label; when every row is taken (more than MAX_MARK_ROWS labels
+ * collide), it goes in the row that frees up first and the label before it in that row is
+ * cut to end before it, so no mark is ever left without a flag. Labels are never wider
+ * than the plot. `marks` are in time order; only marks within [-plotW, 2 plotW] of x are
+ * placed. Returns {rows, items: [{mark, index, x, lx, row, w, full}]}: `x` is the mark's,
+ * `lx` the label's left edge, `w` its width, `full` false when the text is cut.
+ */
+export function layoutMarks(marks, vp, plotW, measure, maxRows = MAX_MARK_ROWS) {
+  const PAD = 8;
+  const GAP = 2;
+  const items = [];
+  const lastInRow = []; // per row: the item placed last
+  for (let index = 0; index < marks.length; index++) {
+    const mark = marks[index];
+    const x = vp.timeToX(mark.t);
+    if (x < -plotW) continue;
+    if (x > plotW * 2) break;
+    const need = measure(mark.label) + PAD;
+    const w = Math.min(plotW, need);
+    const lx = x <= plotW ? Math.max(Math.min(x, plotW - w), Math.min(x, 0)) : x;
+    let row = -1;
+    for (let r = 0; r < lastInRow.length; r++) {
+      const prev = lastInRow[r];
+      if (prev.lx + prev.w + GAP <= lx) {
+        row = r;
+        break;
+      }
+    }
+    if (row < 0 && lastInRow.length < maxRows) row = lastInRow.length;
+    let at = lx;
+    let width = w;
+    if (row < 0) {
+      // Every row is taken: the one whose last label starts earliest gives way, keeping a
+      // stub of MIN_STUB px (still a flag to hover) before this one.
+      row = 0;
+      for (let r = 1; r < lastInRow.length; r++) if (lastInRow[r].lx < lastInRow[row].lx) row = r;
+      const prev = lastInRow[row];
+      at = Math.max(lx, prev.lx + MIN_STUB + GAP);
+      width = Math.max(MIN_STUB, Math.min(w, plotW - at));
+      prev.w = Math.min(prev.w, at - GAP - prev.lx);
+      prev.full = false;
+    }
+    const item = { mark, index, x, lx: at, row, w: width, full: width >= need };
+    items.push(item);
+    lastInRow[row] = item;
+  }
+  return { rows: Math.max(1, lastInRow.length), items };
 }
 
 /** The lanes that intersect [scrollY, scrollY + viewHeight), as [j0, j1). */
@@ -371,7 +440,7 @@ export function activityHistogram(model, bins, tEnd, nowT = model.endT) {
       }
     }
   };
-  if (model.workerList.length) for (const w of model.workerList) addColumn(w.slices);
+  if (model.threadList.length) for (const w of model.threadList) addColumn(w.slices);
   else for (const task of model.taskList) addColumn(task.polls);
   let max = 0;
   for (let b = 0; b < n; b++) {
@@ -393,9 +462,9 @@ export function longPolls(model, minNs, limit = 2000, nowT = model.endT) {
     if (e === OPEN) e = Math.max(s, nowT);
     if (e - s >= minNs && out.length < limit) out.push([s, e]);
   };
-  if (model.workerList.length) {
-    for (const w of model.workerList) {
-      if (w.kind !== 'worker') continue;
+  if (model.threadList.length) {
+    for (const w of model.threadList) {
+      if (!isRuntimeWorker(w)) continue;
       const col = w.slices;
       const list = minNs >= LONG_POLL_FLOOR ? w.longSlices : null;
       if (list) {

@@ -38,17 +38,19 @@
 // history is kept (`ProbeRecord.history`): the timeline draws one lane per outside probe, and
 // can colour a task lane by its root future's state.
 //
-// Wakes are indexed per woken task (`TaskRecord.wakeIndex`) and driver wakes separately
-// (`RunModel.driverWakes`), both in time order, so a view finds the wakes of one lane in a
-// time range by binary search instead of scanning every wake of the run.
+// Wakes are indexed per woken task (`TaskRecord.wakeIndex`), wakes a plain thread (or a
+// blocking-pool thread outside a task) made per waking thread (`ThreadRecord.wakeIndex`),
+// and the remaining driver wakes (timer, I/O) separately (`RunModel.driverWakes`), all in
+// time order, so a view finds the wakes of one lane in a time range by binary search
+// instead of scanning every wake of the run.
 //
 // Streams that do not know threads (an imported tokio-console recording, see
 // console-recording.js) send `poll_start` / `poll_end` with `worker: null`: such a poll
-// has a task slice but no worker slice, and `NO_WORKER` stands for its thread.
+// has a task slice but no worker slice, and `NO_THREAD` stands for its thread.
 
 export const OPEN = -1;
 /** The `worker` of a poll whose thread is not known (`worker: null` on the wire). */
-export const NO_WORKER = -2;
+export const NO_THREAD = -2;
 /** Labels a probe reports when it is no longer suspended at an await point. */
 export const TERMINAL_LABELS = new Set(['ready', 'cancelled', 'panicked']);
 const MAX_VIOLATION_MESSAGES = 50;
@@ -112,10 +114,11 @@ export class WakeColumn {
     this.by = new Int32Array(capacity); // waking task index, -1 = driver / plain thread
     this.byValue = new Uint8Array(capacity); // 1 for op "wake", 0 for "wake_by_ref"
     this.target = new Float64Array(capacity); // next poll_start of the woken task, OPEN until known
+    this.thread = new Int32Array(capacity); // thread lane the wake happened on (wire `worker`), -1 unknown
     this.length = 0;
   }
 
-  push(t, task, by, byValue) {
+  push(t, task, by, byValue, thread = -1) {
     if (this.length === this.t.length) this.grow();
     const i = this.length++;
     this.t[i] = t;
@@ -123,6 +126,7 @@ export class WakeColumn {
     this.by[i] = by;
     this.byValue[i] = byValue;
     this.target[i] = OPEN;
+    this.thread[i] = thread;
     return i;
   }
 
@@ -134,6 +138,7 @@ export class WakeColumn {
       ['by', Int32Array],
       ['byValue', Uint8Array],
       ['target', Float64Array],
+      ['thread', Int32Array],
     ]) {
       const next = new Ctor(cap);
       next.set(this[name]);
@@ -170,6 +175,7 @@ class ProbeRecord {
     this.id = id;
     this.task = task; // task index
     this.parent = parent; // probe id or null
+    this.movedFrom = null; // the task id it was created in, when first polled in another (spawned)
     this.name = null; // what the probe wraps, if the recorder says (`state.name`)
     this.firstLoc = null; // loc of its first state: where the future was created
     this.children = [];
@@ -210,9 +216,9 @@ class TaskRecord {
     this.polls = new SliceColumn(4); // start, end, worker
     this.drops = null; // SliceColumn of drop slices (start, end, worker), created on first
     this.sched = new SliceColumn(4); // start, end, cause (wake index, -1 = spawn)
-    this.openWorker = -1;
+    this.openThread = -1;
     this.openPollSlice = -1; // index into this.polls
-    this.openWorkerSlice = -1; // index into the worker's column
+    this.openThreadSlice = -1; // index into the worker's column
     this.schedOpenT = OPEN;
     this.schedCause = -1;
     this.wokenWhileRunning = false;
@@ -235,6 +241,7 @@ class TaskRecord {
     this.lints = [];
     this.probes = new Map(); // future id -> ProbeRecord
     this.probeRoots = []; // probe ids without a parent (or whose parent is unknown)
+    this.probeVersion = 0; // bumped when a probe is added to (or moved out of) the task
     this.currentProbe = null; // the probe of the latest state event
   }
 
@@ -265,7 +272,7 @@ class TaskRecord {
   }
 }
 
-class WorkerRecord {
+class ThreadRecord {
   constructor(index) {
     this.index = index;
     this.name = `thread ${index}`;
@@ -279,7 +286,20 @@ class WorkerRecord {
     // Indices into `slices` of closed polls of at least LONG_POLL_FLOOR_NS, so stalls can
     // be highlighted at any zoom without scanning every slice.
     this.longSlices = [];
+    // Wakes this thread made outside any task while it is not a runtime worker (a plain
+    // thread or a blocking-pool thread): indices into RunModel.wakes, in time order. They
+    // are drawn on this thread's own lane; a runtime worker's are its drivers' (timer, I/O).
+    this.wakeIndex = new IndexList(4);
   }
+}
+
+/**
+ * Whether a thread is one of a runtime's worker threads (kind `worker`), as opposed to a
+ * blocking-pool thread or a plain thread. Every thread is in `threads` (the wire calls them
+ * all `worker`s: `worker` events, the `worker` field of polls and wakes).
+ */
+export function isRuntimeWorker(thread) {
+  return thread.kind === 'worker';
 }
 
 /** Polls at least this long are indexed per worker (the stall threshold can't go lower). */
@@ -294,13 +314,16 @@ export class RunModel {
     this.meta = { run: null, scenario: null, params: {}, status: 'running', ...meta };
     this.tasks = new Map(); // task id -> TaskRecord
     this.taskList = []; // by index
-    this.workers = new Map(); // worker index -> WorkerRecord
-    this.workerList = []; // sorted by worker index
+    this.threads = new Map(); // worker index -> ThreadRecord
+    this.threadList = []; // sorted by worker index
     this.wakes = new WakeColumn();
-    this.driverWakes = new IndexList(64); // indices into `wakes` with no waking task
+    this.driverWakes = new IndexList(64); // indices into `wakes` with no waking task nor thread lane of their own
     this.drops = 0; // drop slices (poll_end with drop: true), not counted in `polls`
     this.lints = [];
     this.marks = [];
+    // `snapshot` events: {t, reason, tasks: [{task (id), state, frames: [{fn, loc}]}]}, frames
+    // outermost first, as the recorder sent them.
+    this.snapshots = [];
     this.dropped = 0;
     this.eventCount = 0;
     this.endT = 0;
@@ -313,6 +336,8 @@ export class RunModel {
     this.version = 0; // bumped on every ingest; views use it to know when to refresh
     // Probes polled outside any task (`state` with task null: a hand-written executor on a
     // plain thread). They live in this task-like record, which is not in `taskList`.
+    this.probes = new Map(); // future id -> ProbeRecord, run-wide (ids are unique in a run)
+    this.stateEvents = 0; // `state` events applied (views rebuild future rows when it moves)
     this.outside = new TaskRecord(-1, null);
     this.outside.name = 'outside any task';
     this.outside.phase = 'runnable';
@@ -358,12 +383,27 @@ export class RunModel {
         this.dropped += e.count || 0;
         return;
       case 'mark':
-        this.marks.push({ t, label: String(e.label ?? '') });
+        this.marks.push({ t, task: e.task ?? null, label: String(e.label ?? '') });
         return;
+      case 'snapshot':
+        return this.onSnapshot(e, t);
       default:
         // Kinds may be added to the protocol; count what this version does not know.
         this.unknownKinds.set(e.k, (this.unknownKinds.get(e.k) || 0) + 1);
     }
+  }
+
+  onSnapshot(e, t) {
+    if (!Array.isArray(e.tasks)) {
+      this.violate(e, 'snapshot without a `tasks` list');
+      return;
+    }
+    const tasks = e.tasks.map((s) => ({
+      task: s.task,
+      state: String(s.state ?? ''),
+      frames: Array.isArray(s.frames) ? s.frames.map((f) => ({ fn: String(f.fn ?? ''), loc: String(f.loc ?? '') })) : [],
+    }));
+    this.snapshots.push({ t, reason: String(e.reason ?? ''), tasks });
   }
 
   violate(e, message) {
@@ -396,19 +436,19 @@ export class RunModel {
     return task;
   }
 
-  workerFor(index, e) {
-    let w = this.workers.get(index);
+  threadFor(index, e) {
+    let w = this.threads.get(index);
     if (w) return w;
-    w = new WorkerRecord(index);
-    this.workers.set(index, w);
-    this.workerList.push(w);
-    this.workerList.sort((a, b) => a.index - b.index);
+    w = new ThreadRecord(index);
+    this.threads.set(index, w);
+    this.threadList.push(w);
+    this.threadList.sort((a, b) => a.index - b.index);
     if (e && e.k !== 'worker') this.violate(e, `thread ${index} used before its worker event`);
     return w;
   }
 
   onWorker(e, t) {
-    const w = this.workerFor(e.worker, e);
+    const w = this.threadFor(e.worker, e);
     if (w.announced) this.violate(e, `worker ${e.worker} announced twice`);
     w.announced = true;
     w.name = e.name || w.name;
@@ -443,7 +483,7 @@ export class RunModel {
       task = this.taskFor(e.task, t);
     }
     if (task.readyReturned) this.violate(e, `task ${task.id} polled again after a poll returned Ready`);
-    const worker = e.worker == null ? null : this.workerFor(e.worker, e);
+    const worker = e.worker == null ? null : this.threadFor(e.worker, e);
     if (worker && worker.openTask >= 0) {
       const other = this.taskList[worker.openTask];
       this.violate(e, `worker ${worker.index} starts task ${task.id} while task ${other.id}'s poll is open on it`);
@@ -466,9 +506,9 @@ export class RunModel {
     pending.length = 0;
 
     task.phase = 'running';
-    task.openWorker = worker ? worker.index : NO_WORKER;
-    task.openPollSlice = task.polls.push(t, OPEN, task.openWorker);
-    task.openWorkerSlice = worker ? worker.slices.push(t, OPEN, task.index) : -1;
+    task.openThread = worker ? worker.index : NO_THREAD;
+    task.openPollSlice = task.polls.push(t, OPEN, task.openThread);
+    task.openThreadSlice = worker ? worker.slices.push(t, OPEN, task.index) : -1;
     if (worker) worker.openTask = task.index;
     this.polls++;
   }
@@ -488,13 +528,13 @@ export class RunModel {
   onPollEnd(e, t) {
     const task = this.tasks.get(e.task);
     if (!this.check(e, task)) return;
-    const workerIndex = e.worker == null ? NO_WORKER : e.worker;
-    if (task.openWorker !== workerIndex) {
-      const where = (w) => (w === NO_WORKER ? 'an unknown thread' : `worker ${w}`);
-      this.violate(e, `poll_end of task ${task.id} on ${where(workerIndex)}, but its poll is open on ${where(task.openWorker)}`);
+    const workerIndex = e.worker == null ? NO_THREAD : e.worker;
+    if (task.openThread !== workerIndex) {
+      const where = (w) => (w === NO_THREAD ? 'an unknown thread' : `worker ${w}`);
+      this.violate(e, `poll_end of task ${task.id} on ${where(workerIndex)}, but its poll is open on ${where(task.openThread)}`);
       return;
     }
-    const worker = workerIndex === NO_WORKER ? null : this.workers.get(workerIndex);
+    const worker = workerIndex === NO_THREAD ? null : this.threads.get(workerIndex);
     if (e.drop === true) {
       this.closeDrop(task, worker, t);
       return;
@@ -506,9 +546,9 @@ export class RunModel {
     if (ns > task.longestPollNs) task.longestPollNs = ns;
     if (ns > this.longestPoll.ns) this.longestPoll = { ns, task: task.index, t: start };
     if (worker && worker.openTask === task.index) {
-      worker.slices.end[task.openWorkerSlice] = t;
+      worker.slices.end[task.openThreadSlice] = t;
       worker.busyNs += ns;
-      if (ns >= LONG_POLL_FLOOR_NS) worker.longSlices.push(task.openWorkerSlice);
+      if (ns >= LONG_POLL_FLOOR_NS) worker.longSlices.push(task.openThreadSlice);
       worker.openTask = -1;
     }
     if (e.ready) task.readyReturned = true;
@@ -524,9 +564,9 @@ export class RunModel {
     const start = task.polls.start[task.openPollSlice];
     // The open slice is the last one pushed (a task has one poll open at a time).
     if (task.openPollSlice === task.polls.length - 1) task.polls.length--;
-    (task.drops ||= new SliceColumn(2)).push(start, t, task.openWorker);
+    (task.drops ||= new SliceColumn(2)).push(start, t, task.openThread);
     if (worker && worker.openTask === task.index) {
-      if (task.openWorkerSlice === worker.slices.length - 1) worker.slices.length--;
+      if (task.openThreadSlice === worker.slices.length - 1) worker.slices.length--;
       (worker.drops ||= new SliceColumn(8)).push(start, t, task.index);
       worker.openTask = -1;
     }
@@ -542,9 +582,9 @@ export class RunModel {
   }
 
   afterPollEnd(task, t) {
-    task.openWorker = -1;
+    task.openThread = -1;
     task.openPollSlice = -1;
-    task.openWorkerSlice = -1;
+    task.openThreadSlice = -1;
     if (task.doneT !== OPEN) {
       task.phase = 'done';
     } else {
@@ -569,9 +609,13 @@ export class RunModel {
       else this.violate(e, `wake of task ${task.id} by unknown task ${e.by}`);
     }
     const byValue = e.op === 'wake' ? 1 : 0;
-    const w = this.wakes.push(t, task.index, byIndex, byValue);
+    const thread = e.worker != null ? this.threads.get(e.worker) : null;
+    const w = this.wakes.push(t, task.index, byIndex, byValue, thread ? thread.index : -1);
     task.wakeIndex.push(w);
-    if (byIndex < 0) this.driverWakes.push(w);
+    if (byIndex < 0) {
+      if (e.by == null && thread && !isRuntimeWorker(thread)) thread.wakeIndex.push(w);
+      else this.driverWakes.push(w);
+    }
     task.wakes++;
     if (e.by != null && e.by === task.id) task.selfWakes++;
     task.wakesBy.set(byKey, (task.wakesBy.get(byKey) || 0) + 1);
@@ -602,22 +646,48 @@ export class RunModel {
   }
 
   onState(e, t) {
-    const task = e.task == null ? this.outside : this.tasks.get(e.task);
+    let task = e.task == null ? this.outside : this.tasks.get(e.task);
     if (!this.check(e, task)) return;
     const label = typeof e.label === 'string' ? e.label : String(e.label ?? '?');
-    let probe = task.probes.get(e.future);
+    // Probe ids are unique in the run: look the probe up run-wide, not only in this task.
+    let probe = this.probes.get(e.future);
     if (probe && probe.ended) {
       this.violate(e, `future ${probe.id} of task ${task.id} reports "${label}" after it finished as "${probe.label}"`);
       return;
     }
+    if (probe) {
+      const home = probe.task >= 0 ? this.taskList[probe.task] : this.outside;
+      if (home !== task) {
+        if (task === this.outside) {
+          // Dropped outside any poll (recordings made before the recorder attributed such
+          // drops to the probe's task): it still belongs to the task that polled it.
+          task = home;
+        } else if (probe.states.size === 1 && probe.label === 'start') {
+          // Created in one task and first polled in another (a future handed to
+          // tokio::spawn): it lives where it is polled, from its creation on.
+          this.moveProbe(probe, home, task);
+        } else {
+          this.violate(e, `future ${probe.id} of task ${home.id} reports "${label}" in task ${task.id}`);
+          task = home;
+        }
+      }
+    }
     if (!probe) {
+      // Created inside its parent's poll: a parent that so far was only created elsewhere
+      // (handed to tokio::spawn, then polled here) is being polled in this task now.
+      const above = e.parent != null ? this.probes.get(e.parent) : null;
+      if (above && above.task !== task.index && task !== this.outside && !above.ended && above.states.size === 1 && above.label === 'start') {
+        this.moveProbe(above, above.task >= 0 ? this.taskList[above.task] : this.outside, task);
+      }
       probe = new ProbeRecord(e.future, task.index, e.parent ?? null, t);
       probe.name = e.name ?? null;
       probe.firstLoc = e.loc ?? null;
       task.probes.set(e.future, probe);
+      this.probes.set(e.future, probe);
       const parent = probe.parent != null ? task.probes.get(probe.parent) : null;
       if (parent) parent.children.push(probe.id);
       else task.probeRoots.push(probe.id);
+      task.probeVersion++;
     }
     let node = probe.states.get(label);
     if (!node) {
@@ -626,6 +696,7 @@ export class RunModel {
     }
     // Every probe keeps its states over time: lanes of futures outside tasks draw them, and
     // a task lane can show its root future's await point under its polls.
+    this.stateEvents++;
     const h = (probe.history ||= new SliceColumn(4));
     if (h.length) h.end[h.length - 1] = t;
     h.push(t, OPEN, node.order);
@@ -648,6 +719,22 @@ export class RunModel {
     task.currentProbe = probe;
   }
 
+  /** Moves a probe that was only created in `from` to `to`, as a root there. */
+  moveProbe(probe, from, to) {
+    from.probes.delete(probe.id);
+    const parent = probe.parent != null ? from.probes.get(probe.parent) : null;
+    if (parent) parent.children = parent.children.filter((id) => id !== probe.id);
+    else from.probeRoots = from.probeRoots.filter((id) => id !== probe.id);
+    if (from.currentProbe === probe) from.currentProbe = null;
+    from.probeVersion++;
+    probe.task = to.index;
+    probe.parent = null;
+    probe.movedFrom = from.id;
+    to.probes.set(probe.id, probe);
+    to.probeRoots.push(probe.id);
+    to.probeVersion++;
+  }
+
   onDone(e, t) {
     const task = this.tasks.get(e.task);
     if (!this.check(e, task)) return;
@@ -668,12 +755,24 @@ export class RunModel {
   }
 
   onLint(e, t) {
-    const lint = { t, task: e.task ?? null, rule: String(e.rule ?? 'lint'), detail: String(e.detail ?? '') };
+    const since = typeof e.since === 'number' && e.since <= t ? e.since : null;
+    const lint = { t, since, task: e.task ?? null, rule: String(e.rule ?? 'lint'), detail: String(e.detail ?? '') };
     this.lints.push(lint);
     if (e.task == null) return;
     const task = this.tasks.get(e.task);
     if (!this.check(e, task)) return;
     task.lints.push(lint);
+  }
+
+  /**
+   * The thread a wake came from when it has a lane of its own to start from: a wake outside
+   * any task on a plain thread or a blocking-pool thread (see ThreadRecord.wakeIndex); null
+   * for a task's wake and for a driver's (timer, I/O) on a runtime worker.
+   */
+  wakingThread(w) {
+    if (this.wakes.by[w] >= 0 || this.wakes.thread[w] < 0) return null;
+    const thread = this.threads.get(this.wakes.thread[w]);
+    return thread && !isRuntimeWorker(thread) ? thread : null;
   }
 
   // ---- derived figures -------------------------------------------------------------
@@ -734,7 +833,7 @@ export class RunModel {
       tasks: this.taskList.length,
       alive: running,
       done,
-      workers: this.workerList.length,
+      workers: this.threadList.length,
       polls: this.polls,
       wakes: this.wakes.length,
       longestPoll: this.longestPoll,

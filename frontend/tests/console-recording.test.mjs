@@ -10,7 +10,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConsoleRecording, looksLikeConsoleRecording, readInstant, readWakerOp, CONSOLE_RECORDING_LACKS } from '../js/console-recording.js';
-import { RunModel, OPEN, DRIVER, NO_WORKER } from '../js/model.js';
+import { RunModel, OPEN, DRIVER, NO_THREAD } from '../js/model.js';
 import { openRunText } from '../js/runfile.js';
 
 // Times are µs after the first record, which sits 0.9 s into an epoch second so that the
@@ -142,8 +142,8 @@ test('polls are Enter/Exit pairs, except the drop of the future right before Clo
   const f = m.taskFigures(task(4));
   assert.deepEqual([f.life, f.busy, f.polls, f.longestPoll], [us(253), us(120), 3, us(60)]);
   // No worker lanes: the threads are not in the recording.
-  assert.equal(m.workerList.length, 0);
-  assert.equal(task(4).polls.ref[0], NO_WORKER);
+  assert.equal(m.threadList.length, 0);
+  assert.equal(task(4).polls.ref[0], NO_THREAD);
 });
 
 test('wakes keep no waker, except self-wakes; waker clones and drops are counted', () => {

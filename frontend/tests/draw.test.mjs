@@ -54,7 +54,7 @@ test('a frame is batched by colour and merges sub-pixel slices', () => {
   const vp = new Viewport(1000);
   vp.fit(0, m.endT);
   let slices = 0;
-  for (const w of m.workerList) slices += w.slices.length;
+  for (const w of m.threadList) slices += w.slices.length;
   const { calls, stats, canvas } = frame(m, vp);
   assert.equal(canvas.width, (1000 + 210) * 2, 'backing store is devicePixelRatio-sized');
   assert.ok(stats.rects > 100, `${stats.rects} rects`);

@@ -131,7 +131,7 @@ test('merging keeps wide slices, merges sub-pixel ones and conserves busy time',
 test('merging is stable while panning and conserves busy time at every zoom', () => {
   const m = new RunModel();
   m.ingest(syntheticRun({ seed: 5, tasks: 60, pollsPerTask: 60 }));
-  const lane = m.workers.get(0).slices;
+  const lane = m.threads.get(0).slices;
   let input = 0;
   for (let i = 0; i < lane.length; i++) input += lane.end[i] - lane.start[i];
   for (const nsPerPx of [10, 1e3, 37_000, 1e6, 1e8]) {
@@ -153,7 +153,7 @@ test('merging is stable while panning and conserves busy time at every zoom', ()
 test('fewer rects than slices when zoomed out', () => {
   const m = new RunModel();
   m.ingest(syntheticRun({ seed: 5, tasks: 200, pollsPerTask: 50 }));
-  const lane = m.workers.get(1).slices;
+  const lane = m.threads.get(1).slices;
   const out = mergeSlices(lane, 0, lane.length, m.endT / 1000, m.endT, new MergedRects());
   assert.ok(out.length <= 1000 + 1, `${out.length} rects for ${lane.length} slices on 1000 px`);
 });
@@ -164,9 +164,9 @@ test('lanes: workers first, then the driver lane, then tasks; hidden and collaps
   const { lanes, height, taskLaneByIndex } = buildLanes(m, { hidden: new Set(['t:3']), collapsed: new Set(['t:4']) });
   const kinds = lanes.map((l) => l.kind);
   const firstTask = kinds.indexOf('task');
-  assert.ok(kinds.lastIndexOf('worker') < kinds.indexOf('driver'));
+  assert.ok(kinds.lastIndexOf('thread') < kinds.indexOf('driver'));
   assert.ok(kinds.indexOf('driver') < firstTask);
-  assert.equal(lanes.filter((l) => l.kind === 'worker').length, m.workerList.length);
+  assert.equal(lanes.filter((l) => l.kind === 'thread').length, m.threadList.length);
   assert.equal(lanes.filter((l) => l.kind === 'task').length, m.taskList.length - 1);
   assert.equal(taskLaneByIndex[3], -1);
   assert.equal(lanes[taskLaneByIndex[4]].height, 6);
@@ -207,11 +207,11 @@ test('activity histogram: busy time lands in the right bins and adds up', () => 
   const { busy, max } = activityHistogram(m, bins, tEnd);
   const binNs = tEnd / bins;
   let total = 0;
-  for (const w of m.workerList) total += w.busyNs;
+  for (const w of m.threadList) total += w.busyNs;
   let sum = 0;
   for (let b = 0; b < bins; b++) sum += busy[b] * binNs;
   assert.ok(Math.abs(sum - total) < 1e-6 * total, `${sum} vs ${total}`);
-  assert.ok(max <= m.workerList.length + 1e-9, 'never more threads busy than there are');
+  assert.ok(max <= m.threadList.length + 1e-9, 'never more threads busy than there are');
   // The 25 ms stall keeps one thread busy across the bins it covers.
   const stall = longPolls(m, 10e6);
   assert.equal(stall.length, 1);
@@ -273,7 +273,7 @@ test('probes outside any task get a lane group of their own, nested under their 
   ]);
   const { lanes } = buildLanes(m);
   const keys = lanes.map((l) => l.key);
-  assert.deepEqual(keys, ['h:workers', 'w:0', 'h:outside', 'p:1', 'p:2', 'p:3', 'h:tasks', 't:0']);
+  assert.deepEqual(keys, ['h:threads', 'th:0', 'h:outside', 'p:1', 'p:2', 'p:3', 'h:tasks', 't:0']);
   assert.deepEqual(lanes.filter((l) => l.kind === 'probe').map((l) => l.depth), [0, 1, 0]);
   assert.ok(!buildLanes(new RunModel()).lanes.some((l) => l.key === 'h:outside'), 'no group without such probes');
 });

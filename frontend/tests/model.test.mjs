@@ -101,7 +101,7 @@ test('scheduled intervals run from the wake (or the end of the poll it came in) 
 test('worker lanes hold the slices that ran on them', () => {
   const m = storyModel();
   const lane = (w) => {
-    const c = m.workers.get(w).slices;
+    const c = m.threads.get(w).slices;
     return Array.from({ length: c.length }, (_, i) => [c.start[i], c.end[i], m.taskList[c.ref[i]].id]);
   };
   assert.deepEqual(lane(0), [
@@ -113,8 +113,8 @@ test('worker lanes hold the slices that ran on them', () => {
     [500, 700, 2],
     [1600, 2000, 1],
   ]);
-  assert.equal(m.workers.get(0).busyNs, 600);
-  assert.equal(m.workers.get(1).busyNs, 600);
+  assert.equal(m.threads.get(0).busyNs, 600);
+  assert.equal(m.threads.get(1).busyNs, 600);
 });
 
 test('summary figures', () => {
@@ -327,7 +327,7 @@ test('a poll_end with drop: true is a drop slice, not a poll', () => {
   ]);
   assert.equal(m.violations.count, 0, JSON.stringify(m.violations.messages));
   const task = m.tasks.get(1);
-  const w = m.workers.get(0);
+  const w = m.threads.get(0);
   assert.equal(m.polls, 1, 'the drop is not counted as a poll');
   assert.equal(m.drops, 1);
   assert.equal(task.polls.length, 1);

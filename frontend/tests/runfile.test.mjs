@@ -58,7 +58,7 @@ function signature(m) {
       probes: [...t.probes.values()].map((p) => [p.id, p.label, [...p.states.values()].map((s) => [s.label, s.count, s.ns])]),
       lints: t.lints,
     })),
-    workers: m.workerList.map((w) => ({ index: w.index, name: w.name, kind: w.kind, busy: w.busyNs, slices: column(w.slices), long: w.longSlices })),
+    workers: m.threadList.map((w) => ({ index: w.index, name: w.name, kind: w.kind, busy: w.busyNs, slices: column(w.slices), long: w.longSlices })),
     wakes: Array.from({ length: m.wakes.length }, (_, i) => [m.wakes.t[i], m.wakes.task[i], m.wakes.by[i], m.wakes.target[i]]),
     marks: m.marks,
     lints: m.lints,
@@ -156,7 +156,7 @@ test('a poll on no known thread has a task slice and no worker slice', () => {
     { k: 'poll_end', t: 45, task: 1, worker: 0, ready: false }, // wrong thread: a violation
   ]);
   const t = m.tasks.get(1);
-  assert.equal(m.workerList.length, 0);
+  assert.equal(m.threadList.length, 0);
   assert.deepEqual([t.polls.start[0], t.polls.end[0], t.busyNs], [10, 30, 20]);
   assert.equal(t.polls.end[1], OPEN);
   assert.equal(m.violations.count, 1);

@@ -39,6 +39,7 @@ never does. The lesson: with message passing, the channel is also the scheduler'
 who-woke-whom on the timeline is exactly who-sent-to-whom.",
     source: include_str!("actors_mpsc.rs"),
     file: "scenarios/src/actors_mpsc.rs",
+    open_futures: &["producer (unbounded)", "producer (bounded)"],
     params: &[
         ParamSpec::int("messages", 12, 1, 100, "how many Add messages each part sends"),
         ParamSpec::int("capacity", 3, 1, 64, "slots in part 2's bounded channel"),

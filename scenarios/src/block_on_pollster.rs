@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use futurescope_recorder::{AwaitPointExt, ProbeHandle, probed, site};
+use futurescope_recorder::{AwaitPointExt, LockUnpoisoned, ProbeHandle, probed, site};
 
 use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
@@ -48,6 +48,7 @@ synchronous code, `pollster::block_on` is enough; when futures depend on tokio's
 when there are many of them, you need the runtime.",
     source: include_str!("block_on_pollster.rs"),
     file: "scenarios/src/block_on_pollster.rs",
+    open_futures: &["main"],
     params: &[
         ParamSpec::int("steps", 4, 1, 10, "how many times the future waits on the timer"),
         ParamSpec::int("pause_ms", 100, 1, 200, "how long each wait lasts"),
@@ -125,7 +126,7 @@ fn start_timer_thread(ctx: &RunContext) -> (mpsc::Sender<TimerRequest>, std::thr
         for (deadline, shared) in rx {
             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
             let waker = {
-                let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let mut shared = shared.lock_unpoisoned();
                 shared.fired = true;
                 shared.waker.take()
             };
@@ -166,7 +167,7 @@ impl Future for Delay {
                 return Poll::Pending;
             }
         };
-        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shared = shared.lock_unpoisoned();
         if shared.fired {
             return Poll::Ready(());
         }

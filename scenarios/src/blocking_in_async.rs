@@ -46,6 +46,7 @@ a poll; use `spawn_blocking` (or `block_in_place`) for blocking calls, and split
 work or move it to a thread pool built for it.",
     source: include_str!("blocking_in_async.rs"),
     file: "scenarios/src/blocking_in_async.rs",
+    open_futures: &[],
     params: &[
         ParamSpec::choice(
             "variant",

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use futurescope_recorder::{RunContextGuard, StepGate, enter_as_runtime_thread, instrument};
+use futurescope_recorder::{
+    LockUnpoisoned, RunContextGuard, StepGate, Unpoisoned, enter_as_runtime_thread, instrument,
+};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
@@ -58,7 +60,7 @@ impl CancelHandle {
             gate.release();
         }
         st.notify.notify_waiters();
-        let _guard = st.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = st.lock.lock_unpoisoned();
         st.cv.notify_all();
     }
 
@@ -73,20 +75,64 @@ pub struct RunContext {
     cancel: Arc<CancelState>,
     /// Step mode: the gate every poll of the run waits at, and the scenario's clock choice.
     step: Option<(Arc<StepGate>, StepTime)>,
+    /// The run's log, when snapshots of its tasks can be taken (see `snapshot_every`).
+    log: Option<Arc<futurescope_recorder::RunLog>>,
+    /// Runtimes built here stay registered for snapshots until the run ends.
+    registrations: Mutex<Vec<futurescope_recorder::dump::RuntimeRegistration>>,
+    snapshots: Mutex<Option<futurescope_recorder::dump::IntervalGuard>>,
 }
 
 impl RunContext {
     /// A context recording into run `run`, and the handle that cancels it.
     pub fn new(run: u16) -> (RunContext, CancelHandle) {
         let cancel = Arc::new(CancelState::default());
-        (RunContext { run, cancel: cancel.clone(), step: None }, CancelHandle(cancel))
+        let ctx = RunContext {
+            run,
+            cancel: cancel.clone(),
+            log: None,
+            registrations: Mutex::new(Vec::new()),
+            snapshots: Mutex::new(None),
+            step: None,
+        };
+        (ctx, CancelHandle(cancel))
     }
 
-    /// A context for a run in step mode: every poll waits at `gate`, and runtimes are built as
-    /// `time` (the scenario's `step_time`) says. Cancelling releases the gate.
-    pub fn stepped(run: u16, gate: Arc<StepGate>, time: StepTime) -> (RunContext, CancelHandle) {
+    /// A context recording into `log`'s run; `snapshot_every` can take snapshots of it.
+    pub fn for_log(log: &Arc<futurescope_recorder::RunLog>) -> (RunContext, CancelHandle) {
+        let (mut ctx, cancel) = RunContext::new(log.id);
+        ctx.log = Some(log.clone());
+        (ctx, cancel)
+    }
+
+    /// Takes a task dump of the run every `period` (a `snapshot` event each time), until the
+    /// run ends: the await trees of futures nobody labelled, sampled over time. Each snapshot
+    /// pauses the run's workers briefly and re-polls every idle task once in tokio's trace
+    /// mode (that task is polled again for real just after), so keep the period long against
+    /// the run's own timing. Without a log (`RunContext::new`) it does nothing.
+    pub fn snapshot_every(&self, period: Duration) {
+        if let Some(log) = &self.log {
+            let guard = futurescope_recorder::dump::every(log, period);
+            *self.snapshots.lock_unpoisoned() = Some(guard);
+        }
+    }
+
+    /// Like `for_log`, for a run in step mode: every poll waits at `gate`, and runtimes are
+    /// built as `time` (the scenario's `step_time`) says. Cancelling releases the gate.
+    pub fn stepped(
+        log: &Arc<futurescope_recorder::RunLog>,
+        gate: Arc<StepGate>,
+        time: StepTime,
+    ) -> (RunContext, CancelHandle) {
         let cancel = Arc::new(CancelState { gate: Some(gate.clone()), ..CancelState::default() });
-        (RunContext { run, cancel: cancel.clone(), step: Some((gate, time)) }, CancelHandle(cancel))
+        let ctx = RunContext {
+            run: log.id,
+            cancel: cancel.clone(),
+            log: Some(log.clone()),
+            registrations: Mutex::new(Vec::new()),
+            snapshots: Mutex::new(None),
+            step: Some((gate, time)),
+        };
+        (ctx, CancelHandle(cancel))
     }
 
     /// Whether the run is in step mode.
@@ -131,11 +177,8 @@ impl RunContext {
     /// Sleeps on a plain thread; returns false (early) if the run was cancelled.
     pub fn sleep_unless_cancelled(&self, d: Duration) -> bool {
         let st = &self.cancel;
-        let guard = st.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (_guard, _) = st
-            .cv
-            .wait_timeout_while(guard, d, |_| !st.cancelled.load(Ordering::SeqCst))
-            .unwrap_or_else(|e| e.into_inner());
+        let guard = st.lock.lock_unpoisoned();
+        let (_guard, _) = st.cv.wait_timeout_while(guard, d, |_| !st.cancelled.load(Ordering::SeqCst)).unpoisoned();
         !self.is_cancelled()
     }
 
@@ -166,7 +209,17 @@ impl RunContext {
         if self.paused_clock() {
             builder.start_paused(true);
         }
-        builder.build()
+        let rt = builder.build()?;
+        let registration = futurescope_recorder::dump::register_runtime(self.run, rt.handle());
+        self.registrations.lock_unpoisoned().push(registration);
+        Ok(rt)
+    }
+
+    /// Ends snapshots of this run's runtimes (before they shut down: tokio cannot dump a runtime
+    /// that is shutting down).
+    fn end_snapshots(&self) {
+        self.snapshots.lock_unpoisoned().take();
+        self.registrations.lock_unpoisoned().clear();
     }
 
     /// Runs `main` as a task named "main" on a new observed runtime until it finishes or the run
@@ -184,6 +237,7 @@ impl RunContext {
         };
         let cancel = self.cancel.clone();
         let result = rt.block_on(async move { until_cancelled(spawn_named("main", main), cancel).await });
+        self.end_snapshots();
         self.shutdown_pass(true);
         rt.shutdown_timeout(SHUTDOWN_GRACE);
         self.shutdown_pass(false);
@@ -204,6 +258,7 @@ impl RunContext {
         let cancel = self.cancel.clone();
         let local = tokio::task::LocalSet::new();
         let result = local.block_on(&rt, async move { until_cancelled(spawn_local_named("main", main), cancel).await });
+        self.end_snapshots();
         self.shutdown_pass(true);
         drop(local);
         rt.shutdown_timeout(SHUTDOWN_GRACE);

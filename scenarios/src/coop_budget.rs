@@ -44,6 +44,7 @@ own resources; CPU-heavy code must add its own (`consume_budget`, `yield_now`) o
 `spawn_blocking`.",
     source: include_str!("coop_budget.rs"),
     file: "scenarios/src/coop_budget.rs",
+    open_futures: &["drain"],
     params: &[
         ParamSpec::int("messages", 5000, 128, 100_000, "messages queued before the drain starts"),
         ParamSpec::int("cpu_ms", 200, 20, 1000, "how long the CPU loops compute"),

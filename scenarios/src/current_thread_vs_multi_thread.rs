@@ -37,10 +37,17 @@ on a different thread from its last one (the task is `Send`, which is what makes
 jobs go on past `rounds` until some job has been seen on two workers.) \
 Compare the two marks reporting the elapsed time: with real CPU work in each turn, the pool \
 finishes sooner when the machine has idle cores to give its workers. \
+The part 2 mark says how many CPU cores the machine has. With fewer cores than `workers`, the \
+operating system takes turns between the worker threads, and a job's `work_us` of spinning can \
+then last over 10 ms of wall time because its thread was descheduled in the middle: such polls \
+are flagged `long_poll` (drawn on the job's lane; hover it), and rightly, since for that long \
+nothing else ran on that worker. They are the OS's doing, not the job's: with a free core per \
+worker there are none, and on a current_thread runtime there is one thread to deschedule. \
 The lesson: the runtime is a choice. current_thread is simpler, needs no `Send`, and is enough \
 for I/O-bound work; multi_thread buys parallelism by moving tasks between threads.",
     source: include_str!("current_thread_vs_multi_thread.rs"),
     file: "scenarios/src/current_thread_vs_multi_thread.rs",
+    open_futures: &[],
     params: &[
         ParamSpec::int("jobs", 8, 1, 32, "how many tasks run the workload"),
         ParamSpec::int("rounds", 10, 1, 50, "compute-then-sleep rounds per job"),
@@ -124,7 +131,8 @@ fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
     ctx.mark("part 1: current_thread runtime");
     ctx.block_on(Flavor::CurrentThread, "current", workload("current_thread", jobs, rounds, work))?;
 
-    ctx.mark(format!("part 2: multi_thread runtime, {workers} workers"));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ctx.mark(format!("part 2: multi_thread runtime, {workers} workers on {cores} CPU cores"));
     ctx.block_on(Flavor::MultiThread { workers }, "multi", workload("multi_thread", jobs, rounds, work))
 }
 

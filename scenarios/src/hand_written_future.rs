@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futurescope_recorder::{ProbeHandle, site};
+use futurescope_recorder::{LockUnpoisoned, ProbeHandle, Unpoisoned, site};
 
 use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
@@ -42,6 +42,7 @@ the plan is missing. Note also that a poll that finds nothing new (a spurious wa
 the newest waker again and stay in its state: the executor may hand a different waker each time.",
     source: include_str!("hand_written_future.rs"),
     file: "scenarios/src/hand_written_future.rs",
+    open_futures: &["handshake"],
     params: &[ParamSpec::int("delay_ms", 150, 1, 2000, "how long the peer thread thinks before each answer")],
     step_time: StepTime::PausedExcept(
         "the `peer` thread is a plain OS thread: it thinks `delay_ms` of real time before each \
@@ -93,7 +94,7 @@ struct LineState {
 impl Line {
     fn lock(&self) -> std::sync::MutexGuard<'_, LineState> {
         // Nothing panics while holding it; if something did, the fields are still consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock_unpoisoned()
     }
 
     fn answers(&self) -> u32 {
@@ -175,7 +176,7 @@ fn peer(line: Arc<Line>, delay: Duration) -> u32 {
     for answer in 1..=3 {
         {
             let st = line.lock();
-            let st = line.asked.wait_while(st, |s| s.waker.is_none() && !s.hung_up).unwrap_or_else(|e| e.into_inner());
+            let st = line.asked.wait_while(st, |s| s.waker.is_none() && !s.hung_up).unpoisoned();
             if st.hung_up {
                 return answer - 1;
             }
@@ -183,8 +184,7 @@ fn peer(line: Arc<Line>, delay: Duration) -> u32 {
         let waker = {
             // Think for `delay` (less if the future hangs up meanwhile), then answer.
             let st = line.lock();
-            let (mut st, _) =
-                line.asked.wait_timeout_while(st, delay, |s| !s.hung_up).unwrap_or_else(|e| e.into_inner());
+            let (mut st, _) = line.asked.wait_timeout_while(st, delay, |s| !s.hung_up).unpoisoned();
             if st.hung_up {
                 return answer - 1;
             }

@@ -42,6 +42,7 @@ for I/O-bound concurrency. Thousands of mostly idle connections become thousands
 suspended tasks and one reactor, instead of thousands of blocked threads each holding a stack.",
     source: include_str!("io_echo_server.rs"),
     file: "scenarios/src/io_echo_server.rs",
+    open_futures: &[],
     params: &[
         ParamSpec::int("clients", 32, 1, 200, "how many client connections (each needs two sockets)"),
         ParamSpec::int("rounds", 3, 1, 20, "how many lines each client sends"),

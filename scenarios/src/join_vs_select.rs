@@ -34,12 +34,26 @@ is dropping the future, at whatever await point it was. This is the \"hidden con
 the cancellation topic: any `.await` in a select! branch may be the last line of that branch \
 that ever runs, so whatever it held (a half-read buffer, a lock) is dropped there too; see \
 timeout-cancellation for data lost this way. (`join!` needs no `Send` and no spawn, but its \
-children share one task, so they never run in parallel on two workers: spawn tasks for that.)",
+children share one task, so they never run in parallel on two workers: spawn tasks for that.)
+
+Untick `labels` to run the same children as plain async fns without a single await-point \
+label (`unlabelled_chunks`, `unlabelled_connect`): no `state` events at all. The dashboard \
+then learns where each task waits from tokio's task dumps, one every `snapshot_ms`: click a \
+snapshot marker on the time axis and the `select! task` shows both children in its tree, \
+each at its `sleep(..).await` line, with tokio's `Sleep` as the leaf; in the first snapshot \
+after `child a` won, `unlabelled_connect` is gone with the task.",
     source: include_str!("join_vs_select.rs"),
     file: "scenarios/src/join_vs_select.rs",
+    open_futures: &["join! task", "select! task"],
     params: &[
         ParamSpec::int("a_ms", 40, 5, 1000, "child a: the time to read each of its three chunks"),
         ParamSpec::int("b_ms", 100, 5, 1000, "child b: the time to connect, then the time to get a response"),
+        ParamSpec::bool(
+            "labels",
+            true,
+            "label the children's await points (off: nothing but task dumps tells where they wait)",
+        ),
+        ParamSpec::int("snapshot_ms", 50, 10, 1000, "without labels: take a task dump this often"),
     ],
     step_time: StepTime::Paused,
     run,
@@ -60,9 +74,46 @@ async fn connect_and_ask(step: Duration) -> &'static str {
     "b: response"
 }
 
+/// Child a without labels: nothing in it reports where it waits.
+async fn unlabelled_chunks(chunk: Duration) -> &'static str {
+    for _ in 0..3 {
+        tokio::time::sleep(chunk).await;
+    }
+    "a: 3 chunks"
+}
+
+/// Child b without labels.
+async fn unlabelled_connect(step: Duration) -> &'static str {
+    tokio::time::sleep(step).await;
+    tokio::time::sleep(step).await;
+    "b: response"
+}
+
 fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
     let a = Duration::from_millis(params.int("a_ms") as u64);
     let b = Duration::from_millis(params.int("b_ms") as u64);
+    if !params.bool("labels") {
+        let period = Duration::from_millis(params.int("snapshot_ms") as u64);
+        ctx.snapshot_every(period);
+        return ctx.block_on(Flavor::MultiThread { workers: 2 }, "join-select", async move {
+            mark("part 1: join!(child a, child b), unlabelled");
+            let joined =
+                spawn_named("join! task", async move { tokio::join!(unlabelled_chunks(a), unlabelled_connect(b)) });
+            let (ra, rb) = joined.await.expect("the join! task does not panic");
+            mark(format!("join! returned both: {ra:?}, {rb:?}"));
+            mark("part 2: select!(child a, child b), unlabelled");
+            let selected = spawn_named("select! task", async move {
+                tokio::select! {
+                    r = unlabelled_chunks(a) => r,
+                    r = unlabelled_connect(b) => r,
+                }
+            });
+            let winner = selected.await.expect("the select! task does not panic");
+            mark(format!("select! returned {winner:?}; the other child was dropped"));
+            // One more period, so a snapshot after the select! shows the loser gone.
+            tokio::time::sleep(period * 3).await;
+        });
+    }
     ctx.block_on(Flavor::MultiThread { workers: 2 }, "join-select", async move {
         mark("part 1: join!(child a, child b)");
         let joined = spawn_named("join! task", async move {
@@ -102,6 +153,88 @@ mod tests {
         *ids.iter()
             .find(|&&f| states(ev, f)[0]["task"] == task)
             .unwrap_or_else(|| panic!("no probe {name} in task {task}"))
+    }
+
+    /// The program frames (not tokio's, std's or the recorder's) of `task` in a snapshot event.
+    fn program_frames(snap: &Value, task: u64) -> Option<Vec<(String, String, u64)>> {
+        let t = snap["tasks"].as_array()?.iter().find(|t| t["task"] == task)?;
+        Some(
+            t["frames"]
+                .as_array()?
+                .iter()
+                .map(|f| {
+                    (
+                        f["fn"].as_str().unwrap().to_owned(),
+                        f["loc"].as_str().unwrap().to_owned(),
+                        f["depth"].as_u64().unwrap(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn without_labels_snapshots_show_the_select_tasks_children_at_their_sleeps_and_then_the_loser_gone() {
+        let rec = record(
+            "join-vs-select",
+            json!({"a_ms": 300, "b_ms": 1000, "labels": false, "snapshot_ms": 50}),
+            Duration::from_secs(20),
+        );
+        rec.result.as_ref().expect("the scenario completes");
+        let ev = &rec.events;
+        assert_well_formed(ev);
+        assert!(of_kind(ev, "state").is_empty(), "no probes in this variant");
+        let select_task = task_named(ev, "select! task");
+        let select_done = first_t(ev, |e| e["k"] == "done" && e["task"] == select_task).unwrap();
+        let snaps = of_kind(ev, "snapshot");
+        assert!(snaps.iter().all(|s| s["reason"] == "interval"));
+        // A snapshot during part 2: the select! task's tree has both children, each at its sleep.
+        let src = include_str!("join_vs_select.rs");
+        let line_of = |needle: &str| src.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let (a_line, b_line) =
+            (line_of("        tokio::time::sleep(chunk).await;"), line_of("    tokio::time::sleep(step).await;"));
+        let during = snaps
+            .iter()
+            .filter(|s| s["t"].as_u64().unwrap() < select_done)
+            .find_map(|s| program_frames(s, select_task))
+            .expect("a snapshot while the select! task was waiting");
+        let at = |name: &str| {
+            during
+                .iter()
+                .find(|(f, _, _)| f.contains(name))
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name} in {during:?}"))
+        };
+        let (_, a_loc, a_depth) = at("unlabelled_chunks");
+        let (_, b_loc, b_depth) = at("unlabelled_connect");
+        assert_eq!(a_loc, format!("scenarios/src/join_vs_select.rs:{a_line}"));
+        assert!(
+            b_loc == format!("scenarios/src/join_vs_select.rs:{b_line}")
+                || b_loc == format!("scenarios/src/join_vs_select.rs:{}", b_line + 1),
+            "{b_loc}"
+        );
+        assert_eq!(a_depth, b_depth, "the two children are siblings under select!");
+        // Both children wait in tokio's Sleep (the leaf below each).
+        let snap = snaps
+            .iter()
+            .find(|s| s["t"].as_u64().unwrap() < select_done && program_frames(s, select_task).is_some())
+            .unwrap();
+        let all = snap["tasks"].as_array().unwrap().iter().find(|t| t["task"] == select_task).unwrap()["frames"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let sleeps = all
+            .iter()
+            .filter(|f| f["fn"].as_str().unwrap().contains("Sleep as core::future::future::Future>::poll"))
+            .count();
+        assert_eq!(sleeps, 2, "{all:?}");
+        // After the winner finished, the select! task and the loser inside it are gone.
+        let after: Vec<_> = snaps.iter().filter(|s| s["t"].as_u64().unwrap() > select_done).collect();
+        assert!(!after.is_empty(), "a snapshot after the select! returned");
+        for s in after {
+            assert!(program_frames(s, select_task).is_none());
+            assert!(!s.to_string().contains("unlabelled_connect"), "the loser is gone: {s}");
+        }
     }
 
     #[test]

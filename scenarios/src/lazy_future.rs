@@ -31,6 +31,7 @@ are decoupled: you choose when and where a future runs, by awaiting it, spawning
 joining it with others. That is the difference from an eager JS promise or C# Task.",
     source: include_str!("lazy_future.rs"),
     file: "scenarios/src/lazy_future.rs",
+    open_futures: &["main", "spawned say_world"],
     params: &[ParamSpec::int("delay_ms", 200, 10, 2000, "how long main works before it awaits")],
     step_time: StepTime::Paused,
     run,

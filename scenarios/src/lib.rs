@@ -65,6 +65,9 @@ pub struct Scenario {
     pub source: &'static str,
     /// The path of that file relative to the repository root (state events' `loc` use it).
     pub file: &'static str,
+    /// The task lanes (by task name) whose future rows the timeline opens by default: the
+    /// tasks the description talks about.
+    pub open_futures: &'static [&'static str],
     pub params: &'static [ParamSpec],
     /// What time it runs on in step mode, and why when that is real time.
     pub step_time: StepTime,

@@ -46,6 +46,7 @@ blocked, the forgotten task simply is not in any queue. The fix is one line in `
 `tokio::sync::Notify`), as the hand-written-future scenario does.",
     source: include_str!("lost_wakeup.rs"),
     file: "scenarios/src/lost_wakeup.rs",
+    open_futures: &["forgetful", "listener"],
     params: &[ParamSpec::int("flag_after_ms", 200, 10, 2000, "when the plain thread sets the flag the task waits for")],
     step_time: StepTime::PausedExcept(
         "the `flag setter` is a plain OS thread that sets the flag after real time; `heartbeat` \
@@ -123,6 +124,34 @@ mod tests {
 
     use crate::ScenarioError;
     use crate::testing::{query::*, record};
+
+    #[test]
+    fn the_snapshot_at_the_lint_shows_the_forgetful_future_as_the_leaf_at_its_line() {
+        // The flag comes late, so the snapshot's traced poll finds the future still pending.
+        let rec = record("lost-wakeup", json!({"flag_after_ms": 2000}), Duration::from_millis(1500));
+        let ev = &rec.events;
+        assert_well_formed(ev);
+        let forgetful = task_named(ev, "forgetful");
+        let lint_t = first_t(ev, |e| e["k"] == "lint" && e["rule"] == "lost_wake" && e["task"] == forgetful).unwrap();
+        let snap = of_kind(ev, "snapshot")
+            .into_iter()
+            .find(|s| s["reason"] == "lost_wake")
+            .expect("a snapshot when the lint fired");
+        assert!(snap["t"].as_u64().unwrap() >= lint_t);
+        let task = snap["tasks"].as_array().unwrap().iter().find(|t| t["task"] == forgetful).expect("the stuck task");
+        assert_eq!(task["state"], "idle");
+        let frames = task["frames"].as_array().unwrap();
+        let leaf = frames.last().unwrap();
+        assert_eq!(leaf["fn"], "futurescope_scenarios::lost_wakeup::FlagFuture");
+        let src = include_str!("lost_wakeup.rs");
+        let line = src.lines().position(|l| l.contains("FlagFuture { flag }.await_point")).unwrap() + 1;
+        assert_eq!(leaf["loc"], format!("scenarios/src/lost_wakeup.rs:{line}"));
+        assert_eq!(
+            frames[0]["loc"],
+            format!("scenarios/src/lost_wakeup.rs:{line}"),
+            "the task's own async block, at that await"
+        );
+    }
 
     #[test]
     fn the_forgetful_task_is_flagged_within_a_second_and_the_waiting_listener_is_not() {

@@ -44,6 +44,7 @@ branch future must be cancel safe (check the docs: `broadcast::Receiver::recv` a
 be created once outside the loop and polled by `&mut` so it survives the other branches.",
     source: include_str!("pubsub_cancellation.rs"),
     file: "scenarios/src/pubsub_cancellation.rs",
+    open_futures: &["subscriber (recv)", "subscriber (recv_two)"],
     params: &[
         ParamSpec::int("messages", 30, 2, 100, "how many messages the publisher sends before shutdown"),
         ParamSpec::int("publish_ms", 10, 1, 50, "pause between two messages"),

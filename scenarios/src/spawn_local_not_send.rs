@@ -48,6 +48,7 @@ switch to `Arc` and a `Mutex` to make the state `Send`, or keep the whole task o
 with `spawn_local`, as here, and keep the cheaper `Rc` and `RefCell`.",
     source: include_str!("spawn_local_not_send.rs"),
     file: "scenarios/src/spawn_local_not_send.rs",
+    open_futures: &[],
     params: &[
         ParamSpec::int("guests", 3, 1, 20, "how many local tasks share the Rc"),
         ParamSpec::int("rounds", 3, 1, 10, "how many times each guest writes and sleeps"),

@@ -49,6 +49,7 @@ tutorial recommends it for short critical sections); to hold a lock across an `.
 an async mutex, or better, restructure so you do not need to.",
     source: include_str!("std_mutex_across_await.rs"),
     file: "scenarios/src/std_mutex_across_await.rs",
+    open_futures: &["client 1", "client 2", "client 3"],
     params: &[
         ParamSpec::choice(
             "variant",

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use futurescope_recorder::{Recorder, RunLog};
+use futurescope_recorder::{Recorder, RunLog, WireEvent};
 use serde_json::Value;
 
 use crate::{Params, RunContext, ScenarioError};
@@ -22,6 +22,9 @@ pub fn install_recorder() {
 pub struct Recording {
     pub log: Arc<RunLog>,
     pub result: Result<(), ScenarioError>,
+    /// The run's events, typed.
+    pub wire: Vec<WireEvent<'static>>,
+    /// The same events as JSON values, as a client reads them (what the signatures index).
     pub events: Vec<Value>,
 }
 
@@ -33,7 +36,7 @@ pub fn record(name: &str, params: Value, limit: Duration) -> Recording {
     let params = Params::validate(scenario.params, &params).expect("test parameters are valid");
     let recorder = Recorder::global();
     let log = recorder.begin_run();
-    let (ctx, cancel) = RunContext::new(log.id);
+    let (ctx, cancel) = RunContext::for_log(&log);
     let watchdog = std::thread::spawn({
         let cancel = cancel.clone();
         move || {
@@ -48,8 +51,18 @@ pub fn record(name: &str, params: Value, limit: Duration) -> Recording {
     cancel.cancel();
     watchdog.join().expect("watchdog thread does not panic");
     recorder.finish_run(&log);
-    let events = log.to_json_values();
-    Recording { log, result, events }
+    let wire = log.events();
+    let events = wire.iter().map(wire_json).collect();
+    Recording { log, result, wire, events }
+}
+
+/// `ev` as a client reads it, after checking that the JSON parses back into the same event
+/// (so every scenario test also checks the wire model on a real run).
+fn wire_json(ev: &WireEvent<'static>) -> Value {
+    let text = ev.to_json();
+    let back: WireEvent<'_> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text} does not parse back: {e}"));
+    assert_eq!(&back, ev, "{text} does not round-trip");
+    serde_json::from_str(&text).expect("a wire event is JSON")
 }
 
 /// Helpers for asserting a signature over wire events.

@@ -43,6 +43,7 @@ before wrapping a future in `timeout` or a `select!` branch, ask what it holds a
 `.await`, and keep anything that must survive outside it.",
     source: include_str!("timeout_cancellation.rs"),
     file: "scenarios/src/timeout_cancellation.rs",
+    open_futures: &["cancel-unsafe copy", "cancel-safe copy"],
     params: &[
         ParamSpec::choice(
             "variant",

@@ -8,12 +8,14 @@
 //!   can for a while, and one real WebSocket client on loopback counting what it receives.
 //!
 //! - `probe`: the cost of an await-point probe per poll.
+//! - `snapshot`: what one task dump costs (workers paused, symbols resolved) at 10 and 10,000 tasks.
 //! - `soak`: every scenario in a loop with a small memory budget; memory must stay flat.
 //!
 //! These are benchmarks, not tests: they print figures; `--json` prints one JSON line.
 
 mod overhead;
 mod probe;
+mod snapshot;
 mod soak;
 mod stream;
 
@@ -39,6 +41,8 @@ enum Command {
     Soak(soak::Args),
     /// What an await-point probe costs per poll.
     Probe(probe::Args),
+    /// What one task dump (snapshot) costs.
+    Snapshot(snapshot::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::OverheadChild(args) => overhead::child(args),
         Command::Stream(args) => stream::run(args),
         Command::Probe(args) => probe::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
         Command::Soak(args) => {
             if !soak::run(args) {
                 eprintln!("soak: memory grew or a run failed");

@@ -40,6 +40,7 @@ static FIREHOSE: Scenario = Scenario {
     description: "A benchmark workload, not a lesson.",
     source: "",
     file: "backend/bench/src/stream.rs",
+    open_futures: &[],
     params: &[
         ParamSpec::int("seconds", 10, 1, 120, "how long"),
         ParamSpec::int("tasks", 64, 1, 10_000, "tasks"),

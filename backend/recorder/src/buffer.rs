@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::record::{RawRecord, Record, RecordKind};
+use crate::sync::LockUnpoisoned;
 
 /// Bytes per chunk: one 2 MiB huge page where the kernel allows it (one page fault per chunk
 /// instead of 512: the first write to each page of a fresh chunk happens on the hot path).
@@ -58,7 +59,7 @@ pub(crate) fn set_limits(max_chunks: usize, warm_chunks: usize) {
 }
 
 fn pool() -> MutexGuard<'static, Vec<Arc<Chunk>>> {
-    POOL.lock().unwrap_or_else(|e| e.into_inner())
+    POOL.lock_unpoisoned()
 }
 
 /// A chunk for a thread to write into: a warm one from the pool if there is one.
@@ -297,7 +298,7 @@ pub(crate) struct HandOff {
 impl ThreadShared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, HandOff> {
         // A poisoned hand-off only means a thread panicked between two plain field updates.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock_unpoisoned()
     }
 }
 
@@ -307,11 +308,11 @@ static NEXT_THREAD_INDEX: AtomicUsize = AtomicUsize::new(1);
 
 pub(crate) fn registered_threads(out: &mut Vec<Arc<ThreadShared>>) {
     out.clear();
-    out.extend(THREADS.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+    out.extend(THREADS.lock_unpoisoned().iter().cloned());
 }
 
 pub(crate) fn forget_thread(index: u32) {
-    THREADS.lock().unwrap_or_else(|e| e.into_inner()).retain(|t| t.index != index);
+    THREADS.lock_unpoisoned().retain(|t| t.index != index);
 }
 
 /// The producer side, owned by one thread.
@@ -341,7 +342,7 @@ impl ThreadBuffer {
             handing_off_since: AtomicU64::new(u64::MAX),
             side: Mutex::new(Vec::new()),
         });
-        THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(shared.clone());
+        THREADS.lock_unpoisoned().push(shared.clone());
         ThreadBuffer { shared, current, len: 0, starved_for: 0, next_side_seq: 1 }
     }
 
@@ -382,7 +383,7 @@ impl ThreadBuffer {
     pub(crate) fn push_side(&mut self, entry: SideEntry) -> u32 {
         let seq = self.next_side_seq;
         self.next_side_seq = self.next_side_seq.wrapping_add(1);
-        self.shared.side.lock().unwrap_or_else(|e| e.into_inner()).push((seq, entry));
+        self.shared.side.lock_unpoisoned().push((seq, entry));
         seq
     }
 
@@ -437,7 +438,7 @@ mod tests {
 
     #[test]
     fn records_beyond_the_budget_are_dropped_counted_and_recording_resumes() {
-        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = SERIAL.lock_unpoisoned();
         // Relative to what other tests in this process may hold.
         let before = ALLOCATED_CHUNKS.load(Ordering::Relaxed);
         set_limits(before + 2, 0);
@@ -471,7 +472,7 @@ mod tests {
 
     #[test]
     fn the_warm_pool_is_filled_used_and_not_counted_as_backlog() {
-        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = SERIAL.lock_unpoisoned();
         let before = ALLOCATED_CHUNKS.load(Ordering::Relaxed);
         set_limits(before + 8, 3);
         prefill_pool();

@@ -45,7 +45,7 @@ impl SpawnFieldsVisitor {
         let kind = match self.info.kind.as_str() {
             "blocking" if self.func.starts_with("tokio::runtime::") => TaskSpanKind::Ignored,
             "blocking" => TaskSpanKind::Blocking,
-            "block_on" => TaskSpanKind::Ignored,
+            "block_on" => TaskSpanKind::BlockOn,
             _ => TaskSpanKind::Async,
         };
         (self.task_id, kind, self.info)
@@ -55,11 +55,14 @@ impl SpawnFieldsVisitor {
 /// How the recorder treats a task span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TaskSpanKind {
-    /// Polled by the scheduler: polls come from the runtime's poll hooks.
+    /// Polled by the scheduler: polls come from the runtime's poll hooks, or from tracing.
     Async,
     /// A `spawn_blocking` closure: its one run is the span's enter/exit.
     Blocking,
-    /// A runtime's worker thread or a `block_on`: not a task of the program.
+    /// A future run by `block_on`: a task to tokio-console, and to the recorder when polls
+    /// are taken from tracing (`capture::set_tracing_polls`).
+    BlockOn,
+    /// A runtime's worker thread: not a task of the program.
     Ignored,
 }
 

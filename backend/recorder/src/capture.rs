@@ -18,12 +18,66 @@
 //! `poll_start` is published as soon as the poll begins (so a long poll shows while it runs);
 //! `poll_end` waits for the hook's end, when `ready` is known. Blocking-pool tasks have no poll
 //! hooks: their single run is the enter/exit of their span.
+//!
+//! Without poll hooks (a runtime the program built itself, or a `block_on` future, which tokio
+//! never calls the hooks for), polls come from tokio's tracing alone, when that is switched on
+//! (`set_tracing_polls`, done by `futurescope::init`): every enter of a task span is published
+//! as a *tentative* `poll_start`, every exit as a tentative `poll_end`, and the span's close as
+//! `Closed`. Which enter was only the drop of the future is known only after it, from what
+//! follows on the same thread, so the collector decides that (`collector::classify`). A thread
+//! whose poll hooks have fired once uses the hooks from then on.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::buffer::{SideEntry, SpawnInfo, ThreadBuffer};
 use crate::clock;
-use crate::record::{FLAG_BY_REF, FLAG_DROP, FLAG_READY, Outcome, RawRecord, RecordKind};
+use crate::record::{
+    FLAG_BY_REF, FLAG_DROP, FLAG_PANICKED, FLAG_READY, FLAG_TENTATIVE, Outcome, RawRecord, RecordKind,
+};
+
+/// Whether polls are also taken from tracing alone, where no poll hooks fire (see the module
+/// documentation). Off in the dashboard binary, whose scenarios' runtimes all have hooks.
+static TRACING_POLLS: AtomicBool = AtomicBool::new(false);
+
+/// Switches polls from tracing alone (and `block_on` futures as tasks) on or off.
+pub fn set_tracing_polls(on: bool) {
+    TRACING_POLLS.store(on, Ordering::Relaxed);
+}
+
+pub(crate) fn tracing_polls() -> bool {
+    TRACING_POLLS.load(Ordering::Relaxed)
+}
+
+/// What a span is to the recorder, as `span_enter` / `span_exit` / `span_closed` ask for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanTask {
+    /// Not a task of the program.
+    None,
+    /// A task the scheduler polls.
+    Async(u64),
+    /// A `spawn_blocking` closure.
+    Blocking(u64),
+    /// A future run by `Runtime::block_on` (or `Handle::block_on`).
+    BlockOn(u64),
+}
+
+/// How this thread's polls are found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PollSource {
+    /// Not known yet: tracing alone, if switched on.
+    Unknown,
+    /// Poll hooks fired here: they bound each poll.
+    Hooks,
+    /// Poll hooks fired, but the after-poll hook stopped firing (the program replaced it):
+    /// tracing alone, whatever the global switch says.
+    Tracing,
+}
+
+/// How deep tracing-only polls may nest (a `LocalSet` inside a `block_on`) and still restore
+/// the task that was current.
+const NEST: usize = 4;
+use crate::sync::LockUnpoisoned;
 
 #[derive(Default)]
 struct PollWindow {
@@ -54,6 +108,12 @@ struct Capture {
     deferred: [(RecordKind, u64); DEFERRED],
     deferred_len: usize,
     buffer: Option<ThreadBuffer>,
+    source: PollSource,
+    /// Whether this thread's lane has been given its runtime and worker index.
+    named: bool,
+    /// Tasks current before each open tracing-only poll.
+    outer: [u64; NEST],
+    depth: usize,
 }
 
 thread_local! {
@@ -64,10 +124,52 @@ thread_local! {
         deferred: [(RecordKind::Empty, 0); DEFERRED],
         deferred_len: 0,
         buffer: None,
+        source: PollSource::Unknown,
+        named: false,
+        outer: [0; NEST],
+        depth: 0,
     }) };
 }
 
 impl Capture {
+    /// Publishes the poll a hook window `w` bounded: its end (`ready` if tokio's terminate hook
+    /// fired in it, `drop` if the window only dropped the future) and the task's end.
+    fn end_window(&mut self, w: &PollWindow) {
+        let task = w.task;
+        if w.enters == 0 {
+            // The task span was disabled: the hook window is the best bound we have.
+            self.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
+        }
+        let dropped_only = w.terminated && w.enters == 1;
+        let mut flags = 0;
+        if w.terminated {
+            flags |= FLAG_READY;
+        }
+        if dropped_only {
+            flags |= FLAG_DROP;
+        }
+        let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
+        self.push(RecordKind::PollEnd, end, task, 0, 0, flags);
+        if w.terminated {
+            let outcome = if dropped_only {
+                Outcome::Cancelled
+            } else if w.panicked {
+                Outcome::Panicked
+            } else {
+                Outcome::Completed
+            };
+            self.push(RecordKind::Done, end, task, 0, 0, outcome as u8);
+        }
+        self.poll_published();
+    }
+
+    /// The poll whose end `span_exit` held back (`pending_since`) is published.
+    fn poll_published(&self) {
+        if let Some(b) = &self.buffer {
+            b.shared.pending_since.store(u64::MAX, Ordering::Release);
+        }
+    }
+
     #[inline]
     fn push(&mut self, kind: RecordKind, t: u64, task: u64, a: u64, b: u32, flags: u8) {
         self.push_raw(RawRecord { t, task, a, b, run: self.run, kind, flags });
@@ -140,7 +242,7 @@ pub(crate) fn set_thread_role(role: u8) {
 pub fn set_thread_label(label: &str) {
     with(|c| {
         let b = c.buffer.get_or_insert_with(ThreadBuffer::register);
-        *b.shared.name.lock().unwrap_or_else(|e| e.into_inner()) = label.to_owned();
+        *b.shared.name.lock_unpoisoned() = label.to_owned();
     });
 }
 
@@ -158,6 +260,29 @@ pub fn current_task() -> Option<u64> {
 #[inline]
 pub(crate) fn poll_hook_start(task: u64) {
     with(|c| {
+        if c.window.active {
+            // The last window never closed: the after-poll hook was replaced (a program set
+            // its own after ours). If tokio's terminate hook fired in it, that poll was the
+            // task's last and the window says all there is; otherwise the poll ends where its
+            // span was left, and the collector decides what it was. From now on this thread's
+            // polls come from tracing.
+            let w = std::mem::take(&mut c.window);
+            if w.terminated {
+                c.end_window(&w);
+            } else {
+                if w.enters > 0 {
+                    let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
+                    c.push(RecordKind::PollEnd, end, w.task, 0, 0, FLAG_TENTATIVE);
+                }
+                c.poll_published();
+            }
+            c.source = PollSource::Tracing;
+            c.current_task = 0;
+        }
+        if c.source == PollSource::Tracing {
+            return;
+        }
+        c.source = PollSource::Hooks;
         c.window = PollWindow { active: true, task, ..PollWindow::default() };
         c.current_task = task;
     });
@@ -171,33 +296,7 @@ pub(crate) fn poll_hook_end(task: u64) {
         if !w.active || w.task != task {
             return;
         }
-        if w.enters == 0 {
-            // The task span was disabled: the hook window is the best bound we have.
-            c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
-        }
-        let dropped_only = w.terminated && w.enters == 1;
-        let mut flags = 0;
-        if w.terminated {
-            flags |= FLAG_READY;
-        }
-        if dropped_only {
-            flags |= FLAG_DROP;
-        }
-        let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
-        c.push(RecordKind::PollEnd, end, task, 0, 0, flags);
-        if w.terminated {
-            let outcome = if dropped_only {
-                Outcome::Cancelled
-            } else if w.panicked {
-                Outcome::Panicked
-            } else {
-                Outcome::Completed
-            };
-            c.push(RecordKind::Done, end, task, 0, 0, outcome as u8);
-        }
-        if let Some(b) = &c.buffer {
-            b.shared.pending_since.store(u64::MAX, std::sync::atomic::Ordering::Release);
-        }
+        c.end_window(&w);
     });
 }
 
@@ -249,9 +348,9 @@ pub(crate) fn inner_cancelled(task: u64) {
 // ---- tracing callbacks ---------------------------------------------------------------------
 
 /// Runs `in_window` when a poll window is open on this thread (the span is the polled task's
-/// or one inside it); otherwise returns the blocking task `blocking()` names, 0 for none.
+/// or one inside it); otherwise returns what `lookup()` says the span is.
 #[inline]
-fn in_window_or_blocking(in_window: impl FnOnce(&mut Capture), blocking: impl FnOnce() -> u64) -> u64 {
+fn in_window_or_lookup(in_window: impl FnOnce(&mut Capture), lookup: impl FnOnce() -> SpanTask) -> SpanTask {
     let outside_window = with(|c| {
         if !c.window.active {
             return true;
@@ -259,14 +358,46 @@ fn in_window_or_blocking(in_window: impl FnOnce(&mut Capture), blocking: impl Fn
         in_window(c);
         false
     });
-    if outside_window == Some(true) { blocking() } else { 0 }
+    if outside_window == Some(true) { lookup() } else { SpanTask::None }
 }
 
-/// A span was entered. `blocking` tells (only when asked: it may cost a lookup) the task id when
-/// the span is a blocking-pool task's (which has no poll hooks), else 0.
+/// Whether a span enter or exit outside a poll window is a tracing-only poll here.
+fn polls_from_tracing(c: &Capture, block_on: bool) -> bool {
+    match c.source {
+        PollSource::Tracing => true,
+        // Hooks never fire for a `block_on` future.
+        PollSource::Hooks => block_on && tracing_polls(),
+        PollSource::Unknown => tracing_polls(),
+    }
+}
+
+/// Gives this runtime thread's lane its runtime and worker index (tokio names every worker
+/// `tokio-runtime-worker`), keeping a name the program chose.
+fn name_thread(c: &mut Capture) {
+    c.named = true;
+    let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+    let rt = handle.id();
+    let thread = std::thread::current();
+    let own = thread.name().filter(|n| !matches!(*n, "tokio-runtime-worker" | "tokio-rt-worker"));
+    let place = match tokio::runtime::worker_index() {
+        Some(i) => format!("runtime {rt} worker {i}"),
+        None if own.is_some() => format!("runtime {rt}"),
+        None => format!("runtime {rt} blocking"),
+    };
+    let label = match own {
+        Some(name) => format!("{name} ({place})"),
+        None => place,
+    };
+    let b = c.buffer.get_or_insert_with(ThreadBuffer::register);
+    *b.shared.name.lock_unpoisoned() = label;
+    b.shared.role.store(crate::buffer::ROLE_RUNTIME, Ordering::Relaxed);
+}
+
+/// A span was entered. `lookup` tells (only when asked: it may cost a lookup) what the span is,
+/// when no poll window is open.
 #[inline]
-pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
-    let blocking = in_window_or_blocking(
+pub(crate) fn span_enter(span: u64, lookup: impl FnOnce() -> SpanTask) {
+    let what = in_window_or_lookup(
         |c| {
             c.window.enters = c.window.enters.saturating_add(1);
             if c.window.enters == 1 {
@@ -274,20 +405,41 @@ pub(crate) fn span_enter(span: u64, blocking: impl FnOnce() -> u64) {
                 c.push(RecordKind::PollStart, clock::ticks(), c.window.task, 0, 0, 0);
             }
         },
-        blocking,
+        lookup,
     );
-    if blocking == 0 {
-        return;
+    match what {
+        SpanTask::None => {}
+        SpanTask::Blocking(task) => {
+            with(|c| {
+                if !c.named && tracing_polls() {
+                    name_thread(c);
+                }
+                c.current_task = task;
+                c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
+            });
+        }
+        SpanTask::Async(task) | SpanTask::BlockOn(task) => {
+            with(|c| {
+                if !polls_from_tracing(c, matches!(what, SpanTask::BlockOn(_))) {
+                    return;
+                }
+                if !c.named {
+                    name_thread(c);
+                }
+                if c.depth < NEST {
+                    c.outer[c.depth] = c.current_task;
+                }
+                c.depth += 1;
+                c.current_task = task;
+                c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, FLAG_TENTATIVE);
+            });
+        }
     }
-    with(|c| {
-        c.current_task = blocking;
-        c.push(RecordKind::PollStart, clock::ticks(), blocking, 0, 0, 0);
-    });
 }
 
 #[inline]
-pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
-    let blocking = in_window_or_blocking(
+pub(crate) fn span_exit(span: u64, lookup: impl FnOnce() -> SpanTask) {
+    let what = in_window_or_lookup(
         |c| {
             if c.window.span == span && c.window.exit_t == 0 {
                 c.window.exit_t = clock::ticks();
@@ -300,21 +452,48 @@ pub(crate) fn span_exit(span: u64, blocking: impl FnOnce() -> u64) {
                 }
             }
         },
-        blocking,
+        lookup,
     );
-    if blocking == 0 {
-        return;
-    }
-    with(|c| {
-        if c.current_task != blocking {
-            return;
+    match what {
+        SpanTask::None => {}
+        SpanTask::Blocking(blocking) => {
+            with(|c| {
+                if c.current_task != blocking {
+                    return;
+                }
+                // `current_task` stays set until tokio's terminate hook: the wake of the JoinHandle
+                // happens between the two, and is the blocking task's doing.
+                let t = clock::ticks();
+                let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
+                c.push(RecordKind::PollEnd, t, blocking, 0, 0, FLAG_READY);
+                c.push(RecordKind::Done, t, blocking, 0, 0, outcome as u8);
+            });
         }
-        // `current_task` stays set until tokio's terminate hook: the wake of the JoinHandle
-        // happens between the two, and is the blocking task's doing.
-        let t = clock::ticks();
-        let outcome = if std::thread::panicking() { Outcome::Panicked } else { Outcome::Completed };
-        c.push(RecordKind::PollEnd, t, blocking, 0, 0, FLAG_READY);
-        c.push(RecordKind::Done, t, blocking, 0, 0, outcome as u8);
+        SpanTask::Async(task) | SpanTask::BlockOn(task) => {
+            with(|c| {
+                if c.depth == 0 || c.current_task != task {
+                    return;
+                }
+                let flags = FLAG_TENTATIVE | if std::thread::panicking() { FLAG_PANICKED } else { 0 };
+                c.push(RecordKind::PollEnd, clock::ticks(), task, 0, 0, flags);
+                c.depth -= 1;
+                c.current_task = if c.depth < NEST { c.outer[c.depth] } else { 0 };
+            });
+        }
+    }
+}
+
+/// A task's span closed: with tracing-only polls, the task is gone.
+pub(crate) fn span_closed(what: SpanTask) {
+    let (task, block_on) = match what {
+        SpanTask::Async(task) => (task, false),
+        SpanTask::BlockOn(task) => (task, true),
+        SpanTask::None | SpanTask::Blocking(_) => return,
+    };
+    with(|c| {
+        if polls_from_tracing(c, block_on) {
+            c.push(RecordKind::Closed, clock::ticks(), task, 0, 0, 0);
+        }
     });
 }
 
@@ -369,9 +548,16 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
 /// Records that probe `future` entered `state` at `site` (0: none), for the task being polled;
 /// `parent` is the enclosing probe of a starting one (0: none).
 #[inline]
-pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64) {
+/// Records probe `future`'s `state` in the task being polled on this thread, or, outside any
+/// poll, in `fallback_task` (0: none): a probe dropped while its task is not being polled (an
+/// aborted task's future dropped at runtime shutdown) still belongs to the task that polled it.
+pub(crate) fn probe_state(future: u64, state: u8, site: u32, parent: u64, fallback_task: u64) {
+    if crate::dump::tracing() {
+        // A traced poll (a snapshot) runs outside any task's poll window: not a state change.
+        return;
+    }
     with(|c| {
-        let task = c.current_task;
+        let task = if c.current_task != 0 { c.current_task } else { fallback_task };
         let t = clock::ticks();
         let rec = RawRecord { t, task, a: future, b: site, run: c.run, kind: RecordKind::State, flags: state };
         if parent == 0 {

@@ -18,10 +18,14 @@ use std::time::{Duration, Instant};
 use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
 use crate::capture::SPAN_ID_FLAG;
 use crate::clock;
+use crate::event::{LaneKind, Snapshot, Stored, StoredEvent, WakeOp};
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
-use crate::log::{EventKind, Lane, RunLog, RunLogInner, StoredEvent, TaskFlags};
-use crate::record::{ProbeState, Record, RecordKind};
+use crate::log::{RunLog, RunLogInner, TaskFlags, ThreadLane};
+use crate::record::{
+    FLAG_BY_REF, FLAG_DROP, FLAG_PANICKED, FLAG_READY, FLAG_TENTATIVE, Outcome, ProbeState, Record, RecordKind,
+};
+use crate::sync::{LockUnpoisoned, Unpoisoned};
 
 /// How far behind "now" a regular drain stops: longer than a thread is likely to be
 /// descheduled between reading the clock and publishing its record on a loaded machine (10 ms
@@ -31,6 +35,11 @@ const HOLD_NS: u64 = 50_000_000;
 const TICK: Duration = Duration::from_millis(5);
 /// How long a drain may wait for a core to be free (see `Collector::run`).
 const MAX_DEFER: Duration = Duration::from_millis(200);
+/// How long past the horizon a tentative poll's end waits for what follows it on its thread
+/// (see `classify`): the drop of a future follows its last poll at once, so this only matters
+/// for a thread preempted right there; a thread that parked after a poll is not waited for
+/// longer than this.
+const TENTATIVE_GRACE_NS: u64 = 20_000_000;
 
 /// Recorder settings, fixed when it starts.
 #[derive(Clone, Debug)]
@@ -62,12 +71,16 @@ struct Shared {
     /// done), while other runs' recent records are still held back to keep their order.
     finishing: Mutex<Vec<u16>>,
     next_run: AtomicU16,
+    /// The run that records from threads working for no run go to (0: none; they are dropped).
+    default_run: AtomicU16,
     flush: Mutex<FlushState>,
     flushed: Condvar,
     wake: Condvar,
     stop: AtomicBool,
     /// Set once the collector has faulted in the warm part of the buffers.
     warm: AtomicBool,
+    /// Snapshots handed over by `Recorder::push_snapshot`: (run, clock::now() when taken, it).
+    snapshots: Mutex<Vec<(u16, u64, Snapshot)>>,
     config: RecorderConfig,
 }
 
@@ -96,11 +109,13 @@ impl Recorder {
             runs: Mutex::new(HashMap::new()),
             finishing: Mutex::new(Vec::new()),
             next_run: AtomicU16::new(1),
+            default_run: AtomicU16::new(0),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
             warm: AtomicBool::new(false),
+            snapshots: Mutex::new(Vec::new()),
             config,
         });
         let for_thread = shared.clone();
@@ -117,9 +132,15 @@ impl Recorder {
         self.shared.warm.load(Ordering::Acquire)
     }
 
+    /// When the lint rules fire for the runs this recorder starts (the `long_poll` threshold is
+    /// also the dashboard's default stall highlight).
+    pub fn lint_thresholds(&self) -> LintThresholds {
+        self.shared.config.lints
+    }
+
     /// Starts recording a run; threads put in its context (see `runtime::instrument`) record into it.
     pub fn begin_run(&self) -> Arc<RunLog> {
-        let mut runs = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runs = self.shared.runs.lock_unpoisoned();
         let id = loop {
             let id = self.shared.next_run.fetch_add(1, Ordering::Relaxed);
             if id != 0 && !runs.contains_key(&id) {
@@ -132,33 +153,52 @@ impl Recorder {
         log
     }
 
+    /// Makes `run` the run of every thread that works for no run (a program recording itself:
+    /// its runtimes have no hooks that would say which run they work for). 0 undoes it.
+    pub fn set_default_run(&self, run: u16) {
+        self.shared.default_run.store(run, Ordering::Relaxed);
+    }
+
+    /// Records `snapshot` (what every live task of run `run` is doing now) as a `snapshot`
+    /// event of that run. It takes its place among the run's other events by time, like a
+    /// thread's record. Returns its `t` (ns since the run began), or `None` when `run` is not
+    /// being recorded (never begun, or finished).
+    pub fn push_snapshot(&self, run: u16, snapshot: Snapshot) -> Option<u64> {
+        let start = self.shared.runs.lock_unpoisoned().get(&run)?.start;
+        let now = clock::now();
+        self.shared.snapshots.lock_unpoisoned().push((run, now, snapshot));
+        self.shared.wake.notify_one();
+        Some(now.saturating_sub(start))
+    }
+
     /// Waits for a drain that hands over every record of the runs being finished (see
     /// `finish_run`); other runs' most recent records may still be held back for ordering.
     pub fn flush(&self) {
-        let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.shared.flush.lock_unpoisoned();
         st.requested += 1;
         let want = st.requested;
         self.shared.wake.notify_one();
         while st.completed < want {
-            st = self.shared.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.shared.flushed.wait(st).unpoisoned();
         }
     }
 
     /// Ends a run: flushes, applies end-of-run lints, marks the log finished and stops routing
     /// records to it (records arriving later for it are discarded).
     pub fn finish_run(&self, log: &RunLog) {
-        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).push(log.id);
+        self.shared.finishing.lock_unpoisoned().push(log.id);
         self.flush();
-        self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).retain(|&r| r != log.id);
+        self.shared.finishing.lock_unpoisoned().retain(|&r| r != log.id);
         let now = clock::now().saturating_sub(log.start);
         {
             let mut inner = log.lock();
             let mut findings = Vec::new();
             inner.lints.finish(now, &mut findings);
             store_findings(&mut inner, findings);
+            inner.store_due_snapshots(None);
             inner.finished = true;
         }
-        self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).remove(&log.id);
+        self.shared.runs.lock_unpoisoned().remove(&log.id);
     }
 }
 
@@ -169,20 +209,17 @@ impl Drop for Recorder {
     }
 }
 
-fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) {
+/// Stores lint findings; true if one was a `lost_wake` (a snapshot shows where that task is stuck).
+fn store_findings(inner: &mut RunLogInner, findings: Vec<Finding>) -> bool {
+    let mut lost_wake = false;
     for f in findings {
+        lost_wake |= f.rule == crate::lint::LintRule::LostWake;
         let idx = inner.push_string(f.detail);
-        let since = f.since.map_or(0, |s| s + 1);
-        inner.events.push(StoredEvent {
-            t: f.t,
-            task: f.task,
-            a: since,
-            b: idx,
-            kind: EventKind::Lint,
-            flags: f.rule as u8,
-        });
+        let task = (f.task != 0).then_some(f.task);
+        inner.events.push(StoredEvent::new(f.t, Stored::Lint { task, since: f.since, detail: idx, rule: f.rule }));
         inner.counts.events += 1;
     }
+    lost_wake
 }
 
 /// The collector's CPU priority. It is background work: while the buffers have room it runs
@@ -265,7 +302,12 @@ struct Collector {
     /// Lane name and role of each thread seen (refreshed every drain: a run may label a thread).
     thread_info: IdMap<u32, (String, u8)>,
     side: HashMap<(u32, u64), SideEntry>,
+    /// Snapshots taken over from `Shared::snapshots`, by the sequence number their record carries.
+    snapshots: IdMap<u64, Snapshot>,
+    next_snapshot: u64,
     task_run: IdMap<u64, u16>,
+    /// A `lost_wake` was found while storing the current run's records (it gets a snapshot).
+    lost_wake: bool,
     /// Registry span id -> task id, from spawn records (layer mode only).
     span_task: IdMap<u64, u64>,
     batch: Vec<Record>,
@@ -288,7 +330,10 @@ impl Collector {
             cursors: HashMap::new(),
             thread_info: IdMap::default(),
             side: HashMap::new(),
+            snapshots: IdMap::default(),
+            next_snapshot: 0,
             task_run: IdMap::default(),
+            lost_wake: false,
             span_task: IdMap::default(),
             batch: Vec::new(),
             held: Vec::new(),
@@ -308,9 +353,9 @@ impl Collector {
         self.shared.warm.store(true, Ordering::Release);
         loop {
             let target = {
-                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let st = self.shared.flush.lock_unpoisoned();
                 let st = if st.requested == st.completed {
-                    self.shared.wake.wait_timeout(st, TICK).unwrap_or_else(|e| e.into_inner()).0
+                    self.shared.wake.wait_timeout(st, TICK).unpoisoned().0
                 } else {
                     st
                 };
@@ -320,7 +365,7 @@ impl Collector {
                 return;
             }
             let forced = {
-                let st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let st = self.shared.flush.lock_unpoisoned();
                 st.completed < target
             };
             // While every core is busy the drain waits, up to `MAX_DEFER` (unless asked for, or
@@ -347,7 +392,7 @@ impl Collector {
                 priority = wanted;
             }
             if forced {
-                let mut st = self.shared.flush.lock().unwrap_or_else(|e| e.into_inner());
+                let mut st = self.shared.flush.lock_unpoisoned();
                 st.completed = st.completed.max(target);
                 self.shared.flushed.notify_all();
             }
@@ -388,7 +433,7 @@ impl Collector {
                 let read = chunk.published_from(from, thread.index, &mut self.batch);
                 *cursor = Cursor { chunk: ptr, read };
             }
-            let side = std::mem::take(&mut *thread.side.lock().unwrap_or_else(|e| e.into_inner()));
+            let side = std::mem::take(&mut *thread.side.lock_unpoisoned());
             for (seq, entry) in side {
                 self.side.insert((thread.index, u64::from(seq)), entry);
             }
@@ -396,7 +441,7 @@ impl Collector {
             if dropped > 0 {
                 *self.dropped.entry(thread.last_run.load(Ordering::Relaxed)).or_default() += dropped;
             }
-            let name = thread.name.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let name = thread.name.lock_unpoisoned().clone();
             self.thread_info.insert(thread.index, (name, thread.role.load(Ordering::Relaxed)));
             if closed {
                 // Its last records were read above; it will write no more.
@@ -419,20 +464,44 @@ impl Collector {
         for rec in &mut self.batch[first_new..] {
             rec.t = clock::ticks_to_ns(rec.t);
         }
+        for (run, t, snapshot) in std::mem::take(&mut *self.shared.snapshots.lock_unpoisoned()) {
+            self.next_snapshot += 1;
+            self.snapshots.insert(self.next_snapshot, snapshot);
+            self.batch.push(Record { t, run, kind: RecordKind::Snapshot, c: self.next_snapshot, ..Record::default() });
+        }
         self.batch.sort_by_key(|r| r.t);
         // Everything up to `horizon` is final: no thread can still publish an earlier record.
         // Later records wait for the next drain, except, in a flush, those of the runs being
         // finished (their threads have stopped, so nothing earlier can come).
-        let horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
+        let mut horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
+        if let Some(waiting) = classify(&mut self.batch, now.saturating_sub(HOLD_NS + TENTATIVE_GRACE_NS)) {
+            horizon = horizon.min(waiting.saturating_sub(1));
+        }
         let keep_from = self.batch.partition_point(|r| r.t <= horizon);
-        let finishing: Vec<u16> =
-            if forced { self.shared.finishing.lock().unwrap_or_else(|e| e.into_inner()).clone() } else { Vec::new() };
+        let finishing: Vec<u16> = if forced { self.shared.finishing.lock_unpoisoned().clone() } else { Vec::new() };
+        let default_run = self.shared.default_run.load(Ordering::Relaxed);
+        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock_unpoisoned().clone();
+        // The tasks spawned in this batch, before any record is routed: a record without a run
+        // (a probe dropped outside any poll, at a runtime's shutdown) goes to its task's run, and
+        // in a flush it is released with the finishing run's records only if that run is known
+        // now, even when the task's spawn is in this same batch.
+        for rec in &self.batch {
+            if rec.kind != RecordKind::Spawn {
+                continue;
+            }
+            let run = if rec.run != 0 { rec.run } else { default_run };
+            if run != 0 && runs.contains_key(&run) {
+                self.task_run.insert(rec.task, run);
+            }
+            if let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c)) {
+                self.span_task.insert(*span, rec.task);
+            }
+        }
         for rec in self.batch.drain(keep_from..).collect::<Vec<_>>() {
-            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
+            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(default_run) };
             if finishing.contains(&run) { self.released.push(rec) } else { self.held.push(rec) }
         }
         self.batch.append(&mut self.released);
-        let runs: HashMap<u16, Arc<RunLog>> = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut last: Option<usize> = None;
         for mut rec in self.batch.drain(..) {
             if rec.task & SPAN_ID_FLAG != 0 {
@@ -441,12 +510,7 @@ impl Collector {
                     None => continue,
                 }
             }
-            if rec.kind == RecordKind::Spawn
-                && let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c))
-            {
-                self.span_task.insert(*span, rec.task);
-            }
-            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(0) };
+            let run = if rec.run != 0 { rec.run } else { self.task_run.get(&rec.task).copied().unwrap_or(default_run) };
             let live = match last {
                 Some(i) if self.per_run[i].0 == run => true,
                 _ => run != 0 && runs.contains_key(&run),
@@ -456,10 +520,10 @@ impl Collector {
                 if matches!(rec.kind, RecordKind::Spawn | RecordKind::Mark) {
                     self.side.remove(&(rec.b, rec.c));
                 }
+                if rec.kind == RecordKind::Snapshot {
+                    self.snapshots.remove(&rec.c);
+                }
                 continue;
-            }
-            if rec.kind == RecordKind::Spawn {
-                self.task_run.insert(rec.task, run);
             }
             let slot = match last {
                 Some(i) if self.per_run[i].0 == run => i,
@@ -484,21 +548,29 @@ impl Collector {
                 continue;
             }
             for rec in &records {
+                if !inner.pending_snapshots.is_empty() {
+                    inner.store_due_snapshots(Some(rec.t.saturating_sub(log.start)));
+                }
                 self.store(log, &mut inner, rec);
             }
+            inner.store_due_snapshots(Some(horizon.saturating_sub(log.start)));
             records.clear();
             if let Some(i) = slot {
                 self.per_run[i].1 = records;
             }
             if dropped > 0 {
                 let t = now.saturating_sub(log.start);
-                inner.events.push(StoredEvent { t, task: 0, a: dropped, b: 0, kind: EventKind::Dropped, flags: 0 });
+                inner.events.push(StoredEvent::new(t, Stored::Dropped { count: dropped }));
                 inner.counts.events += 1;
                 inner.counts.dropped += dropped;
             }
             let mut findings = Vec::new();
             inner.lints.tick(horizon.saturating_sub(log.start), &mut findings);
-            store_findings(&mut inner, findings);
+            let lost_wake = store_findings(&mut inner, findings) | std::mem::take(&mut self.lost_wake);
+            drop(inner);
+            if lost_wake && crate::dump::has_runtime(log.id) {
+                crate::dump::request_detached(log.clone(), crate::dump::Reason::LostWake);
+            }
         }
         // Records for runs that ended (or never existed) are gone; so are their drop counts.
         self.per_run.retain(|(run, records)| records.is_empty() && runs.contains_key(run));
@@ -512,7 +584,9 @@ impl Collector {
         }
     }
 
-    fn lane(&self, inner: &mut RunLogInner, thread: u32, t: u64, kind: &'static str) -> u32 {
+    /// The run's lane of thread `thread` (a global thread index), given one (and announced
+    /// with a lane event) the first time the run sees the thread.
+    fn lane(&self, inner: &mut RunLogInner, thread: u32, t: u64, kind: LaneKind) -> u32 {
         if let Some(&lane) = inner.lane_of_thread.get(&thread) {
             return lane;
         }
@@ -520,10 +594,10 @@ impl Collector {
         let (name, role) = self.thread_info.get(&thread).cloned().unwrap_or_else(|| (format!("thread {thread}"), 0));
         // A runtime thread that first shows up waking a task (its timer or I/O driver) is still
         // a worker lane.
-        let kind = if kind == "thread" && role == buffer::ROLE_RUNTIME { "worker" } else { kind };
-        inner.lanes.push(Lane { name, kind });
+        let kind = if kind == LaneKind::Thread && role == buffer::ROLE_RUNTIME { LaneKind::Worker } else { kind };
+        inner.lanes.push(ThreadLane { name, kind });
         inner.lane_of_thread.insert(thread, lane);
-        inner.events.push(StoredEvent { t, task: 0, a: 0, b: lane, kind: EventKind::Worker, flags: 0 });
+        inner.events.push(StoredEvent::new(t, Stored::Lane { lane }));
         inner.counts.events += 1;
         lane
     }
@@ -553,6 +627,7 @@ impl Collector {
                 _ => {}
             }
         }
+        // The one place a record's positional fields are read (see `RecordKind`).
         let mut spawn = None;
         let ev = match rec.kind {
             RecordKind::Empty | RecordKind::StateParent => return,
@@ -565,70 +640,153 @@ impl Collector {
                 spawn = Some((info.size, info.kind == "blocking"));
                 inner.spawns.push(info);
                 inner.counts.tasks += 1;
-                StoredEvent {
-                    t,
-                    task: rec.task,
-                    a: rec.a,
-                    b: (inner.spawns.len() - 1) as u32,
-                    kind: EventKind::Spawn,
-                    flags: 0,
-                }
+                let parent = (rec.a != 0).then_some(rec.a);
+                Stored::Spawn { task: rec.task, parent, spawn: (inner.spawns.len() - 1) as u32 }
             }
             RecordKind::PollStart | RecordKind::PollEnd => {
                 let blocking = inner.tasks.get(&rec.task).is_some_and(|f| f.blocking);
-                let kind = if blocking { "blocking" } else { "worker" };
+                let kind = if blocking { LaneKind::Blocking } else { LaneKind::Worker };
                 let lane = self.lane(inner, rec.b, t, kind);
-                let kind = if rec.kind == RecordKind::PollStart {
+                if rec.kind == RecordKind::PollStart {
                     inner.counts.polls += 1;
-                    EventKind::PollStart
+                    Stored::PollStart { task: rec.task, lane }
                 } else {
-                    EventKind::PollEnd
-                };
-                StoredEvent { t, task: rec.task, a: 0, b: lane, kind, flags: rec.flags }
+                    let ready = rec.flags & FLAG_READY != 0;
+                    let drop = rec.flags & FLAG_DROP != 0;
+                    Stored::PollEnd { task: rec.task, lane, ready, drop }
+                }
             }
             RecordKind::Wake => {
                 inner.counts.wakes += 1;
                 let lane = match inner.lane_of_thread.get(&rec.b) {
-                    Some(&lane) => lane + 1,
-                    None if rec.a == 0 && rec.b != 0 => self.lane(inner, rec.b, t, "thread") + 1,
-                    None => 0,
+                    Some(&lane) => Some(lane),
+                    None if rec.a == 0 && rec.b != 0 => Some(self.lane(inner, rec.b, t, LaneKind::Thread)),
+                    None => None,
                 };
-                StoredEvent { t, task: rec.task, a: rec.a, b: lane, kind: EventKind::Wake, flags: rec.flags }
+                let op = if rec.flags & FLAG_BY_REF != 0 { WakeOp::WakeByRef } else { WakeOp::Wake };
+                Stored::Wake { task: rec.task, by: (rec.a != 0).then_some(rec.a), op, lane }
             }
-            RecordKind::WakerClone => {
-                StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerClone, flags: 0 }
-            }
-            RecordKind::WakerDrop => {
-                StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::WakerDrop, flags: 0 }
-            }
+            RecordKind::WakerClone => Stored::WakerClone { task: rec.task },
+            RecordKind::WakerDrop => Stored::WakerDrop { task: rec.task },
             RecordKind::State => {
                 let future = Self::future_id(inner, rec.a);
                 let state = ProbeState::from_flags(rec.flags);
-                let (parent, site) =
-                    if state == ProbeState::Start { (Self::future_id(inner, rec.c), rec.b) } else { (0, rec.b) };
-                StoredEvent {
-                    t,
-                    task: rec.task,
-                    a: u64::from(future) | (u64::from(parent) << 32),
-                    b: site,
-                    kind: EventKind::State,
-                    flags: rec.flags,
+                let parent = if state == ProbeState::Start { Self::future_id(inner, rec.c) } else { 0 };
+                Stored::State {
+                    task: (rec.task != 0).then_some(rec.task),
+                    future,
+                    parent: (parent != 0).then_some(parent),
+                    site: rec.b,
+                    state,
                 }
             }
-            RecordKind::Done => StoredEvent { t, task: rec.task, a: 0, b: 0, kind: EventKind::Done, flags: rec.flags },
+            RecordKind::Done => Stored::Done { task: rec.task, outcome: Outcome::from_flags(rec.flags) },
+            // `classify` turns every close into a `Done`.
+            RecordKind::Closed => return,
             RecordKind::Mark => {
                 let label = match self.side.remove(&(rec.b, rec.c)) {
                     Some(SideEntry::Mark(label)) => label,
                     _ => String::new(),
                 };
                 let idx = inner.push_string(label);
-                StoredEvent { t, task: rec.task, a: 0, b: idx, kind: EventKind::Mark, flags: 0 }
+                Stored::Mark { task: (rec.task != 0).then_some(rec.task), label: idx }
+            }
+            RecordKind::Snapshot => {
+                let Some(snapshot) = self.snapshots.remove(&rec.c) else { return };
+                inner.snapshots.push(snapshot);
+                Stored::Snapshot { snapshot: (inner.snapshots.len() - 1) as u32 }
             }
         };
+        let ev = StoredEvent::new(t, ev);
         inner.events.push(ev);
         inner.counts.events += 1;
         let mut findings = Vec::new();
-        inner.lints.observe(&ev, spawn, &mut findings);
-        store_findings(inner, findings);
+        // A lint names the thread by its lane's name, as the timeline does.
+        let lane = match ev.get() {
+            Stored::PollEnd { lane, .. } => inner.lanes.get(lane as usize).map(|l| l.name.as_str()),
+            _ => None,
+        };
+        inner.lints.observe(&ev, spawn, lane, &mut findings);
+        self.lost_wake |= store_findings(inner, findings);
     }
+}
+
+/// Decides what each tentative poll (one seen from tracing alone, see `capture.rs`) was, in a
+/// drain's records (sorted by time), rewriting them in place:
+/// - a poll's end followed on its thread by the span's close was the enter/exit that only
+///   dropped the future (an aborted or shut-down task): `poll_end` with `drop`, then `done`
+///   cancelled;
+/// - a poll's end, then at once (nothing else on that thread in between) another enter and
+///   exit of the same task and the close: the first was the last poll (`ready`, `done`
+///   completed, or panicked when it unwound) and the second the drop, which is left out, as it
+///   is with poll hooks;
+/// - anything else after a poll's end on its thread: that poll returned Pending.
+///
+/// Records between the drop's enter and exit (waker drops of the future's wakers, probes'
+/// `cancelled` states) are kept. Returns the time of the earliest tentative end still waiting
+/// for what follows it (a later drain decides), unless it is older than `give_up`: then it is
+/// left as it is (a thread that parked after a Pending poll).
+fn classify(batch: &mut [Record], give_up: u64) -> Option<u64> {
+    // Per thread: indices of a poll's end, then possibly the next enter and exit of its task.
+    let mut open: IdMap<u32, ([usize; 3], usize)> = IdMap::default();
+    for i in 0..batch.len() {
+        let rec = batch[i];
+        if rec.kind == RecordKind::State || rec.kind == RecordKind::Empty {
+            continue; // `b` is not a thread; and these never follow a poll's end directly
+        }
+        let tentative = rec.flags & FLAG_TENTATIVE != 0;
+        let thread = rec.b;
+        let Some(&(seq, len)) = open.get(&thread) else {
+            if rec.kind == RecordKind::PollEnd && tentative {
+                open.insert(thread, ([i, 0, 0], 1));
+            } else if rec.kind == RecordKind::Closed {
+                // Its drop was not seen next to it (or not at all): the task is gone.
+                batch[i].kind = RecordKind::Done;
+                batch[i].flags = Outcome::Cancelled as u8;
+            }
+            continue;
+        };
+        let task = batch[seq[0]].task;
+        let same = rec.task == task;
+        match (len, rec.kind) {
+            (1, RecordKind::PollStart) if tentative && same => {
+                open.insert(thread, ([seq[0], i, 0], 2));
+            }
+            (2, RecordKind::PollEnd) if tentative && same => {
+                open.insert(thread, ([seq[0], seq[1], i], 3));
+            }
+            // Records inside the drop's enter and exit.
+            (2, _) if rec.kind != RecordKind::PollStart && rec.kind != RecordKind::Closed => {}
+            (1, RecordKind::Closed) if same => {
+                batch[seq[0]].flags |= FLAG_READY | FLAG_DROP;
+                batch[i].kind = RecordKind::Done;
+                batch[i].flags = Outcome::Cancelled as u8;
+                open.remove(&thread);
+            }
+            (3, RecordKind::Closed) if same => {
+                let last = &mut batch[seq[0]];
+                last.flags |= FLAG_READY;
+                let outcome = if last.flags & FLAG_PANICKED != 0 { Outcome::Panicked } else { Outcome::Completed };
+                batch[seq[1]].kind = RecordKind::Empty;
+                batch[seq[2]].kind = RecordKind::Empty;
+                batch[i].kind = RecordKind::Done;
+                batch[i].flags = outcome as u8;
+                open.remove(&thread);
+            }
+            (3, RecordKind::PollStart) if tentative && same => {
+                // The first was a Pending poll and the second a real poll right after it.
+                open.insert(thread, ([seq[2], i, 0], 2));
+            }
+            _ => {
+                open.remove(&thread);
+                if rec.kind == RecordKind::PollEnd && tentative {
+                    open.insert(thread, ([i, 0, 0], 1));
+                } else if rec.kind == RecordKind::Closed {
+                    batch[i].kind = RecordKind::Done;
+                    batch[i].flags = Outcome::Cancelled as u8;
+                }
+            }
+        }
+    }
+    open.values().map(|&(seq, _)| batch[seq[0]].t).filter(|&t| t > give_up).min()
 }

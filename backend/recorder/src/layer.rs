@@ -14,7 +14,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::callsites::{self, SpawnFieldsVisitor, TaskSpanKind, WakerOpVisitor};
-use crate::capture;
+use crate::capture::{self, SpanTask};
 
 /// Per-span data: which task a `runtime.spawn` span belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -42,13 +42,15 @@ where
     ctx.span(id)?.extensions().get::<TaskSpan>().copied()
 }
 
-fn blocking_task<S>(ctx: &Context<'_, S>, id: &Id) -> u64
+fn span_task<S>(ctx: &Context<'_, S>, id: &Id) -> SpanTask
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     match task_span(ctx, id) {
-        Some(TaskSpan { task, kind: TaskSpanKind::Blocking }) => task,
-        _ => 0,
+        Some(TaskSpan { task, kind: TaskSpanKind::Blocking }) => SpanTask::Blocking(task),
+        Some(TaskSpan { task, kind: TaskSpanKind::Async }) => SpanTask::Async(task),
+        Some(TaskSpan { task, kind: TaskSpanKind::BlockOn }) => SpanTask::BlockOn(task),
+        _ => SpanTask::None,
     }
 }
 
@@ -66,10 +68,16 @@ where
         if task == 0 {
             return;
         }
-        if kind != TaskSpanKind::Ignored {
-            info.span = Some(id.into_u64());
-            capture::spawned(task, info);
+        let recorded = match kind {
+            TaskSpanKind::Ignored => false,
+            TaskSpanKind::BlockOn => capture::tracing_polls(),
+            TaskSpanKind::Async | TaskSpanKind::Blocking => true,
+        };
+        if !recorded {
+            return;
         }
+        info.span = Some(id.into_u64());
+        capture::spawned(task, info);
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(TaskSpan { task, kind });
         }
@@ -90,10 +98,14 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        capture::span_enter(id.into_u64(), || blocking_task(&ctx, id));
+        capture::span_enter(id.into_u64(), || span_task(&ctx, id));
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        capture::span_exit(id.into_u64(), || blocking_task(&ctx, id));
+        capture::span_exit(id.into_u64(), || span_task(&ctx, id));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        capture::span_closed(span_task(&ctx, &id));
     }
 }

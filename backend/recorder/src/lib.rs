@@ -15,16 +15,30 @@
 //!   runs and stores them (`log::RunLog`), deriving `lint`s on the way.
 //! - `probe`: await-point probes (`state` events); `site!` names an await point.
 //! - `step`: step mode's gate, which holds each poll of a stepped run until it is allowed.
+//! - `dump`: task dumps (tokio's `Handle::dump`) of a run's runtimes, symbolized into await
+//!   trees (`snapshot` events), on a thread of their own.
 //!
 //! What it leaves to others: serving, streaming and drawing (crate `futurescope`), the
 //! scenarios, and the choice of runtime flavour. It needs `--cfg tokio_unstable` and tokio's
 //! `tracing` feature.
+
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "futurescope-recorder needs tokio's unstable APIs (task tracing spans, waker events, runtime hooks): \
+     build with `--cfg tokio_unstable`. Add to `.cargo/config.toml` at the root of your workspace:\n\
+     [build]\n\
+     rustflags = [\"--cfg\", \"tokio_unstable\"]\n\
+     (or set RUSTFLAGS=\"--cfg tokio_unstable\"); tokio's `tracing` feature is enabled by this crate's own \
+     dependency on tokio."
+);
 
 mod buffer;
 mod callsites;
 mod capture;
 pub mod clock;
 mod collector;
+pub mod dump;
+pub mod event;
 mod idmap;
 pub mod layer;
 pub mod lint;
@@ -35,19 +49,26 @@ mod record;
 pub mod runtime;
 pub mod step;
 pub mod subscriber;
+pub mod sync;
 
 pub use buffer::SpawnInfo;
+pub use capture::set_tracing_polls;
 pub use collector::{Recorder, RecorderConfig};
+pub use event::{
+    EventKind, Frame, LaneKind, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent, TaskState, WakeOp,
+    WireEvent,
+};
 pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;
-pub use lint::LintThresholds;
+pub use lint::{LintRule, LintThresholds};
 pub use local::poll_recorded;
-pub use log::{EventKind, Lane, RunCounts, RunLog, StoredEvent};
+pub use log::{RunCounts, RunLog, ThreadLane};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
-pub use runtime::{RunContextGuard, enter_as_runtime_thread, instrument, spawn_thread, task_id_u64};
+pub use runtime::{Hooks, RunContextGuard, enter_as_runtime_thread, instrument, record, spawn_thread, task_id_u64};
 pub use step::StepGate;
 pub use subscriber::RecorderSubscriber;
+pub use sync::{LockUnpoisoned, Unpoisoned};
 
 /// The task being polled on this thread right now, as tokio numbers it.
 pub fn current_task() -> Option<u64> {

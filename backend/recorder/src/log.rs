@@ -8,71 +8,25 @@
 //!
 //! The JSON produced here is the wire format of `docs/protocol.md`.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
 use crate::buffer::SpawnInfo;
+use crate::event::{EventKind, LaneKind, Snapshot, Stored, StoredEvent, WireEvent};
 use crate::idmap::IdMap;
-use crate::lint::{LintRule, LintState};
+use crate::lint::LintState;
 use crate::probe;
-use crate::record::{Outcome, ProbeState};
+use crate::record::ProbeState;
+use crate::sync::LockUnpoisoned;
 
-/// What a stored event is. Field meanings per kind are in `StoredEvent`'s doc.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[repr(u8)]
-pub enum EventKind {
-    Worker,
-    Spawn,
-    PollStart,
-    PollEnd,
-    Wake,
-    WakerClone,
-    WakerDrop,
-    State,
-    Done,
-    Lint,
-    Dropped,
-    Mark,
-}
-
-/// One retained event, 30 bytes: packed to 2-byte alignment (its fields are only ever read by
-/// value, and unaligned loads cost nothing measurable on the CPUs this runs on), so a run's
-/// side tables (task names, locations, strings) fit in the 32 bytes per event budget too.
-///
-/// | kind | task | a | b | flags |
-/// |---|---|---|---|---|
-/// | Worker | - | - | lane | - |
-/// | Spawn | task | parent (0: none) | spawn table index | - |
-/// | PollStart | task | - | lane | - |
-/// | PollEnd | task | - | lane | 1: ready, 2: only dropped a cancelled future |
-/// | Wake | task | waking task (0: none) | lane of the waking thread + 1 (0: unknown) | 1: by ref |
-/// | WakerClone, WakerDrop | task | - | - | - |
-/// | State | task | future id (low 32 bits), parent future id (high 32) | site id | `ProbeState` |
-/// | Done | task | - | - | `Outcome` |
-/// | Lint | task (0: run-wide) | since + 1 (0: none) | string index | `LintRule` |
-/// | Dropped | - | count | - | - |
-/// | Mark | task | - | string index | - |
-#[derive(Clone, Copy, Debug)]
-#[repr(C, packed(2))]
-pub struct StoredEvent {
-    pub t: u64,
-    pub task: u64,
-    pub a: u64,
-    pub b: u32,
-    pub kind: EventKind,
-    pub flags: u8,
-}
-
-const _: () = assert!(std::mem::size_of::<StoredEvent>() == 30);
-
-/// A thread as the timeline shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Lane {
+/// A thread's lane: its row on the timeline, which its polls and wakes name (the wire's
+/// `worker` field; any thread gets one, not only a runtime worker).
+#[derive(Clone, Debug)]
+pub struct ThreadLane {
     pub name: String,
-    /// `worker`, `blocking` or `thread`.
-    pub kind: &'static str,
+    pub kind: LaneKind,
 }
 
 /// Figures kept up to date as events arrive (each derivable from the events).
@@ -161,7 +115,11 @@ pub struct RunLogInner {
     pub events: EventStore,
     pub spawns: Vec<SpawnInfo>,
     pub strings: Vec<String>,
-    pub lanes: Vec<Lane>,
+    pub lanes: Vec<ThreadLane>,
+    pub snapshots: Vec<Snapshot>,
+    /// Snapshots handed over but not stored yet: the collector stores each at its time, in
+    /// order with the records it merges (`store_due_snapshots`).
+    pub pending_snapshots: Vec<(u64, Snapshot)>,
     pub counts: RunCounts,
     pub finished: bool,
     pub(crate) lane_of_thread: IdMap<u32, u32>,
@@ -181,6 +139,8 @@ impl RunLog {
                 spawns: Vec::new(),
                 strings: Vec::new(),
                 lanes: Vec::new(),
+                snapshots: Vec::new(),
+                pending_snapshots: Vec::new(),
                 counts: RunCounts::default(),
                 finished: false,
                 lane_of_thread: IdMap::default(),
@@ -194,7 +154,7 @@ impl RunLog {
     pub fn lock(&self) -> MutexGuard<'_, RunLogInner> {
         // The collector never panics while holding the lock; if a reader did, the data is
         // still consistent (appends are whole events).
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 
     pub fn len(&self) -> usize {
@@ -232,26 +192,22 @@ impl RunLog {
         end.max(from)
     }
 
+    /// All events, typed (for tests, exports and other readers of a whole run).
+    pub fn events(&self) -> Vec<WireEvent<'static>> {
+        let inner = self.lock();
+        inner.events.iter().map(|ev| inner.wire(ev).into_owned()).collect()
+    }
+
     /// All events as wire JSON values (for tests and small exports).
     pub fn to_json_values(&self) -> Vec<serde_json::Value> {
-        let mut s = String::new();
-        let n = self.encode_range(0, usize::MAX, "\n", &mut s);
-        if n == 0 {
-            return Vec::new();
-        }
-        s.lines().map(|l| serde_json::from_str(l).expect("the log encodes valid JSON")).collect()
+        let inner = self.lock();
+        inner.events.iter().map(|ev| to_value(&inner.wire(ev))).collect()
     }
 
     /// The lint events so far, as wire JSON values.
     pub fn lints_json(&self) -> Vec<serde_json::Value> {
         let inner = self.lock();
-        let mut out = Vec::new();
-        for ev in inner.events.iter().filter(|e| e.kind == EventKind::Lint) {
-            let mut s = String::new();
-            inner.encode_event(ev, &mut s);
-            out.push(serde_json::from_str(&s).expect("the log encodes valid JSON"));
-        }
-        out
+        inner.events.iter().filter(|e| e.kind() == EventKind::Lint).map(|ev| to_value(&inner.wire(ev))).collect()
     }
 
     /// Bytes this log holds (events and side tables), for the run store's memory budget.
@@ -263,152 +219,125 @@ impl RunLog {
             + inner.lints.tracked_tasks() * 96
             + inner.spawns.iter().map(|s| 64 + s.name.len() + s.loc.len() + s.kind.len()).sum::<usize>()
             + inner.strings.iter().map(|s| 24 + s.len()).sum::<usize>()
+            + inner.snapshots.iter().map(snapshot_bytes).sum::<usize>()
     }
 }
 
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+fn to_value(ev: &WireEvent<'_>) -> serde_json::Value {
+    serde_json::to_value(ev).expect("a wire event always serializes")
+}
+
+fn snapshot_bytes(s: &Snapshot) -> usize {
+    48 + s
+        .tasks
+        .iter()
+        .map(|t| 48 + t.frames.iter().map(|f| 48 + f.function.len() + f.loc.len()).sum::<usize>())
+        .sum::<usize>()
+}
+
+impl RunLog {
+    /// Hands over a snapshot (task dump) taken at `taken` (ns since the run started): the
+    /// collector stores it as a `snapshot` event in time order with the run's other events (at
+    /// `taken`, or at the last stored event's time if the collector is already past it: the
+    /// symbols are resolved after the dump). A finished run takes no more: then false.
+    pub fn push_snapshot(&self, taken: u64, snapshot: Snapshot) -> bool {
+        let mut inner = self.lock();
+        if inner.finished {
+            return false;
         }
-    }
-    out.push('"');
-}
-
-fn push_task_or_null(out: &mut String, task: u64) {
-    if task == 0 {
-        out.push_str("null");
-    } else {
-        let _ = write!(out, "{task}");
+        inner.pending_snapshots.push((taken, snapshot));
+        true
     }
 }
 
 impl RunLogInner {
+    /// Stores the handed-over snapshots taken at or before `until` (all of them if `None`).
+    pub(crate) fn store_due_snapshots(&mut self, until: Option<u64>) {
+        if self.pending_snapshots.is_empty() {
+            return;
+        }
+        let last = self.events.len().checked_sub(1).and_then(|i| self.events.get(i)).map_or(0, |e| e.t());
+        let mut pending = std::mem::take(&mut self.pending_snapshots);
+        pending.sort_by_key(|(t, _)| *t);
+        for (taken, snapshot) in pending {
+            if until.is_some_and(|u| taken > u) {
+                self.pending_snapshots.push((taken, snapshot));
+                continue;
+            }
+            let idx = self.snapshots.len() as u32;
+            self.snapshots.push(snapshot);
+            self.events.push(StoredEvent::new(taken.max(last), Stored::Snapshot { snapshot: idx }));
+            self.counts.events += 1;
+        }
+    }
+
     pub(crate) fn push_string(&mut self, s: String) -> u32 {
         self.strings.push(s);
         (self.strings.len() - 1) as u32
     }
 
-    /// Appends one wire JSON object for `ev` to `out`.
-    pub fn encode_event(&self, ev: &StoredEvent, out: &mut String) {
-        // By value: the fields of a packed struct cannot be borrowed (as `write!` would).
-        let StoredEvent { t, task, a, b, kind, flags } = *ev;
-        match kind {
-            EventKind::Worker => {
-                let lane = &self.lanes[b as usize];
-                let _ = write!(out, r#"{{"k":"worker","t":{t},"worker":{},"name":"#, b);
-                push_json_str(out, &lane.name);
-                let _ = write!(out, r#","kind":"{}"}}"#, lane.kind);
+    /// `ev` as the wire event it stands for, its strings borrowed from the side tables.
+    pub fn wire(&self, ev: &StoredEvent) -> WireEvent<'_> {
+        let t = ev.t();
+        match ev.get() {
+            Stored::Lane { lane } => {
+                let l = &self.lanes[lane as usize];
+                WireEvent::Lane { t, lane, name: Cow::Borrowed(&l.name), kind: l.kind }
             }
-            EventKind::Spawn => {
-                let info = &self.spawns[b as usize];
-                let _ = write!(out, r#"{{"k":"spawn","t":{t},"task":{},"name":"#, task);
-                push_json_str(out, &info.name);
-                out.push_str(r#","kind":"#);
-                push_json_str(out, &info.kind);
-                out.push_str(r#","loc":"#);
-                push_json_str(out, &info.loc);
-                out.push_str(r#","size":"#);
-                match info.size {
-                    Some(size) => {
-                        let _ = write!(out, "{size}");
-                    }
-                    None => out.push_str("null"),
+            Stored::Spawn { task, parent, spawn } => {
+                let info = &self.spawns[spawn as usize];
+                WireEvent::Spawn {
+                    t,
+                    task,
+                    name: Cow::Borrowed(&info.name),
+                    kind: Cow::Borrowed(&info.kind),
+                    loc: Cow::Borrowed(&info.loc),
+                    size: info.size,
+                    parent,
                 }
-                out.push_str(r#","parent":"#);
-                push_task_or_null(out, a);
-                out.push('}');
             }
-            EventKind::PollStart => {
-                let _ = write!(out, r#"{{"k":"poll_start","t":{t},"task":{},"worker":{}}}"#, task, b);
-            }
-            EventKind::PollEnd => {
-                let ready = flags & 1 != 0;
-                let _ = write!(out, r#"{{"k":"poll_end","t":{t},"task":{},"worker":{},"ready":{ready}"#, task, b);
-                if flags & 2 != 0 {
-                    out.push_str(r#","drop":true"#);
-                }
-                out.push('}');
-            }
-            EventKind::Wake => {
-                let op = if flags & 1 != 0 { "wake_by_ref" } else { "wake" };
-                let _ = write!(out, r#"{{"k":"wake","t":{t},"task":{},"by":"#, task);
-                push_task_or_null(out, a);
-                let _ = write!(out, r#","op":"{op}","worker":"#);
-                if b == 0 {
-                    out.push_str("null");
-                } else {
-                    let _ = write!(out, "{}", b - 1);
-                }
-                out.push('}');
-            }
-            EventKind::WakerClone => {
-                let _ = write!(out, r#"{{"k":"waker_clone","t":{t},"task":{}}}"#, task);
-            }
-            EventKind::WakerDrop => {
-                let _ = write!(out, r#"{{"k":"waker_drop","t":{t},"task":{}}}"#, task);
-            }
-            EventKind::State => {
-                let future = a & 0xffff_ffff;
-                let parent = a >> 32;
-                let state = ProbeState::from_flags(flags);
-                let site = probe::site(b);
-                let _ = write!(out, r#"{{"k":"state","t":{t},"task":"#);
-                push_task_or_null(out, task);
-                let _ = write!(out, r#","future":{future},"parent":"#);
-                push_task_or_null(out, parent);
-                out.push_str(r#","label":"#);
-                match (state, site) {
-                    (ProbeState::Suspended, Some(site)) => push_json_str(out, site.label),
-                    _ => push_json_str(out, state.as_label()),
-                }
-                out.push_str(r#","loc":"#);
-                match site {
+            Stored::PollStart { task, lane } => WireEvent::PollStart { t, task, lane },
+            Stored::PollEnd { task, lane, ready, drop } => WireEvent::PollEnd { t, task, lane, ready, drop },
+            Stored::Wake { task, by, op, lane } => WireEvent::Wake { t, task, by, op, lane },
+            Stored::WakerClone { task } => WireEvent::WakerClone { t, task },
+            Stored::WakerDrop { task } => WireEvent::WakerDrop { t, task },
+            Stored::State { task, future, parent, site, state } => {
+                let site = probe::site(site);
+                let label = match (state, site) {
+                    (ProbeState::Suspended, Some(site)) => site.label,
+                    _ => state.as_label(),
+                };
+                let loc = match site {
                     Some(site) if state != ProbeState::Ready && state != ProbeState::Cancelled => {
-                        push_json_str(out, &format!("{}:{}", site.file, site.line))
+                        Some(Cow::Owned(format!("{}:{}", site.file, site.line)))
                     }
-                    _ => out.push_str("null"),
-                }
-                if let (ProbeState::Start, Some(site)) = (state, site) {
-                    out.push_str(r#","name":"#);
-                    push_json_str(out, site.label);
-                }
-                out.push('}');
+                    _ => None,
+                };
+                let name = match (state, site) {
+                    (ProbeState::Start, Some(site)) => Some(Cow::Borrowed(site.label)),
+                    _ => None,
+                };
+                WireEvent::State { t, task, future, parent, label: Cow::Borrowed(label), loc, name }
             }
-            EventKind::Done => {
-                let outcome = Outcome::from_flags(flags).as_str();
-                let _ = write!(out, r#"{{"k":"done","t":{t},"task":{},"outcome":"{outcome}"}}"#, task);
+            Stored::Done { task, outcome } => WireEvent::Done { t, task, outcome },
+            Stored::Lint { task, since, detail, rule } => {
+                WireEvent::Lint { t, task, rule, detail: Cow::Borrowed(&self.strings[detail as usize]), since }
             }
-            EventKind::Lint => {
-                let rule = LintRule::from_flags(flags).as_str();
-                let _ = write!(out, r#"{{"k":"lint","t":{t},"task":"#);
-                push_task_or_null(out, task);
-                let _ = write!(out, r#","rule":"{rule}","detail":"#);
-                push_json_str(out, &self.strings[b as usize]);
-                if a != 0 {
-                    let _ = write!(out, r#","since":{}"#, a - 1);
-                }
-                out.push('}');
+            Stored::Dropped { count } => WireEvent::Dropped { t, count },
+            Stored::Mark { task, label } => {
+                WireEvent::Mark { t, task, label: Cow::Borrowed(&self.strings[label as usize]) }
             }
-            EventKind::Dropped => {
-                let _ = write!(out, r#"{{"k":"dropped","t":{t},"count":{}}}"#, a);
-            }
-            EventKind::Mark => {
-                let _ = write!(out, r#"{{"k":"mark","t":{t},"task":"#);
-                push_task_or_null(out, task);
-                out.push_str(r#","label":"#);
-                push_json_str(out, &self.strings[b as usize]);
-                out.push('}');
+            Stored::Snapshot { snapshot } => {
+                let s = &self.snapshots[snapshot as usize];
+                WireEvent::Snapshot { t, reason: s.reason, tasks: Cow::Borrowed(&s.tasks) }
             }
         }
+    }
+
+    /// Appends one wire JSON object for `ev` to `out`.
+    pub fn encode_event(&self, ev: &StoredEvent, out: &mut String) {
+        // SAFETY: serde_json writes only UTF-8 (its input strings are `str`s, and it escapes
+        // with ASCII), and a `Vec` writer cannot fail part-way, so `out` stays a valid `String`.
+        self.wire(ev).write_json(unsafe { out.as_mut_vec() });
     }
 }

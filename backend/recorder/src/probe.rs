@@ -19,11 +19,12 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::capture;
 use crate::record::ProbeState;
+use crate::sync::LockUnpoisoned;
 
 /// A named place in a future's state machine.
 #[derive(Debug)]
@@ -45,7 +46,7 @@ impl ProbeSite {
         if id != 0 {
             return id;
         }
-        let mut sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sites = SITES.lock_unpoisoned();
         let id = self.id.load(Ordering::Acquire);
         if id != 0 {
             return id;
@@ -61,7 +62,7 @@ static SITES: Mutex<Vec<&'static ProbeSite>> = Mutex::new(Vec::new());
 
 /// The site registered under `id`.
 pub fn site(id: u32) -> Option<&'static ProbeSite> {
-    let sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
+    let sites = SITES.lock_unpoisoned();
     sites.get((id as usize).checked_sub(1)?).copied()
 }
 
@@ -98,6 +99,9 @@ fn new_probe_id() -> u64 {
 pub struct ProbeHandle {
     id: u64,
     finished: bool,
+    /// The task that last polled (or created) the probe (0: none): its drop is recorded there
+    /// when it happens outside any poll.
+    task: AtomicU64,
 }
 
 impl ProbeHandle {
@@ -105,20 +109,28 @@ impl ProbeHandle {
     pub fn start(site: &'static ProbeSite) -> ProbeHandle {
         let id = new_probe_id();
         let parent = CURRENT_PROBE.with(Cell::get);
-        capture::probe_state(id, ProbeState::Start as u8, site.id(), parent);
-        ProbeHandle { id, finished: false }
+        capture::probe_state(id, ProbeState::Start as u8, site.id(), parent, 0);
+        ProbeHandle { id, finished: false, task: AtomicU64::new(capture::current_task().unwrap_or(0)) }
+    }
+
+    /// Notes the task polling the probe now (if any), for a drop outside any poll.
+    fn seen_in_task(&self) {
+        if let Some(task) = capture::current_task() {
+            self.task.store(task, Ordering::Relaxed);
+        }
     }
 
     /// The future is now suspended at (or, for a hand-written future, in state) `site`.
     pub fn set_state(&self, site: &'static ProbeSite) {
-        capture::probe_state(self.id, ProbeState::Suspended as u8, site.id(), 0);
+        self.seen_in_task();
+        capture::probe_state(self.id, ProbeState::Suspended as u8, site.id(), 0, 0);
     }
 
     /// The future completed.
     pub fn ready(&mut self) {
         if !self.finished {
             self.finished = true;
-            capture::probe_state(self.id, ProbeState::Ready as u8, 0, 0);
+            capture::probe_state(self.id, ProbeState::Ready as u8, 0, 0, 0);
         }
     }
 
@@ -139,7 +151,7 @@ impl Drop for ProbeHandle {
     fn drop(&mut self) {
         if !self.finished {
             let state = if std::thread::panicking() { ProbeState::Panicked } else { ProbeState::Cancelled };
-            capture::probe_state(self.id, state as u8, 0, 0);
+            capture::probe_state(self.id, state as u8, 0, 0, self.task.load(Ordering::Relaxed));
         }
     }
 }
@@ -163,11 +175,20 @@ impl<F: Future> Future for AwaitPoint<F> {
         let this = self.project();
         let site = *this.site;
         let enclosing = CURRENT_PROBE.with(Cell::get);
+        if crate::dump::tracing() {
+            // One of tokio's traced polls (a snapshot): nothing changes state; if the future
+            // reaches no tokio leaf, this probe is the only one who can say where it waits.
+            let poll = this.inner.poll(cx);
+            if poll.is_pending() {
+                crate::dump::probe_leaf::<F>(site);
+            }
+            return poll;
+        }
         if enclosing != 0 && this.probe.is_none() {
             // Inside a probed future: this await point is one of its states.
             let poll = this.inner.poll(cx);
             if poll.is_pending() {
-                capture::probe_state(enclosing, ProbeState::Suspended as u8, site.id(), 0);
+                capture::probe_state(enclosing, ProbeState::Suspended as u8, site.id(), 0, 0);
             }
             return poll;
         }
@@ -183,6 +204,7 @@ impl<F: Future> Future for AwaitPoint<F> {
 
 /// Polls `inner` with `probe` as the enclosing probe; records `ready` when it completes.
 fn poll_as<F: Future>(probe: &mut ProbeHandle, inner: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    probe.seen_in_task();
     let poll = probe.enter(|| inner.poll(cx));
     if poll.is_ready() {
         probe.ready();

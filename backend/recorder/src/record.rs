@@ -35,11 +35,22 @@ pub(crate) enum RecordKind {
     Done,
     /// A scenario's annotation; `b` = side-table sequence number.
     Mark,
+    /// The tracing span of `task` closed (recorded only where polls come from tracing alone,
+    /// see `capture.rs`); the collector turns it into a `Done`.
+    Closed,
+    /// Never written by a thread: the collector makes it for a snapshot handed to
+    /// `Recorder::push_snapshot` (`c` = its sequence number), so it is ordered with the rest.
+    Snapshot,
 }
 
 pub(crate) const FLAG_READY: u8 = 1;
 pub(crate) const FLAG_DROP: u8 = 2;
 pub(crate) const FLAG_BY_REF: u8 = 1;
+/// On `PollEnd`: the poll unwound (tracing-only polls; see `capture.rs`).
+pub(crate) const FLAG_PANICKED: u8 = 4;
+/// On `PollStart` / `PollEnd`: seen from tokio's tracing alone, without poll hooks, so it may
+/// be the enter/exit that drops the future; the collector decides (see `collector::classify`).
+pub(crate) const FLAG_TENTATIVE: u8 = 8;
 
 /// One recorded occurrence, as the hot path writes it. See `RecordKind` for `a` and `b`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -90,7 +101,8 @@ impl Record {
 }
 
 /// How a task ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum Outcome {
     Completed = 0,

@@ -14,13 +14,29 @@ use tracing_core::subscriber::Interest;
 use tracing_core::{Event, LevelFilter, Metadata, Subscriber};
 
 use crate::callsites::{self, SpawnFieldsVisitor, TaskSpanKind, WakerOpVisitor};
-use crate::capture;
+use crate::capture::{self, SpanTask};
 
+/// Span ids of `block_on` futures carry this bit next to the task id.
+const BLOCK_ON_BIT: u64 = 1 << 61;
 /// Span ids of blocking-pool tasks carry this bit next to the task id.
 const BLOCKING_BIT: u64 = 1 << 62;
 /// Span ids of spans that are not tasks of the program (worker threads, `block_on`).
 const IGNORED_BIT: u64 = 1 << 63;
-const TASK_MASK: u64 = !(BLOCKING_BIT | IGNORED_BIT);
+const TASK_MASK: u64 = !(BLOCK_ON_BIT | BLOCKING_BIT | IGNORED_BIT);
+
+/// What a span id handed out by `new_span` names.
+fn span_task(id: u64) -> SpanTask {
+    let task = id & TASK_MASK;
+    if id & IGNORED_BIT != 0 {
+        SpanTask::None
+    } else if id & BLOCKING_BIT != 0 {
+        SpanTask::Blocking(task)
+    } else if id & BLOCK_ON_BIT != 0 {
+        SpanTask::BlockOn(task)
+    } else {
+        SpanTask::Async(task)
+    }
+}
 
 /// A tracing subscriber that records tokio task activity and nothing else.
 #[derive(Debug, Default)]
@@ -62,7 +78,11 @@ impl Subscriber for RecorderSubscriber {
                         capture::spawned(task, info);
                         return Id::from_u64(task | BLOCKING_BIT);
                     }
-                    TaskSpanKind::Ignored => {}
+                    TaskSpanKind::BlockOn if capture::tracing_polls() => {
+                        capture::spawned(task, info);
+                        return Id::from_u64(task | BLOCK_ON_BIT);
+                    }
+                    TaskSpanKind::BlockOn | TaskSpanKind::Ignored => {}
                 }
             }
         }
@@ -89,16 +109,24 @@ impl Subscriber for RecorderSubscriber {
     fn enter(&self, span: &Id) {
         let id = span.into_u64();
         if id & IGNORED_BIT == 0 {
-            let blocking = if id & BLOCKING_BIT != 0 { id & TASK_MASK } else { 0 };
-            capture::span_enter(id, || blocking);
+            capture::span_enter(id, || span_task(id));
         }
     }
 
     fn exit(&self, span: &Id) {
         let id = span.into_u64();
         if id & IGNORED_BIT == 0 {
-            let blocking = if id & BLOCKING_BIT != 0 { id & TASK_MASK } else { 0 };
-            capture::span_exit(id, || blocking);
+            capture::span_exit(id, || span_task(id));
         }
+    }
+
+    fn try_close(&self, span: Id) -> bool {
+        // Only tokio's task spans are enabled here, and each has one handle (its task's
+        // `Instrumented`), so the first close is the last.
+        let id = span.into_u64();
+        if id & IGNORED_BIT == 0 {
+            capture::span_closed(span_task(id));
+        }
+        false
     }
 }

@@ -155,3 +155,28 @@ fn waker_clones_and_drops_in_a_poll_keep_their_order_and_take_the_next_reading()
     let times: Vec<u64> = events.iter().map(|e| e["t"].as_u64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "events are in time order");
 }
+
+#[test]
+fn a_probe_dropped_at_runtime_shutdown_is_cancelled_in_its_own_task() {
+    use futurescope_recorder::{AwaitPointExt, probed, site};
+    let events = record(async {
+        let parked = probed(site!("parked"), async {
+            std::future::pending::<()>().await_point(site!("pending().await")).await;
+        });
+        tokio::task::Builder::new().name("parked").spawn(parked).unwrap();
+        // Let it be polled once, so it is suspended at its await point; then main returns
+        // and the runtime drops the parked task's future outside any poll.
+        YieldBy { left: 2 }.await;
+    });
+    let parked = events.iter().find(|e| e["k"] == "spawn" && e["name"] == "parked").expect("spawned")["task"].clone();
+    let probe =
+        events.iter().find(|e| e["k"] == "state" && e["name"] == "parked").expect("the probe started")["future"]
+            .clone();
+    let states: Vec<(&Value, &str)> = events
+        .iter()
+        .filter(|e| e["k"] == "state" && e["future"] == probe)
+        .map(|e| (&e["task"], e["label"].as_str().unwrap()))
+        .collect();
+    let main = Value::from(main_task(&events));
+    assert_eq!(states, [(&main, "start"), (&parked, "pending().await"), (&parked, "cancelled")]);
+}

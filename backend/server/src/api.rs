@@ -122,6 +122,7 @@ pub fn scenarios_json() -> serde_json::Value {
                 "description": s.description,
                 "source": s.source,
                 "file": s.file,
+                "open_futures": s.open_futures,
                 "params": s.params,
                 "step": {
                     "clock": if s.step_time.paused_clock() { "paused" } else { "real" },
@@ -207,16 +208,54 @@ pub async fn cancel_run(
     Ok(Json(status_json(&run)))
 }
 
+/// `POST /api/runs/{id}/snapshot`: a task dump of the running run, taken now: every task's
+/// await tree, frames outermost first (the same snapshot is a `snapshot` event in the run).
+pub async fn snapshot_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use futurescope_recorder::dump::{self, DumpError, Reason};
+    let run = find_run(&state, &id)?;
+    if run.is_over() {
+        return Err(ApiError::Unprocessable(format!("run {} is over: snapshots are of a running run's tasks", run.id)));
+    }
+    let answer = dump::request(run.log.clone(), Reason::Manual).await.unwrap_or(Err(DumpError::Gone));
+    match answer {
+        Ok(snapshot) => Ok(Json(serde_json::to_value(&*snapshot).expect("snapshots serialize"))),
+        Err(DumpError::NoRuntime) => Err(ApiError::Unprocessable(DumpError::NoRuntime.to_string())),
+        Err(e @ (DumpError::Busy | DumpError::Timeout(_))) => Err(ApiError::Busy(e.to_string())),
+        Err(DumpError::Gone) => Err(ApiError::Internal("the snapshot thread is gone".into())),
+    }
+}
+
 /// The header line of a saved run (`/events` and `futurescope run --out`).
 pub fn events_header(run: &Run) -> String {
-    json!({
+    let mut header = json!({
         "format": "futurescope-events",
         "v": 1,
         "run": run.id,
-        "scenario": run.scenario.name,
+        "scenario": run.scenario().map(|s| s.name),
         "params": run.params.to_json(),
-    })
-    .to_string()
+    });
+    if let Some(program) = run.program() {
+        header["program"] = json!(program);
+    }
+    header.to_string()
+}
+
+/// Writes `run` in the saved-run format: the header line, then one event per line.
+pub fn write_saved_run(run: &Run, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(out, "{}", events_header(run))?;
+    let mut from = 0;
+    loop {
+        let mut chunk = String::new();
+        let next = run.log.encode_range(from, EVENTS_PER_CHUNK, "\n", &mut chunk);
+        if next == from {
+            return Ok(());
+        }
+        writeln!(out, "{chunk}")?;
+        from = next;
+    }
 }
 
 /// Events per chunk of a streamed `/events` body.
@@ -258,7 +297,7 @@ pub async fn run_export(
     let run = find_run(&state, &id)?;
     match q.format.as_deref() {
         Some("chrome") | None => {
-            let body = crate::export::chrome_trace(&run.log, run.scenario.name);
+            let body = crate::export::chrome_trace(&run.log, run.name());
             let disposition = format!("attachment; filename=\"futurescope-run-{}.json\"", run.id);
             Ok((
                 [(header::CONTENT_TYPE, "application/json".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
@@ -271,4 +310,59 @@ pub async fn run_export(
             other.chars().take(40).collect::<String>()
         ))),
     }
+}
+
+#[derive(Deserialize)]
+pub struct SourceQuery {
+    file: String,
+}
+
+/// The program's own source file at a task's spawn location (program runs only), so the page
+/// can show it. Only files named by a spawn location in the run are served, and only `.rs`
+/// files: `{"file", "path", "text"}`, or `{"file", "error"}` saying why not.
+pub async fn run_source(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SourceQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let run = find_run(&state, &id)?;
+    let Some(program) = run.program() else {
+        return Err(ApiError::NotFound(format!("run {} is a scenario: its source comes with /api/scenarios", run.id)));
+    };
+    let named = {
+        let inner = run.log.lock();
+        inner.spawns.iter().any(|s| s.loc.rsplitn(3, ':').nth(2) == Some(q.file.as_str()))
+    };
+    if !named || !q.file.ends_with(".rs") {
+        return Err(ApiError::NotFound(format!(
+            "`{}` is not the file of a spawn location in run {}",
+            q.file.chars().take(200).collect::<String>(),
+            run.id
+        )));
+    }
+    let path = program_file(&q.file, program.path.as_deref());
+    Ok(Json(match path.as_ref().map(|p| (p, std::fs::read_to_string(p))) {
+        Some((p, Ok(text))) => json!({"file": q.file, "path": p.display().to_string(), "text": text}),
+        Some((p, Err(e))) => json!({"file": q.file, "error": format!("cannot read {}: {e}", p.display())}),
+        None => json!({
+            "file": q.file,
+            "error": "not found on disk: the path is relative to the workspace the program was built in, \
+                      and neither the program's working directory nor a directory above its executable holds it"
+        }),
+    }))
+}
+
+/// Where a spawn location's file is on disk: absolute paths as they are; relative ones (to
+/// the workspace the program was built in) under the working directory or a directory above
+/// the executable (`target/debug/..`).
+fn program_file(file: &str, exe: Option<&str>) -> Option<std::path::PathBuf> {
+    let file = std::path::Path::new(file);
+    if file.is_absolute() {
+        return Some(file.to_owned());
+    }
+    let mut bases: Vec<std::path::PathBuf> = std::env::current_dir().into_iter().collect();
+    if let Some(exe) = exe {
+        bases.extend(std::path::Path::new(exe).ancestors().skip(1).map(|p| p.to_owned()));
+    }
+    bases.into_iter().map(|b| b.join(file)).find(|p| p.is_file())
 }

@@ -162,19 +162,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     let write = |out: &mut Box<dyn Write>| -> std::io::Result<()> {
         match args.format {
-            Format::Jsonl => {
-                writeln!(out, "{}", crate::api::events_header(&run))?;
-                let mut from = 0;
-                loop {
-                    let mut chunk = String::new();
-                    let next = run.log.encode_range(from, 20_000, "\n", &mut chunk);
-                    if next == from {
-                        break;
-                    }
-                    writeln!(out, "{chunk}")?;
-                    from = next;
-                }
-            }
+            Format::Jsonl => crate::api::write_saved_run(&run, out)?,
             Format::Chrome => writeln!(out, "{}", crate::export::chrome_trace(&run.log, scenario.name))?,
         }
         out.flush()

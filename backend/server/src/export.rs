@@ -3,11 +3,13 @@
 //! Process 1 holds one thread per worker lane, process 2 one track per task. Each poll is a
 //! complete slice (`ph: "X"`) on both its worker and its task; each wake that is followed by a
 //! poll of the woken task is a flow (`ph: "s"` at the wake on the waker's track, `ph: "f"` at
-//! that poll's start), so Perfetto draws who woke whom. Times are microseconds.
+//! that poll's start), so Perfetto draws who woke whom. Lints and marks are global instants;
+//! a snapshot is an instant on the tasks process with its tasks and their frames as args.
+//! Times are microseconds.
 
 use std::collections::HashMap;
 
-use futurescope_recorder::RunLog;
+use futurescope_recorder::{RunLog, WireEvent};
 use serde_json::{Value, json};
 
 const WORKERS_PID: u64 = 1;
@@ -19,71 +21,80 @@ fn us(ns: u64) -> f64 {
 
 /// The run's events as a Chrome trace JSON document.
 pub fn chrome_trace(log: &RunLog, scenario: &str) -> String {
-    let events = log.to_json_values();
+    let events = log.events();
     let mut out: Vec<Value> = vec![
         json!({"ph": "M", "pid": WORKERS_PID, "tid": 0, "name": "process_name", "args": {"name": format!("{scenario}: worker threads")}}),
         json!({"ph": "M", "pid": TASKS_PID, "tid": 0, "name": "process_name", "args": {"name": format!("{scenario}: tasks")}}),
     ];
     let mut names: HashMap<u64, String> = HashMap::new();
-    let mut open: HashMap<u64, (u64, u64)> = HashMap::new();
-    // Wakes not yet followed by a poll: task -> (t, waker track).
+    // Polls begun and not yet ended: task -> (start, lane).
+    let mut open: HashMap<u64, (u64, u32)> = HashMap::new();
+    // Wakes not yet followed by a poll: task -> (t, waker's pid, waker's tid).
     let mut pending_wake: HashMap<u64, (u64, u64, u64)> = HashMap::new();
     let mut flow_id = 0u64;
     for e in &events {
-        let t = e["t"].as_u64().unwrap_or(0);
-        let task = e["task"].as_u64().unwrap_or(0);
-        match e["k"].as_str().unwrap_or("") {
-            "worker" => {
-                let lane = e["worker"].as_u64().unwrap_or(0);
+        match e {
+            WireEvent::Lane { lane, name, kind, .. } => {
                 out.push(json!({"ph": "M", "pid": WORKERS_PID, "tid": lane, "name": "thread_name",
-                    "args": {"name": format!("{} ({})", e["name"].as_str().unwrap_or(""), e["kind"].as_str().unwrap_or(""))}}));
+                    "args": {"name": format!("{name} ({})", kind.as_str())}}));
             }
-            "spawn" => {
-                let name = match e["name"].as_str() {
-                    Some(n) if !n.is_empty() => format!("{n} #{task}"),
-                    _ => format!("task #{task}"),
-                };
+            WireEvent::Spawn { task, name, .. } => {
+                let name = if name.is_empty() { format!("task #{task}") } else { format!("{name} #{task}") };
                 out.push(
                     json!({"ph": "M", "pid": TASKS_PID, "tid": task, "name": "thread_name", "args": {"name": name}}),
                 );
-                names.insert(task, name);
+                names.insert(*task, name);
             }
-            "poll_start" => {
-                open.insert(task, (t, e["worker"].as_u64().unwrap_or(0)));
+            &WireEvent::PollStart { t, task, lane } => {
+                open.insert(task, (t, lane));
                 if let Some((wt, wpid, wtid)) = pending_wake.remove(&task) {
                     flow_id += 1;
                     out.push(json!({"ph": "s", "id": flow_id, "pid": wpid, "tid": wtid, "ts": us(wt), "name": "wake", "cat": "wake"}));
                     out.push(json!({"ph": "f", "bp": "e", "id": flow_id, "pid": TASKS_PID, "tid": task, "ts": us(t), "name": "wake", "cat": "wake"}));
                 }
             }
-            "poll_end" => {
+            &WireEvent::PollEnd { t, task, ready, .. } => {
                 if let Some((start, lane)) = open.remove(&task) {
                     let name = names.get(&task).cloned().unwrap_or_else(|| format!("task #{task}"));
-                    let args = json!({"task": task, "worker": lane, "ready": e["ready"]});
-                    for (pid, tid) in [(WORKERS_PID, lane), (TASKS_PID, task)] {
+                    let args = json!({"task": task, "worker": lane, "ready": ready});
+                    for (pid, tid) in [(WORKERS_PID, u64::from(lane)), (TASKS_PID, task)] {
                         out.push(json!({"ph": "X", "pid": pid, "tid": tid, "ts": us(start), "dur": us(t - start),
                             "name": name, "cat": "poll", "args": args}));
                     }
                 }
             }
-            "wake" => {
-                let (pid, tid) = match (e["by"].as_u64(), e["worker"].as_u64()) {
+            &WireEvent::Wake { t, task, by, lane, .. } => {
+                let (pid, tid) = match (by, lane) {
                     (Some(by), _) => (TASKS_PID, by),
-                    (None, Some(lane)) => (WORKERS_PID, lane),
+                    (None, Some(lane)) => (WORKERS_PID, u64::from(lane)),
                     (None, None) => (TASKS_PID, task),
                 };
                 pending_wake.entry(task).or_insert((t, pid, tid));
             }
-            "done" => {
-                out.push(json!({"ph": "i", "s": "t", "pid": TASKS_PID, "tid": task, "ts": us(t),
-                    "name": format!("done: {}", e["outcome"].as_str().unwrap_or(""))}));
+            WireEvent::Done { t, task, outcome } => {
+                out.push(json!({"ph": "i", "s": "t", "pid": TASKS_PID, "tid": task, "ts": us(*t),
+                    "name": format!("done: {}", outcome.as_str())}));
             }
-            "lint" | "mark" => {
-                let label = e["rule"].as_str().or(e["label"].as_str()).unwrap_or("").to_owned();
-                out.push(json!({"ph": "i", "s": "g", "pid": WORKERS_PID, "tid": 0, "ts": us(t), "name": label,
-                    "args": {"detail": e["detail"], "task": e["task"]}}));
+            WireEvent::Lint { t, task, rule, detail, .. } => {
+                out.push(
+                    json!({"ph": "i", "s": "g", "pid": WORKERS_PID, "tid": 0, "ts": us(*t), "name": rule.as_str(),
+                    "args": {"detail": detail, "task": task}}),
+                );
             }
-            _ => {}
+            WireEvent::Mark { t, task, label } => {
+                out.push(json!({"ph": "i", "s": "g", "pid": WORKERS_PID, "tid": 0, "ts": us(*t), "name": label,
+                    "args": {"detail": null, "task": task}}));
+            }
+            WireEvent::Snapshot { t, reason, tasks } => {
+                let reason = json!(reason);
+                let name = format!("snapshot: {}", reason.as_str().unwrap_or_default());
+                out.push(json!({"ph": "i", "s": "g", "pid": TASKS_PID, "tid": 0, "ts": us(*t), "name": name,
+                    "args": {"reason": reason, "tasks": tasks}}));
+            }
+            WireEvent::WakerClone { .. }
+            | WireEvent::WakerDrop { .. }
+            | WireEvent::State { .. }
+            | WireEvent::Dropped { .. } => {}
         }
     }
     json!({"traceEvents": out, "displayTimeUnit": "ns", "otherData": {"generator": "futurescope", "scenario": scenario}})

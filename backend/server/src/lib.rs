@@ -1,5 +1,6 @@
 //! futurescope: a localhost dashboard that shows async Rust running: every poll, wake and
-//! waker operation of a scenario's tokio tasks, live, on a browser timeline.
+//! waker operation of a scenario's tokio tasks, live, on a browser timeline; or of your own
+//! program's, with `futurescope::init()` at the top of its `main` (see `program`).
 //!
 //! Layout:
 //! - `cli`: the command line (`serve`, `list`, `run`, `open`); `main.rs` only calls it.
@@ -13,6 +14,7 @@
 //! - `page`: the askama page and the embedded frontend and static files.
 //! - `guard`: who may talk to the dashboard (Host, Origin, token).
 //! - `export`: Chrome trace JSON.
+//! - `program`: `init()` / `layer()` / `Builder`: the dashboard for the calling process.
 //!
 //! `app(state)` builds the whole router, so tests drive it with `tower::ServiceExt::oneshot`.
 
@@ -22,6 +24,7 @@ pub mod export;
 pub mod guard;
 pub mod observe;
 pub mod page;
+pub mod program;
 pub mod runs;
 pub mod step;
 pub mod ws;
@@ -33,7 +36,17 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "futurescope needs tokio's unstable APIs (task tracing spans, waker events, runtime hooks): \
+     build with `--cfg tokio_unstable`. Add to `.cargo/config.toml` at the root of your workspace:\n\
+     [build]\n\
+     rustflags = [\"--cfg\", \"tokio_unstable\"]\n\
+     (or set RUSTFLAGS=\"--cfg tokio_unstable\"); tokio's `tracing` feature is enabled by futurescope itself."
+);
+
 pub use guard::AccessPolicy;
+pub use program::{Builder, Futurescope, FuturescopeLayer, InitError, init, layer, save};
 pub use runs::{RunManager, RunManagerConfig};
 
 /// Caps glibc's malloc arenas. Every run starts and stops runtime threads, and glibc gives
@@ -86,8 +99,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs", get(api::list_runs).post(api::create_run))
         .route("/api/runs/{id}", get(api::run_status))
         .route("/api/runs/{id}/cancel", post(api::cancel_run))
+        .route("/api/runs/{id}/snapshot", post(api::snapshot_run))
         .route("/api/runs/{id}/events", get(api::run_events))
         .route("/api/runs/{id}/export", get(api::run_export))
+        .route("/api/runs/{id}/source", get(api::run_source))
         .route("/api/runs/{id}/step", get(step::state).post(step::step))
         .route("/api/runs/{id}/step-to-wake", post(step::to_wake))
         .route("/api/runs/{id}/run-until", post(step::until_task))

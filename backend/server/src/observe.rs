@@ -82,6 +82,18 @@ pub fn install_with_recording(
             .map_err(|_| ObserveError::AlreadyInstalled)?;
         return Ok(None);
     };
+    let (console_layer, info) = console_layer(addr, recording)?;
+    let registry = tracing_subscriber::registry().with(console_layer).with(RecorderLayer::new());
+    tracing::subscriber::set_global_default(registry).map_err(|_| ObserveError::AlreadyInstalled)?;
+    Ok(Some(info))
+}
+
+/// console-subscriber's layer, with its gRPC server listening on `addr` on a quiet thread of
+/// its own; with `recording`, it also writes its own recording to that file.
+pub fn console_layer(
+    addr: SocketAddr,
+    recording: Option<std::path::PathBuf>,
+) -> Result<(console_subscriber::ConsoleLayer, ConsoleInfo), ObserveError> {
     let listener = std::net::TcpListener::bind(addr).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     let local = listener.local_addr().map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     listener.set_nonblocking(true).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
@@ -103,9 +115,7 @@ pub fn install_with_recording(
             rt.block_on(serve_console(listener, server, counter));
         })
         .expect("the OS refused the console server thread");
-    let registry = tracing_subscriber::registry().with(console_layer).with(RecorderLayer::new());
-    tracing::subscriber::set_global_default(registry).map_err(|_| ObserveError::AlreadyInstalled)?;
-    Ok(Some(ConsoleInfo { addr: local, clients }))
+    Ok((console_layer, ConsoleInfo { addr: local, clients }))
 }
 
 async fn serve_console(listener: std::net::TcpListener, server: console_subscriber::Server, clients: Arc<AtomicUsize>) {

@@ -18,10 +18,15 @@ static STATIC_FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../stat
 pub struct IndexPage {
     pub version: &'static str,
     pub console: Option<String>,
+    /// The recorder's `long_poll` threshold, e.g. `10ms`: the stall box starts at it, so the
+    /// stalls drawn are the polls the lint flags.
+    pub long_poll: String,
 }
 
 pub async fn index(State(state): State<AppState>) -> IndexPage {
-    IndexPage { version: env!("CARGO_PKG_VERSION"), console: state.console.clone() }
+    let ns = state.runs.lint_thresholds().long_poll_ns;
+    let long_poll = if ns % 1_000_000 == 0 { format!("{}ms", ns / 1_000_000) } else { format!("{}us", ns / 1_000) };
+    IndexPage { version: env!("CARGO_PKG_VERSION"), console: state.console.clone(), long_poll }
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futurescope_recorder::{Recorder, RunLog, StepGate};
+use futurescope_recorder::dump::{self, Reason};
+use futurescope_recorder::{LockUnpoisoned, Recorder, RunLog, StepGate};
 use futurescope_scenarios::context::CancelHandle;
 use futurescope_scenarios::{Params, RunContext, Scenario, ScenarioError};
 
@@ -71,10 +72,50 @@ struct RunStatus {
     duration_ns: Option<u64>,
 }
 
-/// One run: its scenario, parameters, log and status.
+/// What a run records: a scenario the dashboard started, or the program that serves the
+/// dashboard itself (`futurescope::init`).
+pub enum RunKind {
+    Scenario(&'static Scenario),
+    Program(ProgramInfo),
+}
+
+/// The program a `RunKind::Program` run records.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProgramInfo {
+    /// The executable's file name.
+    pub binary: String,
+    /// Its full path, when known.
+    pub path: Option<String>,
+    pub pid: u32,
+    /// Its arguments after the executable.
+    pub args: Vec<String>,
+}
+
+impl ProgramInfo {
+    /// The calling process.
+    pub fn current() -> ProgramInfo {
+        let exe = std::env::current_exe().ok();
+        let mut args = std::env::args();
+        let first = args.next();
+        let binary = exe
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .or(first)
+            .unwrap_or_else(|| "program".to_owned());
+        ProgramInfo {
+            binary,
+            path: exe.map(|p| p.display().to_string()),
+            pid: std::process::id(),
+            args: args.collect(),
+        }
+    }
+}
+
+/// One run: its scenario (or program), parameters, log and status.
 pub struct Run {
     pub id: u64,
-    pub scenario: &'static Scenario,
+    pub kind: RunKind,
     pub params: Params,
     pub log: Arc<RunLog>,
     pub started_ms: u64,
@@ -91,7 +132,11 @@ pub struct Run {
 #[derive(Debug, Serialize)]
 pub struct RunSummary {
     pub id: u64,
-    pub scenario: &'static str,
+    /// The scenario's name (null for a program run).
+    pub scenario: Option<&'static str>,
+    /// The program recorded (program runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramInfo>,
     pub params: serde_json::Value,
     pub status: RunState,
     pub error: Option<String>,
@@ -101,19 +146,44 @@ pub struct RunSummary {
 }
 
 impl Run {
+    /// The scenario run, if this is a scenario run.
+    pub fn scenario(&self) -> Option<&'static Scenario> {
+        match &self.kind {
+            RunKind::Scenario(s) => Some(s),
+            RunKind::Program(_) => None,
+        }
+    }
+
+    /// The program recorded, if this is a program run.
+    pub fn program(&self) -> Option<&ProgramInfo> {
+        match &self.kind {
+            RunKind::Program(p) => Some(p),
+            RunKind::Scenario(_) => None,
+        }
+    }
+
+    /// What the run is called: the scenario's name or the program's binary.
+    pub fn name(&self) -> &str {
+        match &self.kind {
+            RunKind::Scenario(s) => s.name,
+            RunKind::Program(p) => &p.binary,
+        }
+    }
+
     pub fn state(&self) -> RunState {
         self.lock_status().state
     }
 
     fn lock_status(&self) -> std::sync::MutexGuard<'_, RunStatus> {
-        self.status.lock().unwrap_or_else(|e| e.into_inner())
+        self.status.lock_unpoisoned()
     }
 
     pub fn summary(&self) -> RunSummary {
         let st = self.lock_status().clone();
         RunSummary {
             id: self.id,
-            scenario: self.scenario.name,
+            scenario: self.scenario().map(|s| s.name),
+            program: self.program().cloned(),
             params: self.params.to_json(),
             status: st.state,
             error: st.error,
@@ -185,7 +255,7 @@ impl RunManager {
     }
 
     fn lock_runs(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Run>>> {
-        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+        self.runs.lock_unpoisoned()
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<Run>> {
@@ -195,6 +265,11 @@ impl RunManager {
     /// All kept runs, newest first.
     pub fn list(&self) -> Vec<Arc<Run>> {
         self.lock_runs().values().rev().cloned().collect()
+    }
+
+    /// When the runs' lints fire (the recorder's thresholds).
+    pub fn lint_thresholds(&self) -> futurescope_recorder::LintThresholds {
+        self.recorder.lint_thresholds()
     }
 
     /// Validates and starts a run of the catalogue's scenario `scenario`.
@@ -231,24 +306,24 @@ impl RunManager {
         step: bool,
     ) -> Result<Arc<Run>, StartError> {
         let params = Params::validate(scenario.params, params)?;
-        let running = self.lock_runs().values().filter(|r| !r.is_over()).count();
+        let running = self.lock_runs().values().filter(|r| !r.is_over() && r.scenario().is_some()).count();
         if running >= self.config.max_running {
             return Err(StartError::Busy(running));
         }
         let log = self.recorder.begin_run();
         let (ctx, cancel, step) = if step {
             let gate = StepGate::register(log.id, log.start);
-            let (ctx, cancel) = RunContext::stepped(log.id, gate.clone(), scenario.step_time);
+            let (ctx, cancel) = RunContext::stepped(&log, gate.clone(), scenario.step_time);
             (ctx, cancel, Some(StepControl::new(gate, scenario.step_time)))
         } else {
-            let (ctx, cancel) = RunContext::new(log.id);
+            let (ctx, cancel) = RunContext::for_log(&log);
             (ctx, cancel, None)
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let started_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let run = Arc::new(Run {
             id,
-            scenario,
+            kind: RunKind::Scenario(scenario),
             params: params.clone(),
             log,
             started_ms,
@@ -263,8 +338,7 @@ impl RunManager {
         let manager = self.clone();
         let for_thread = run.clone();
         let spawned = std::thread::Builder::new().name(format!("futurescope-run-{id}")).spawn(move || {
-            let result =
-                std::panic::catch_unwind(AssertUnwindSafe(|| (for_thread.scenario.run)(&ctx, &for_thread.params)));
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| (scenario.run)(&ctx, &for_thread.params)));
             let (state, error) = match result {
                 Ok(Ok(())) => (RunState::Finished, None),
                 Ok(Err(ScenarioError::Cancelled)) if for_thread.cancel.is_cancelled() => (RunState::Cancelled, None),
@@ -280,6 +354,29 @@ impl RunManager {
         self.watch_time_limit(run.clone());
         let _ = self.notices.send(Notice::Started(id));
         Ok(run)
+    }
+
+    /// Adds the run of the program serving the dashboard (see `crate::program`): it records
+    /// into `log` for as long as the program runs, has no time limit and cannot be cancelled.
+    pub fn add_program(&self, log: Arc<RunLog>, info: ProgramInfo) -> Arc<Run> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let started_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let (_ctx, cancel) = RunContext::new(log.id);
+        let run = Arc::new(Run {
+            id,
+            kind: RunKind::Program(info),
+            params: Params::default(),
+            log,
+            started_ms,
+            started: Instant::now(),
+            cancel,
+            step: None,
+            timed_out: std::sync::atomic::AtomicBool::new(false),
+            status: Mutex::new(RunStatus { state: RunState::Running, error: None, duration_ns: None }),
+        });
+        self.lock_runs().insert(id, run.clone());
+        let _ = self.notices.send(Notice::Started(id));
+        run
     }
 
     /// Cancels at the time limit; abandons a run that does not stop within the grace period.
@@ -300,6 +397,8 @@ impl RunManager {
                 }
                 if !run.is_over() && !run.cancel.is_cancelled() {
                     run.timed_out.store(true, Ordering::SeqCst);
+                    // Where every task was when time ran out (a snapshot event), then stop.
+                    let _ = dump::take_blocking(run.log.clone(), Reason::TimeLimit);
                     run.cancel.cancel();
                 }
                 let stop_by = Instant::now() + grace;
@@ -337,10 +436,24 @@ impl RunManager {
         }
     }
 
-    /// Cancels a run; true if it was running.
+    /// Cancels a run; true if it was running. A running run first gets a snapshot of where
+    /// its tasks are (on a thread of its own: the caller does not wait for the dump).
     pub fn cancel(&self, id: u64) -> Option<bool> {
         let run = self.get(id)?;
+        if run.program().is_some() {
+            return Some(false); // it ends when the program does
+        }
         let was_running = !run.is_over();
+        if was_running && !run.cancel.is_cancelled() && dump::has_runtime(run.log.id) {
+            let for_thread = run.clone();
+            let spawned = std::thread::Builder::new().name(format!("futurescope-cancel-{id}")).spawn(move || {
+                let _ = dump::take_blocking(for_thread.log.clone(), Reason::Cancelled);
+                for_thread.cancel.cancel();
+            });
+            if spawned.is_ok() {
+                return Some(true);
+            }
+        }
         run.cancel.cancel();
         Some(was_running)
     }

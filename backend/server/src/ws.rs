@@ -183,7 +183,7 @@ async fn send_text(client: &mut Client, text: String) -> bool {
 
 fn run_message(run: &Run) -> serde_json::Value {
     let s = run.summary();
-    json!({"type": "run", "run": s.id, "scenario": s.scenario, "params": s.params, "status": s.status})
+    json!({"type": "run", "run": s.id, "scenario": s.scenario, "program": s.program, "params": s.params, "status": s.status})
 }
 
 async fn handle_command(

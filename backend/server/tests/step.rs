@@ -27,6 +27,7 @@ static YIELDER: LazyLock<Scenario> = LazyLock::new(|| Scenario {
     description: "",
     source: "",
     file: "backend/server/tests/step.rs",
+    open_futures: &[],
     params: &[],
     step_time: StepTime::Paused,
     run: |ctx, _| {

@@ -95,7 +95,7 @@ export function violations(page) {
 
 /**
  * In the page, synchronously: optionally redraws (`draw`), then returns the timeline's
- * geometry (gutter, axis, dpr, viewport, lanes with y/height/kind/worker index/task
+ * geometry (gutter, axis, dpr, viewport, lanes with y/height/kind/thread index/task
  * index) and the RGBA pixels of the given CSS-pixel rows of the canvas: rows =
  * [{y, x0, x1}] -> [{y, x0, x1, data: number[] (RGBA per CSS px, sampled at the px centre)}].
  * Everything comes from one moment, so geometry and pixels agree.
@@ -105,8 +105,10 @@ export function canvasSnapshot(page, { draw = false, rows = [], laneRows = [] } 
     async ({ draw, rows, laneRows }) => {
       const fs = window.futurescope;
       const tl = fs.timeline;
-      const { GUTTER_PX, AXIS_PX } = await import('/assets/draw.js');
+      const { GUTTER_PX } = await import('/assets/draw.js');
       if (draw) tl.draw();
+      // The axis grows by a row per row of colliding mark labels (draw.js layoutMarks).
+      const AXIS_PX = tl.renderer.axisPx;
       const vp = tl.viewport;
       const dpr = tl.renderer.dpr || 1;
       const ctx = tl.canvas.getContext('2d');
@@ -116,7 +118,7 @@ export function canvasSnapshot(page, { draw = false, rows = [], laneRows = [] } 
         key: l.key,
         y: AXIS_PX + l.y - tl.scrollY,
         height: l.height,
-        worker: l.worker ? l.worker.index : null,
+        thread: l.thread ? l.thread.index : null,
         task: l.task ? l.task.index : null,
         taskId: l.task ? l.task.id : null,
       }));

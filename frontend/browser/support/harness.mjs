@@ -98,7 +98,8 @@ export async function assertSummaryAgrees(page, ref, what = '') {
 export async function revealTaskLane(page, taskId) {
   return page.evaluate(async (id) => {
     const { model, timeline } = window.futurescope;
-    const { AXIS_PX, GUTTER_PX } = await import('/assets/draw.js');
+    const { GUTTER_PX } = await import('/assets/draw.js');
+    const AXIS_PX = timeline.renderer.axisPx;
     const task = model.tasks.get(id);
     if (!task) return null;
     timeline.revealTask(task.index);

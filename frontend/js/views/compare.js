@@ -6,6 +6,7 @@
 // Loading the runs is the app's; figures are model.js's; each pane is a TimelineView.
 // `compareFigures` is pure, for tests.
 
+import { isRuntimeWorker } from '../model.js';
 import { Viewport } from '../layout.js';
 import { OVERVIEW_COLORS } from '../draw.js';
 import { TimelineView } from './timeline.js';
@@ -22,8 +23,8 @@ function sideFigures(model) {
     schedCount += task.sched.length;
   }
   let workerLongest = 0;
-  for (const w of model.workerList) {
-    if (w.kind !== 'worker') continue;
+  for (const w of model.threadList) {
+    if (!isRuntimeWorker(w)) continue;
     const col = w.slices;
     for (let i = 0; i < col.length; i++) if (col.end[i] >= 0) workerLongest = Math.max(workerLongest, col.end[i] - col.start[i]);
   }
@@ -33,7 +34,7 @@ function sideFigures(model) {
     polls: s.polls,
     wakes: s.wakes,
     longestPoll: s.longestPoll.ns,
-    workerLongest: model.workerList.some((w) => w.kind === 'worker') ? workerLongest : null,
+    workerLongest: model.threadList.some(isRuntimeWorker) ? workerLongest : null,
     worstDelay: s.worstDelay.ns,
     meanDelay: schedCount ? sched / schedCount : 0,
     lints: s.lints,
@@ -253,7 +254,6 @@ export class CompareView {
   }
 
   setOption(key, value) {
-    for (const v of this.views) v.options[key] = value;
-    this.requestRedraw();
+    for (const v of this.views) v.setOption(key, value);
   }
 }

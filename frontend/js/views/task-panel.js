@@ -19,7 +19,7 @@ import { stateDiagram } from './state-diagram.js';
  * Renders task `task` of `model` into `container`. `onJump(t, taskIndex)` moves the
  * timeline; `onSelect(taskIndex)` opens another task (parent, wakers).
  */
-export function renderTaskPanel(container, model, task, { onJump, onSelect, onClose }) {
+export function renderTaskPanel(container, model, task, { onJump, onSelect, onClose, focusFuture = null }) {
   const f = model.taskFigures(task);
   const now = model.endT;
   const activity = model.taskActivity(task);
@@ -93,7 +93,7 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
       )
     : el('p', { class: 'dim' }, 'no lints');
 
-  const probes = task.probes.size ? probeTree(task, now) : el('div', { class: 'probes' }, el('p', { class: 'dim' }, 'No probe futures in this task: its await points are not instrumented.'));
+  const probes = task.probes.size ? probeTree(task, now, focusFuture) : el('div', { class: 'probes' }, el('p', { class: 'dim' }, 'No probe futures in this task: its await points are not instrumented.'));
 
   replaceChildren(
     container,
@@ -109,25 +109,64 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
   );
 }
 
+/** Per task, the instance chosen in each group's selector (group key -> probe id). */
+const chosenInstances = new WeakMap();
+
 /**
- * The state diagrams of a task's probe futures as a tree; the group holding probe
- * `selectedId` (if any) is marked `selected`.
+ * The state diagrams of a task's probe futures as a tree, one per group of instances of the
+ * same future in the source (a loop makes a new probe per iteration), each showing ONE
+ * instance: the one picked in the group's selector, else `focusId` (the future row clicked on
+ * the timeline) when it is in the group, else the live instance, else the latest. The
+ * selector lists `focusId`'s instance first, then the others newest first.
  */
-function probeTree(task, now, selectedId = null) {
+function probeTree(task, now, focusId = null) {
   const probes = el('div', { class: 'probes' });
+  let chosen = chosenInstances.get(task);
+  if (!chosen) chosenInstances.set(task, (chosen = new Map()));
   const addGroup = (g, depth) => {
+    const members = g.ids.map((id) => task.probes.get(id)).filter(Boolean);
+    const focus = focusId != null && g.ids.includes(focusId) ? focusId : null;
+    if (focus != null && chosen.get(`focus:${g.key}`) !== focus) {
+      // A newly clicked row wins over an earlier pick.
+      chosen.set(`focus:${g.key}`, focus);
+      chosen.set(g.key, focus);
+    }
+    const order = members.slice().sort((a, b) => (a.id === focus ? -1 : b.id === focus ? 1 : b.firstT - a.firstT));
+    const live = members.filter((p) => !p.ended).sort((a, b) => b.since - a.since)[0];
+    const pick = task.probes.get(chosen.get(g.key)) || task.probes.get(focus) || live || order[0];
+    const index = members.indexOf(pick) + 1;
+    const selector =
+      members.length > 1
+        ? el(
+            'select',
+            {
+              class: 'instance-select',
+              'aria-label': `instance of ${g.name || 'the future'}`,
+              onchange: (ev) => {
+                chosen.set(g.key, Number(ev.target.value));
+                const box = ev.target.closest('.probe');
+                const p = task.probes.get(Number(ev.target.value));
+                if (box && p) box.replaceWith(groupBox(g, p, depth, ev.target, members.indexOf(p) + 1, members.length, focus));
+              },
+            },
+            order.map((p) => el('option', { value: String(p.id), selected: p === pick }, `#${members.indexOf(p) + 1} of ${members.length} · future ${p.id} · ${p.ended ? p.label : `at ${p.label}`} · from ${formatTime(p.firstT)}`)),
+          )
+        : null;
+    probes.append(groupBox(g, pick, depth, selector, index, members.length, focus));
+    for (const child of g.children) addGroup(child, depth + 1);
+  };
+  const groupBox = (g, probe, depth, selector, index, count, focus) => {
     const title = el(
       'div',
       { class: 'probe-title' },
       el('b', {}, g.name || `future ${g.ids[0]}`),
-      g.instances > 1 ? el('span', { class: 'dim' }, ` ×${g.instances} instances${g.live ? `, ${g.live} live` : ''}`) : null,
-      g.ended ? ' finished as ' : ' now at ',
-      el('code', { class: g.ended ? '' : 'current' }, g.label),
-      g.loc ? el('span', { class: 'dim' }, ` ${g.loc}`) : null,
+      count > 1 ? el('span', { class: 'dim' }, ` instance ${index} of ${count}${g.live ? `, ${g.live} live` : ''}`) : null,
+      probe.ended ? ' finished as ' : probe.label === 'start' ? ' created, not polled yet: at ' : ' now at ',
+      el('code', { class: probe.ended ? '' : 'current' }, probe.label),
+      probe.loc ? el('span', { class: 'dim' }, ` ${probe.loc}`) : null,
     );
-    const selected = selectedId != null && g.ids.includes(selectedId);
-    probes.append(el('div', { class: `probe${selected ? ' selected' : ''}`, style: { marginLeft: `${depth * 18}px` } }, depth ? el('span', { class: 'tree' }, '└ ') : null, title, el('div', { class: 'diagram-scroll' }, stateDiagram(g, now))));
-    for (const child of g.children) addGroup(child, depth + 1);
+    const selected = focus != null && probe.id === focus;
+    return el('div', { class: `probe${selected ? ' selected' : ''}`, 'data-future': String(probe.id), style: { marginLeft: `${depth * 18}px` } }, depth ? el('span', { class: 'tree' }, '└ ') : null, title, selector, el('div', { class: 'diagram-scroll' }, stateDiagram(probe, now)));
   };
   for (const g of probeGroups(task, now)) addGroup(g, 0);
   return probes;

@@ -23,8 +23,10 @@
 // "now" is the last event's time again.
 
 import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound, MIN_NS_PER_PX, MAX_NS_PER_PX } from '../layout.js';
-import { TimelineRenderer, RedrawScheduler, GUTTER_PX, AXIS_PX, taskColor, OVERVIEW_COLORS } from '../draw.js';
-import { OPEN } from '../model.js';
+import { TimelineRenderer, RedrawScheduler, GUTTER_PX, taskColor, lintSpan, lowerBoundIndexed, OVERVIEW_COLORS } from '../draw.js';
+import { OPEN, isRuntimeWorker } from '../model.js';
+import { probeSegments, probeStateAt, probeAtRow, countAt, cancelNotes, ROOTS, SEG_NAMES } from '../futures.js';
+import { TimelineText } from './timeline-text.js';
 import { formatDuration, formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
 
@@ -34,9 +36,28 @@ export const LIVE_EDGE_MAX_NS = 10e9;
 const LIVE_TICK_MS = 50;
 /** After the last wheel event, the hover comes back after this long. */
 const HOVER_REST_MS = 150;
+/** A wake marker, tick or arrow this close (CSS px) to the pointer wins over what is under it. */
+const WAKE_HIT_PX = 4;
+
+/** Distance from (x, y) to the wake arrow `e` drawn by draw.js (a cubic curve), in px. */
+function distanceToEdge(e, x, y) {
+  let best = Infinity;
+  const x2 = e.x1 - 1;
+  for (let k = 0; k <= 24; k++) {
+    const u = k / 24;
+    const a = (1 - u) ** 3;
+    const b = 3 * (1 - u) ** 2 * u;
+    const c = 3 * (1 - u) * u * u;
+    const d = u ** 3;
+    const px = a * e.x0 + b * e.mx + c * e.mx + d * x2;
+    const py = a * e.y0 + b * e.y0 + c * e.y1 + d * e.y1;
+    best = Math.min(best, Math.hypot(px - x, py - y));
+  }
+  return best;
+}
 
 export class TimelineView {
-  constructor({ wrap, canvas, tooltip, onSelectTask, onSelectProbe, onViewChange, onDrawn, viewport, fitEnd }) {
+  constructor({ wrap, canvas, tooltip, onSelectTask, onSelectProbe, onViewChange, onDrawn, viewport, fitEnd, defaultOpenFutures }) {
     this.wrap = wrap;
     this.canvas = canvas;
     this.tooltip = tooltip;
@@ -55,14 +76,25 @@ export class TimelineView {
     this.fitEnd = fitEnd || null; // () -> the time "fit" shows up to, when not this model's end
     this.scheduler = new RedrawScheduler(() => this.draw());
     this.model = null;
-    this.lanes = { lanes: [], height: 0, taskLaneByIndex: new Int32Array(0), workerLaneByIndex: new Map(), driverLane: -1 };
+    this.lanes = { lanes: [], height: 0, taskLaneByIndex: new Int32Array(0), threadLaneByIndex: new Map(), driverLane: -1 };
     this.lanesVersion = -1;
     this.scrollY = 0;
     this.follow = true;
     this.autoFit = true; // until the user zooms, following shows the whole run
     this.live = false;
     this.options = { wakeEdges: true, stateStrip: false, stallNs: 10e6, selectedTask: -1, hover: null, hit: null, live: false };
-    this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '' };
+    // Future rows: open for the tasks the scenario names (`defaultOpenFutures(model)` -> task
+    // names), or as the user chose per task (`futureOverrides`: task index -> bool), or all /
+    // none after "open all" / "close all" (`futuresAll`).
+    this.defaultOpenFutures = defaultOpenFutures || (() => []);
+    this.futureDefaults = new Set();
+    this.futureOverrides = new Map();
+    this.futuresAll = null;
+    this.options.futuresOpen = (task) => this.futuresOpen(task);
+    this.options.selectedFuture = null;
+    this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '', futuresOpen: this.options.futuresOpen };
+    this.text = new TimelineText(this);
+    this.futuresButton = this.makeFuturesButton();
     this.drag = null;
     this.emptyText = undefined;
     this.liveAnchor = null; // {wall: performance.now() ms, t: model time} at the latest batch
@@ -94,6 +126,10 @@ export class TimelineView {
 
   setModel(model, { live = false } = {}) {
     this.model = model;
+    this.futureDefaults = new Set(model ? this.defaultOpenFutures(model) || [] : []);
+    this.futureOverrides.clear();
+    this.futuresAll = null;
+    this.options.selectedFuture = null;
     this.live = live;
     this.liveAnchor = null;
     this.options.selectedTask = -1;
@@ -155,12 +191,15 @@ export class TimelineView {
 
   rebuildLanes() {
     const m = this.model;
-    const key = `${m.taskList.length}/${m.workerList.length}/${m.wakes.length > 0}/${m.outside.probes.size}`;
+    // Open future rows grow with every `state` event.
+    const futures = this.futuresAll === false && !this.futureOverrides.size ? 0 : m.stateEvents;
+    const key = `${m.taskList.length}/${m.threadList.length}/${m.driverWakes.length > 0}/${m.outside.probes.size}/${futures}/${m.polls}`;
     if (key === this.lanesKey && !this.lanesDirty) return;
     this.lanesKey = key;
     this.lanesDirty = false;
     this.lanes = buildLanes(m, this.laneOptions);
     this.clampScroll();
+    this.updateFuturesButton();
   }
 
   setLaneOptions(patch) {
@@ -175,6 +214,87 @@ export class TimelineView {
     if (c.has(key)) c.delete(key);
     else c.add(key);
     this.setLaneOptions({});
+  }
+
+  /** Whether task `task`'s future rows are open. */
+  futuresOpen(task) {
+    const o = this.futureOverrides.get(task.index);
+    if (o !== undefined) return o;
+    if (this.futuresAll !== null) return this.futuresAll;
+    return this.futureDefaults.has(task.name);
+  }
+
+  /** Opens or closes the future rows of task index `ti` (`open` omitted: toggles). */
+  toggleFutures(ti, open) {
+    const task = this.model && this.model.taskList[ti];
+    if (!task) return;
+    this.futureOverrides.set(ti, open ?? !this.futuresOpen(task));
+    this.setLaneOptions({});
+    this.onViewChange();
+  }
+
+  /** Opens (or closes) every task's future rows. */
+  setAllFutures(open) {
+    this.futuresAll = open;
+    this.futureOverrides.clear();
+    this.setLaneOptions({});
+    this.onViewChange();
+  }
+
+  /** The "open all / close all" control of future rows, over the corner left of the axis. */
+  makeFuturesButton() {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'futures-all';
+    b.hidden = true;
+    Object.assign(b.style, { position: 'absolute', left: `${GUTTER_PX - 92}px`, top: '7px', width: '84px', height: '20px', font: '10px system-ui, sans-serif', padding: '0 4px', zIndex: '2' });
+    b.addEventListener('click', () => this.setAllFutures(!this.anyFuturesOpen()));
+    this.wrap.append(b);
+    return b;
+  }
+
+  updateFuturesButton() {
+    const b = this.futuresButton;
+    const has = Boolean(this.model && this.model.taskList.some((t) => t.probes.size));
+    if (b.hidden === has) b.hidden = !has;
+    if (!has) return;
+    const open = this.anyFuturesOpen();
+    const text = open ? '▾ close futures' : '▸ open futures';
+    if (b.textContent !== text) {
+      b.textContent = text;
+      b.title = open ? 'Close every task’s future rows (O)' : 'Open every task’s future rows (O); o opens the selected task’s';
+      b.setAttribute('aria-label', open ? 'Close all future rows' : 'Open all future rows');
+    }
+  }
+
+  /** True when any task lane with probe futures has its rows open. */
+  anyFuturesOpen() {
+    if (!this.model) return false;
+    return this.lanes.lanes.some((l) => l.kind === 'future');
+  }
+
+  /**
+   * The future rows as laid out (what draw.js paints): [{task (id), row, name, futures: [{id,
+   * name, segments: [{kind, s, e, label}], end: {label, t, at} | null, notes}]}]. Open
+   * segments end at "now". For tests and the text alternative.
+   */
+  futureRows() {
+    const out = [];
+    const now = this.nowT();
+    for (const lane of this.lanes.lanes) {
+      if (lane.kind !== 'future') continue;
+      const row = lane.pack.rows[lane.row];
+      const futures = row.ids.map((id) => {
+        const p = lane.task.probes.get(id);
+        const segs = probeSegments(lane.task, p);
+        const segments = [];
+        for (let i = 0; i < segs.n; i++) segments.push({ kind: SEG_NAMES[segs.kind[i]], s: segs.s[i], e: Math.min(segs.e[i], Math.max(now, segs.s[i])), label: segs.label[i] });
+        const end = segs.endLabel ? { label: segs.endLabel, t: segs.tEnd, at: segs.atLabel } : null;
+        return { id, name: p.name, parent: p.parent, segments, end, notes: cancelNotes(this.model, lane.task, p).map((m) => m.label) };
+      });
+      out.push({ task: lane.task.id, taskName: lane.task.name, row: lane.row, name: row.name, depth: row.depth, futures });
+    }
+    return out;
   }
 
   fitAll(redraw = true) {
@@ -241,7 +361,7 @@ export class TimelineView {
   /** The overview strip's rows: this run's activity. */
   overviewRows() {
     if (!this.model) return [];
-    const label = this.model.workerList.length ? 'threads busy' : 'tasks polling';
+    const label = this.model.threadList.length ? 'threads busy' : 'tasks polling';
     return [{ model: this.model, label, sub: '', color: OVERVIEW_COLORS[0], now: this.nowT() }];
   }
 
@@ -266,12 +386,20 @@ export class TimelineView {
   }
 
   selectTask(index) {
+    const f = this.options.selectedFuture;
+    if (f != null && !(this.model && index >= 0 && this.model.taskList[index] && this.model.taskList[index].probes.has(f))) this.options.selectedFuture = null;
     this.options.selectedTask = index;
     this.requestRedraw();
   }
 
+  /** Sets one drawing option (wakeEdges, stateStrip, stallNs, selectedProbe) and redraws. */
+  setOption(key, value) {
+    this.options[key] = value;
+    this.requestRedraw();
+  }
+
   plotHeight() {
-    return Math.max(0, (this.renderer.cssHeight || 0) - AXIS_PX);
+    return Math.max(0, (this.renderer.cssHeight || 0) - this.renderer.axisPx);
   }
 
   clampScroll() {
@@ -298,6 +426,7 @@ export class TimelineView {
       emptyText: this.emptyText,
     });
     this.onDrawn();
+    this.text.schedule();
     // While live, the edge moves without new events: draw again in a moment.
     if (ticking && !this.liveTimer) {
       this.liveTimer = setTimeout(() => {
@@ -384,60 +513,153 @@ export class TimelineView {
     });
   }
 
-  /** What is under the point: {lane, j, task, worker, kind, start, end, ...} or null. */
+  /** What is under the point: {lane, j, task, thread, kind, start, end, ...} or null. */
   hitTest(p) {
-    if (!this.model || p.y < AXIS_PX) return null;
-    const ly = p.y - AXIS_PX + this.scrollY;
+    if (!this.model) return null;
+    const m = this.model;
+    const axisPx = this.renderer.axisPx;
+    if (p.y < axisPx) {
+      // A mark's flag on the axis (boxes of this frame, see draw.js drawAxis).
+      const box = this.renderer.markBoxes.find((b) => p.x >= b.x - 2 && p.x <= b.x + b.w + 2 && p.y >= b.y && p.y <= b.y + b.h);
+      if (!box) return null;
+      const task = box.mark.task != null ? m.tasks.get(box.mark.task) : null;
+      return { kind: 'mark', mark: box.mark, index: box.index, task: task || undefined, start: box.mark.t, end: box.mark.t };
+    }
+    const ly = p.y - axisPx + this.scrollY;
     const j = laneAtY(this.lanes.lanes, ly);
     if (j < 0) return null;
     const lane = this.lanes.lanes[j];
-    const m = this.model;
     const now = this.nowT();
-    const y = AXIS_PX + lane.y - this.scrollY;
+    const y = axisPx + lane.y - this.scrollY;
     const base = { j, lane, y, h: lane.height, inGutter: p.x < GUTTER_PX };
     if (p.x < GUTTER_PX) {
+      if (lane.kind === 'task' && lane.task.probes.size && p.x < 20) return { ...base, kind: 'futures-toggle', task: lane.task };
       if (lane.kind === 'task') return { ...base, kind: 'task-label', task: lane.task };
+      if (lane.kind === 'future') return { ...base, kind: 'future-label', task: lane.task, row: lane.pack.rows[lane.row] };
       if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, null, now) };
       return base;
     }
     const t = this.viewport.xToTime(p.x - GUTTER_PX);
     const slack = this.viewport.nsPerPx * 2;
     base.t = t;
-    if (lane.kind === 'worker') {
-      const col = lane.worker.slices;
+    // Wakes first: an arrow, or a lane's wake marker, within a few px wins over the poll or
+    // the idle time under it, at every zoom.
+    const wake = this.wakeAt(p, lane, y);
+    if (wake >= 0) return { ...base, ...this.wakeHit(wake) };
+    if (lane.kind === 'thread') {
+      const col = lane.thread.slices;
       const i = sliceAt(col, t, slack, now);
       if (i < 0) {
-        const d = lane.worker.drops ? sliceAt(lane.worker.drops, t, slack, now) : -1;
-        if (d >= 0) return { ...base, kind: 'drop', task: m.taskList[lane.worker.drops.ref[d]], worker: lane.worker, start: lane.worker.drops.start[d], end: lane.worker.drops.end[d] };
-        return { ...base, kind: 'worker-idle', worker: lane.worker };
+        const d = lane.thread.drops ? sliceAt(lane.thread.drops, t, slack, now) : -1;
+        if (d >= 0) return { ...base, kind: 'drop', task: m.taskList[lane.thread.drops.ref[d]], thread: lane.thread, start: lane.thread.drops.start[d], end: lane.thread.drops.end[d] };
+        return { ...base, kind: 'thread-idle', thread: lane.thread };
       }
       const end = col.end[i] === OPEN ? now : col.end[i];
-      return { ...base, kind: 'poll', task: m.taskList[col.ref[i]], worker: lane.worker, start: col.start[i], end, open: col.end[i] === OPEN };
+      return { ...base, kind: 'poll', task: m.taskList[col.ref[i]], thread: lane.thread, start: col.start[i], end, open: col.end[i] === OPEN };
     }
     if (lane.kind === 'task') {
-      const task = lane.task;
-      const i = sliceAt(task.polls, t, slack, now);
-      if (i >= 0) {
-        const end = task.polls.end[i] === OPEN ? now : task.polls.end[i];
-        return { ...base, kind: 'poll', task, worker: m.workers.get(task.polls.ref[i]), start: task.polls.start[i], end, open: task.polls.end[i] === OPEN, pollNo: i + 1 };
-      }
-      const d = task.drops ? sliceAt(task.drops, t, slack, now) : -1;
-      if (d >= 0) return { ...base, kind: 'drop', task, worker: m.workers.get(task.drops.ref[d]), start: task.drops.start[d], end: task.drops.end[d] };
-      const s = sliceAt(task.sched, t, 0, now);
-      if (s >= 0) return { ...base, kind: 'scheduled', task, start: task.sched.start[s], end: task.sched.end[s], cause: task.sched.ref[s] };
-      if (task.schedOpenT !== OPEN && t >= task.schedOpenT && t <= now) return { ...base, kind: 'scheduled', task, start: task.schedOpenT, end: now, cause: task.schedCause, open: true };
-      return { ...base, kind: 'task-idle', task };
+      const hit = this.taskLaneHit(base, lane.task, t, slack, now);
+      // Lints drawn over this moment of the lane (see draw.js drawLints) join the tooltip.
+      const x = p.x - GUTTER_PX;
+      const lints = lane.task.lints.filter((l) => {
+        const { x0, x1 } = lintSpan(l, this.viewport);
+        return x >= x0 - 3 && x <= x1 + 3;
+      });
+      if (lints.length) hit.lints = lints;
+      return hit;
     }
     if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, t, now) };
-    if (lane.kind === 'driver') {
-      const w = m.wakes;
-      const i = lowerBound(w.t, w.length, t - slack * 2);
-      for (let k = i; k < w.length && w.t[k] <= t + slack * 2; k++) {
-        if (w.by[k] < 0) return { ...base, kind: 'driver-wake', wake: k, task: m.taskList[w.task[k]], start: w.t[k], end: w.t[k] };
+    if (lane.kind === 'future') {
+      const row = lane.pack.rows[lane.row];
+      let future = probeAtRow(lane.task, row, t + slack);
+      if (future && probeSegments(lane.task, future).t0 > t) {
+        // Within the slack of the next future's start: prefer the one under the pointer.
+        const prev = probeAtRow(lane.task, row, t);
+        if (prev) future = prev;
       }
-      return base;
+      if (!future) return { ...base, kind: 'future-none', task: lane.task, row };
+      const at = probeStateAt(lane.task, future, Math.min(t, now));
+      return { ...base, kind: 'future', task: lane.task, future, row, at, inFlight: future.children.length ? countAt(lane.pack.counts.get(future.id), t) : null };
     }
     return base;
+  }
+
+  /** What a task lane shows at `t`: a poll, a drop, scheduled or idle time. */
+  taskLaneHit(base, task, t, slack, now) {
+    const m = this.model;
+    const i = sliceAt(task.polls, t, slack, now);
+    if (i >= 0) {
+      const end = task.polls.end[i] === OPEN ? now : task.polls.end[i];
+      return { ...base, kind: 'poll', task, thread: m.threads.get(task.polls.ref[i]), start: task.polls.start[i], end, open: task.polls.end[i] === OPEN, pollNo: i + 1 };
+    }
+    const d = task.drops ? sliceAt(task.drops, t, slack, now) : -1;
+    if (d >= 0) return { ...base, kind: 'drop', task, thread: m.threads.get(task.drops.ref[d]), start: task.drops.start[d], end: task.drops.end[d] };
+    const s = sliceAt(task.sched, t, 0, now);
+    if (s >= 0) return { ...base, kind: 'scheduled', task, start: task.sched.start[s], end: task.sched.end[s], cause: task.sched.ref[s] };
+    if (task.schedOpenT !== OPEN && t >= task.schedOpenT && t <= now) return { ...base, kind: 'scheduled', task, start: task.schedOpenT, end: now, cause: task.schedCause, open: true };
+    return { ...base, kind: 'task-idle', task };
+  }
+
+  /**
+   * The wake under the pointer, or -1: the nearest drawn wake arrow within WAKE_HIT_PX, else
+   * the nearest wake marker of the lane within WAKE_HIT_PX (a task lane's triangles along
+   * its top half, a thread's or the driver lane's ticks).
+   */
+  wakeAt(p, lane, laneY) {
+    const m = this.model;
+    const x = p.x - GUTTER_PX;
+    if (this.options.wakeEdges) {
+      let best = -1;
+      let bestD = WAKE_HIT_PX;
+      for (const e of this.renderer.edgeList) {
+        if (x < Math.min(e.x0, e.x1) - WAKE_HIT_PX || x > Math.max(e.x0, e.x1) + WAKE_HIT_PX) continue;
+        const d = distanceToEdge(e, x, p.y);
+        if (d <= bestD) {
+          best = e.wake;
+          bestD = d;
+        }
+      }
+      if (best >= 0) return best;
+    }
+    let list = null;
+    if (lane.kind === 'task' && lane.height >= 10 && p.y <= laneY + lane.height / 2) list = lane.task.wakeIndex;
+    else if (lane.kind === 'thread' && lane.thread.wakeIndex.length) list = lane.thread.wakeIndex;
+    else if (lane.kind === 'driver') list = m.driverWakes;
+    if (!list || !list.length) return -1;
+    const vp = this.viewport;
+    const times = m.wakes.t;
+    const k = lowerBoundIndexed(list.items, list.length, times, vp.xToTime(x - WAKE_HIT_PX));
+    let best = -1;
+    let bestD = WAKE_HIT_PX + 1e-9;
+    for (let q = k; q < list.length; q++) {
+      const w = list.items[q];
+      const d = Math.abs(vp.timeToX(times[w]) - x);
+      if (vp.timeToX(times[w]) > x + WAKE_HIT_PX) break;
+      if (d < bestD) {
+        best = w;
+        bestD = d;
+      }
+    }
+    return best;
+  }
+
+  /** The hit of wake `w`: the woken task, who woke it, and its next poll. */
+  wakeHit(w) {
+    const m = this.model;
+    const wakes = m.wakes;
+    const by = wakes.by[w];
+    const target = wakes.target[w];
+    return {
+      kind: 'wake',
+      wake: w,
+      task: m.taskList[wakes.task[w]],
+      by: by >= 0 ? m.taskList[by] : null,
+      thread: wakes.thread[w] >= 0 ? m.threads.get(wakes.thread[w]) || null : null,
+      byValue: wakes.byValue[w] === 1,
+      start: wakes.t[w],
+      end: wakes.t[w],
+      target: target === OPEN ? null : target,
+    };
   }
 
   /**
@@ -490,6 +712,11 @@ export class TimelineView {
     if (this.drag || performance.now() < this.wheelUntil) return;
     const hit = this.hitTest(p);
     this.options.hit = hit && (hit.kind === 'poll' || hit.kind === 'drop') ? hit : null;
+    if (hit && hit.kind === 'future' && hit.at.state !== 'not created') {
+      // Outline the hovered segment of the future's row (its end marker, when it has ended).
+      const end = hit.at.until === Infinity ? this.nowT() : hit.at.until;
+      this.options.hit = { y: hit.y, h: hit.h, start: hit.at.since, end };
+    }
     if (!hit || !hit.kind) {
       this.hideTooltip();
       this.setCursor('');
@@ -504,23 +731,52 @@ export class TimelineView {
   }
 
   tooltipHtml(hit) {
+    const html = this.hitHtml(hit);
+    if (!hit.lints) return html;
+    const lints = hit.lints
+      .map((l) => `<div class="tip-lint"><span class="rule ${escapeHtml(l.rule)}">⚠ ${escapeHtml(l.rule)}</span> <span class="dim">${l.since != null ? `${formatTime(l.since)} – ` : ''}${formatTime(l.t)}</span><div>${escapeHtml(l.detail)}</div></div>`)
+      .join('');
+    return `${html}${lints}`;
+  }
+
+  /**
+   * Who woke wake `w`, in words: the waking task, or the thread it happened on (a plain
+   * thread or a blocking-pool thread outside a task, by its lane's name), or a driver (timer,
+   * I/O) and the runtime thread it ran on, when known.
+   */
+  wakerText(w) {
+    const m = this.model;
+    const by = m.wakes.by[w];
+    if (by >= 0) {
+      const task = m.taskList[by];
+      return `${escapeHtml(task.label)} #${task.id}`;
+    }
+    if (m.meta.unknownWaker) return 'a waker the recording does not name';
+    const thread = m.wakes.thread[w] >= 0 ? m.threads.get(m.wakes.thread[w]) : null;
+    if (!thread) return 'a driver (timer, I/O) or a thread outside any task';
+    const what = thread.kind === 'thread' ? 'thread' : thread.kind === 'blocking' ? 'blocking-pool thread' : null;
+    if (what) return `${what} <b>${escapeHtml(thread.name)}</b>`;
+    return `a driver (timer, I/O) on <b>${escapeHtml(thread.name)}</b>`;
+  }
+
+  hitHtml(hit) {
     const m = this.model;
     const name = (task) =>
       `<span class="sw" style="background:${taskColor(task)}"></span><b>${escapeHtml(task.label)}</b> <span class="dim">#${task.id}</span>`;
     const at = (t) => formatTime(t);
     switch (hit.kind) {
       case 'poll': {
-        const w = hit.worker;
+        const w = hit.thread;
         // Only a runtime worker is stalled by a long poll; a blocking-pool thread is there to block.
-        const stall = hit.end - hit.start >= this.options.stallNs && (!w || w.kind === 'worker');
-        return `${name(hit.task)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
+        const stall = hit.end - hit.start >= this.options.stallNs && (!w || isRuntimeWorker(w));
+        return `${name(hit.task)}${this.inFlightLine(hit)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
           stall ? ' <span class="bad">long poll</span>' : ''
-        }</div><div class="dim">on ${escapeHtml(w ? w.name : m.workerList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
+        }</div><div class="dim">on ${escapeHtml(w ? w.name : m.threadList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
           hit.pollNo ? `<div class="dim">poll ${hit.pollNo} of ${hit.task.polls.length}</div>` : ''
         }`;
       }
       case 'drop': {
-        const w = hit.worker;
+        const w = hit.thread;
         return `${name(hit.task)}<div>drop <b>${formatDuration(hit.end - hit.start)}</b> <span class="dim">(not a poll)</span></div><div class="dim">cancelled while idle: tokio ran the task only to drop its future</div><div class="dim">on ${escapeHtml(w ? w.name : 'a thread not recorded')} · at ${at(hit.start)}</div>`;
       }
       case 'probe-state': {
@@ -534,28 +790,80 @@ export class TimelineView {
       }
       case 'scheduled': {
         let cause = 'spawned, waiting for its first poll';
-        if (hit.cause >= 0) {
-          const by = m.wakes.by[hit.cause];
-          const nobody = m.meta.unknownWaker ? 'a waker the recording does not name' : 'a driver / thread';
-          cause = `woken by ${by >= 0 ? escapeHtml(m.taskList[by].label) + ' #' + m.taskList[by].id : nobody}`;
-        }
+        if (hit.cause >= 0) cause = `woken by ${this.wakerText(hit.cause)}`;
         return `${name(hit.task)}<div>scheduled <b>${formatDuration(hit.end - hit.start)}</b>${hit.open ? ' (still waiting)' : ''}</div><div class="dim">${cause}</div>`;
       }
       case 'task-idle': {
         const aw = hit.task.currentAwait();
-        return `${name(hit.task)}<div>idle (suspended)</div>${aw ? `<div class="dim">now at <code>${escapeHtml(aw.label)}</code></div>` : ''}`;
+        return `${name(hit.task)}<div>idle (suspended)</div>${aw ? `<div class="dim">now at <code>${escapeHtml(aw.label)}</code></div>` : ''}${this.inFlightLine(hit)}`;
       }
+      case 'futures-toggle':
+        return `${name(hit.task)}<div class="dim">${this.futuresOpen(hit.task) ? 'close' : 'open'} its future rows (${hit.task.probes.size} probe future${hit.task.probes.size === 1 ? '' : 's'}) · key o</div>`;
+      case 'future-label':
+        return `<b>${escapeHtml(hit.row.name)}</b> <span class="dim">in ${escapeHtml(hit.task.label)} #${hit.task.id}</span><div class="dim">${hit.row.ids.length} future${hit.row.ids.length === 1 ? '' : 's'} in this row (a row is reused once its future ends)</div>`;
+      case 'future-none':
+        return '';
+      case 'future':
+        return this.futureTooltip(hit);
       case 'task-label': {
         const f = m.taskFigures(hit.task);
         return `${name(hit.task)}<div class="dim">${escapeHtml(hit.task.kind)} · ${f.polls} polls · busy ${formatDuration(f.busy)}</div><div class="dim">click for details</div>`;
       }
-      case 'worker-idle':
-        return `<b>${escapeHtml(hit.worker.name)}</b> <span class="dim">(${escapeHtml(hit.worker.kind)})</span><div class="dim">idle · busy ${formatDuration(hit.worker.busyNs)} total</div>`;
-      case 'driver-wake':
-        return `<b>${m.meta.unknownWaker ? 'wake (waker not recorded)' : 'driver wake'}</b><div>woke ${name(hit.task)}</div><div class="dim">at ${at(hit.start)}</div>`;
+      case 'thread-idle':
+        return `<b>${escapeHtml(hit.thread.name)}</b> <span class="dim">(${escapeHtml(hit.thread.kind)})</span><div class="dim">idle · busy ${formatDuration(hit.thread.busyNs)} total</div>`;
+      case 'wake': {
+        const next = hit.target != null ? `polled ${formatDuration(hit.target - hit.start)} later` : hit.task.doneT !== OPEN && hit.task.doneT <= hit.start ? 'after the task ended' : 'not polled since';
+        return `<b>wake</b> <span class="dim">(${hit.byValue ? 'wake' : 'wake_by_ref'})</span><div>${name(hit.task)}</div><div>woken by ${this.wakerText(hit.wake)}</div><div class="dim">at ${at(hit.start)} · ${next}</div>`;
+      }
+      case 'mark': {
+        const task = hit.task;
+        return `<div class="tip-mark">${escapeHtml(hit.mark.label)}</div><div class="dim">mark at ${at(hit.mark.t)}${task ? ` · by ${escapeHtml(task.label)} #${task.id}` : ''}</div>`;
+      }
       default:
         return '';
     }
+  }
+
+  /** "N futures in flight" on a task lane whose future rows are open, at the hovered time. */
+  inFlightLine(hit) {
+    if (hit.lane.kind !== 'task' || !hit.task.futureCache || !this.futuresOpen(hit.task) || hit.t == null) return '';
+    const step = hit.task.futureCache.pack.counts.get(ROOTS);
+    if (!step) return '';
+    const n = countAt(step, hit.t);
+    return `<div class="dim">${n} root future${n === 1 ? '' : 's'} in flight at ${formatTime(hit.t)}</div>`;
+  }
+
+  futureTooltip(hit) {
+    const f = hit.future;
+    const at = hit.at;
+    const title = `<b>${escapeHtml(f.name || `future ${f.id}`)}</b> <span class="dim">future ${f.id} in ${escapeHtml(hit.task.label)} #${hit.task.id}</span>`;
+    const dur = (a, b) => formatDuration((b === Infinity ? this.nowT() : b) - a);
+    let what;
+    switch (at.state) {
+      case 'not created':
+        what = '<div class="dim">not created yet</div>';
+        break;
+      case 'start':
+        what = `<div>created, <b>not polled yet</b> for ${dur(at.since, at.until)}</div><div class="dim">a future does nothing until it is polled</div>`;
+        break;
+      case 'await':
+        what = `<div>suspended at <code>${escapeHtml(at.label ?? '?')}</code> for <b>${dur(at.since, at.until)}</b></div>${at.loc ? `<div class="dim">${escapeHtml(at.loc)}</div>` : ''}`;
+        break;
+      case 'polled':
+        what = `<div><b>polled</b> in a poll of its task, ${dur(at.since, at.until)}</div><div class="dim">it reported <code>${escapeHtml(at.label ?? '?')}</code> in this poll</div>`;
+        break;
+      case 'cancelled': {
+        const notes = cancelNotes(this.model, hit.task, f);
+        what = `<div><span class="bad">cancelled</span> (dropped) at <code>${escapeHtml(at.label ?? '?')}</code></div>${notes.map((m) => `<div class="dim">then the task marked: ${escapeHtml(m.label)}</div>`).join('')}`;
+        break;
+      }
+      default:
+        what = `<div>finished as <code>${escapeHtml(at.state)}</code></div>`;
+    }
+    const since = at.state === 'not created' ? '' : `<div class="dim">since ${formatTime(at.since)}${at.lastEvent ? ` · last event <code>${escapeHtml(at.lastEvent.label)}</code> at ${formatTime(at.lastEvent.t)}` : ''}</div>`;
+    const kids = hit.inFlight != null ? `<div>${hit.inFlight} child future${hit.inFlight === 1 ? '' : 's'} in flight at ${formatTime(hit.t)}</div>` : '';
+    const moved = f.movedFrom != null ? `<div class="dim">created in task #${f.movedFrom}, polled here</div>` : '';
+    return `${title}${what}${kids}${since}${moved}<div class="dim">click for its state machine</div>`;
   }
 
   showTooltip(p, html) {
@@ -588,6 +896,15 @@ export class TimelineView {
     if (!hit) return;
     if (hit.lane && hit.lane.kind === 'header' && hit.lane.key === 'h:tasks') {
       this.setLaneOptions({ collapseTasks: !this.laneOptions.collapseTasks });
+      return;
+    }
+    if (hit.kind === 'futures-toggle') {
+      this.toggleFutures(hit.task.index);
+      return;
+    }
+    if (hit.kind === 'future') {
+      this.options.selectedFuture = hit.future.id;
+      this.onSelectTask(hit.task.index);
       return;
     }
     if (hit.probe) this.onSelectProbe(hit.probe.id);

@@ -1,4 +1,4 @@
-// Issue 2 — blocking-in-async, in the browser, against the real binary.
+// Blocking-in-async, in the browser, against the real binary.
 //
 // Deep link /?scenario=blocking-in-async, press Run. While it runs and at the end, the
 // page's model shows one poll as long as the stall on one worker lane, the tasks woken
@@ -26,7 +26,7 @@ async function runOnce() {
   // to the right the worker lane of an open poll is painted (so a page that draws an open
   // poll up to "now" passes as well as one whose model time moves on).
   await page.evaluate(async () => {
-    const { THEME, GUTTER_PX, AXIS_PX } = await import('/assets/draw.js');
+    const { THEME, GUTTER_PX } = await import('/assets/draw.js');
     const bgs = [THEME.bg, THEME.laneAlt, THEME.headerBg].map((hex) => {
       const v = parseInt(hex.slice(1), 16);
       return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
@@ -35,12 +35,12 @@ async function runOnce() {
     /** The time up to which the lane of worker `w` is painted from time `start` on (or null). */
     const paintedUntil = (w, start) => {
       const tl = window.futurescope.timeline;
-      const j = tl.lanes.workerLaneByIndex.get(w);
+      const j = tl.lanes.threadLaneByIndex.get(w);
       if (j == null) return null;
       const lane = tl.lanes.lanes[j];
       const vp = tl.viewport;
       const dpr = tl.renderer.dpr || 1;
-      const y = AXIS_PX + lane.y - tl.scrollY + lane.height - 6;
+      const y = tl.renderer.axisPx + lane.y - tl.scrollY + lane.height - 6;
       const x0 = Math.max(GUTTER_PX, Math.ceil(GUTTER_PX + vp.timeToX(start)) + 1);
       const x1 = tl.renderer.cssWidth - 2;
       if (x1 <= x0) return null;
@@ -62,7 +62,7 @@ async function runOnce() {
       const m = window.futurescope.model;
       if (m && m.meta.run != null) {
         const open = [];
-        for (const w of m.workerList) {
+        for (const w of m.threadList) {
           if (w.openTask < 0) continue;
           const task = m.taskList[w.openTask];
           const start = task.polls.start[task.openPollSlice];
@@ -99,7 +99,7 @@ test('the run finishes; exactly one poll on a runtime worker lane is as long as 
   const m = await page.evaluate(
     ({ workerIndex, start }) => {
       const { model } = window.futurescope;
-      const w = model.workers.get(workerIndex);
+      const w = model.threads.get(workerIndex);
       let slice = null;
       for (let i = 0; i < w.slices.length; i++) if (w.slices.start[i] === start) slice = { start: w.slices.start[i], end: w.slices.end[i], task: model.taskList[w.slices.ref[i]].id };
       return { slice, kind: w.kind };
@@ -118,7 +118,7 @@ test('the model agrees with /events after the run: one long worker-lane poll, fi
   const long = await page.evaluate((ns) => {
     const { model } = window.futurescope;
     const out = [];
-    for (const w of model.workerList) {
+    for (const w of model.threadList) {
       if (w.kind !== 'worker') continue;
       for (let i = 0; i < w.slices.length; i++) if (w.slices.end[i] >= 0 && w.slices.end[i] - w.slices.start[i] >= 0.9 * ns) out.push({ worker: w.index, start: w.slices.start[i], end: w.slices.end[i] });
     }
@@ -239,7 +239,7 @@ test('pixels: the long poll is painted across its x-range on its worker lane; id
   await settle(page);
   const bgs = await backgroundColours(page);
   const geo = await canvasSnapshot(page);
-  const lane = geo.lanes.find((l) => l.kind === 'worker' && l.worker === stall.worker);
+  const lane = geo.lanes.find((l) => l.kind === 'thread' && l.thread === stall.worker);
   assert.ok(lane, 'the worker has a lane');
   const snap = await canvasSnapshot(page, {
     laneRows: [
@@ -247,7 +247,7 @@ test('pixels: the long poll is painted across its x-range on its worker lane; id
       { lane: lane.j, dy: lane.height - 6 },
     ],
   });
-  await shot(page, 'issue2-blocking-end');
+  await shot(page, 'blocking-in-async-end');
   const x0 = timeToCanvasX(snap, stall.start);
   const x1 = timeToCanvasX(snap, stall.end);
   assert.ok(x1 - x0 > 50, `the stall spans ${x1 - x0} px at fit zoom`);
@@ -305,7 +305,7 @@ test('hovering the long poll shows its length and "long poll" in the tooltip', a
   const { page, longOnWorkers } = await runOnce();
   const stall = longOnWorkers[0];
   const geo = await canvasSnapshot(page);
-  const lane = geo.lanes.find((l) => l.kind === 'worker' && l.worker === stall.worker);
+  const lane = geo.lanes.find((l) => l.kind === 'thread' && l.thread === stall.worker);
   const box = await page.$eval('#timeline', (c) => {
     const r = c.getBoundingClientRect();
     return { left: r.left, top: r.top };

@@ -1,4 +1,4 @@
-// Issue 6 — controls for looking at a run, against the real binary: pause / resume during a
+// Controls for looking at a run, against the real binary: pause / resume during a
 // live run, zoom and pan (drag, wheel, buttons) on a finished run, loading a saved run with
 // the file picker and by drag-and-drop (the loaded model equals the live one), reopening a
 // run from the run list and from a ?run= deep link.
@@ -25,7 +25,7 @@ function modelDigest(page) {
         const f = m.taskFigures(t);
         return { id: t.id, name: t.label, polls: f.polls, busy: f.busy, scheduled: f.scheduled, idle: f.idle, wakes: t.wakes, outcome: t.outcome, probes: t.probes.size };
       }),
-      workers: m.workerList.map((w) => ({ index: w.index, name: w.name, kind: w.kind, slices: w.slices.length, busy: w.busyNs })),
+      workers: m.threadList.map((w) => ({ index: w.index, name: w.name, kind: w.kind, slices: w.slices.length, busy: w.busyNs })),
       lints: m.lints.map((l) => `${l.rule}@${l.t}`),
       marks: m.marks.map((k) => k.label),
       violations: m.violations.count,
@@ -52,7 +52,7 @@ test('pause during a live run buffers what arrives; resume applies it; the resul
   assert.ok(await page.isVisible('#paused-note'), 'the paused note shows');
   const note = await page.textContent('#paused-note');
   assert.equal(Number(/([\d\u2009]+) events buffered/.exec(note)[1].replace(/\u2009/g, '')), during.buffered, `the note counts the buffered events: "${note}"`);
-  await shot(page, 'issue6-paused');
+  await shot(page, 'controls-paused');
   await page.click('#pause-btn');
   const after = await page.evaluate(() => ({ events: window.futurescope.model.eventCount, buffered: window.futurescope.app.bufferedEvents }));
   assert.equal(after.events, c0.events + during.buffered, 'resume applied every buffered event');
@@ -107,7 +107,7 @@ test('a finished run: zoom buttons, wheel zoom at the cursor, drag to pan, Fit; 
   assert.equal(v.follow, false, 'panning stops following');
   assert.equal(await page.$eval('#follow-btn', (b) => b.classList.contains('on')), false);
   assert.equal(await page.$('#task-panel .task-head'), null, 'a drag is not a click: no task opened');
-  await shot(page, 'issue6-zoomed');
+  await shot(page, 'controls-zoomed');
   await page.click('#fit-btn');
   v = await vp();
   assert.ok(Math.abs(v.nsPerPx - fit.nsPerPx) < 1e-9 * fit.nsPerPx && v.t0 === fit.t0, 'Fit shows the whole run again');
@@ -141,7 +141,7 @@ test('a saved run opens from the file picker and by drag-and-drop, and equals th
     assert.equal(await page.isVisible('#download-link'), false, 'no download link for a file');
     assert.match(await page.textContent('.toast'), /Opened .*434|Opened .* events/);
     await assertSummaryAgrees(page, await reference(ctx.base, runId), 'loaded file: ');
-    await shot(page, 'issue6-loaded-file');
+    await shot(page, 'controls-loaded-file');
 
     // 2. Drag-and-drop onto the page: the overlay shows while dragging, the drop opens it.
     await page.click('#fit-btn');
@@ -248,7 +248,7 @@ test('the overview strip scrubs: drag the window to move the view, drag its edge
   assert.ok(Math.abs(h.t0 - g.t0 - 80 * g.nsPerStripPx) <= 1.5 * g.nsPerStripPx, `dragging the window 80 px moved the view by ${((h.t0 - g.t0) / g.nsPerStripPx).toFixed(1)} strip px`);
   assert.ok(Math.abs(h.nsPerPx - g.nsPerPx) <= 1e-9 * g.nsPerPx, 'moving does not zoom');
   assert.equal(h.follow, false);
-  await shot(page, 'issue6-overview-scrub');
+  await shot(page, 'controls-overview-scrub');
   // Zoom: drag the right edge 40 px further right; the left edge stays.
   const e = await geo();
   await page.mouse.move(e.left + e.x1, y);

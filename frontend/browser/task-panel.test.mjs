@@ -1,4 +1,4 @@
-// Issue 4 — the task panel's await-point state machine, live, against the real binary.
+// The task panel's await-point state machine, live, against the real binary.
 //
 // While a scenario with probes runs (hand-written-future; join-vs-select), click a task's
 // lane: the panel opens with the state diagram, the current state is highlighted, and the
@@ -129,7 +129,7 @@ test('hand-written-future: live, the Handshake state machine shows its current s
     assert.equal(diagrams[0].ended, false);
     seenCurrents.add(snap.current);
     if (round === 0) {
-      await shot(page, 'issue4-handshake-live');
+      await shot(page, 'task-panel-handshake-live');
       // Wait for the next await point.
       await page.waitForFunction((prev) => {
         const t = window.futurescope.model.taskList.find((x) => x.name === 'handshake');
@@ -194,7 +194,7 @@ test('join-vs-select: select! task shows both children live; at the end child b 
   assert.equal(live.status, 'running', 'checked while the run was live');
   assert.equal(live.probes.length, 2, 'child a and child b');
   assert.ok(live.probes.every((p) => p.current), 'both children are suspended somewhere, each highlighted');
-  await shot(page, 'issue4-select-live');
+  await shot(page, 'task-panel-select-live');
 
   assert.equal(await waitForEnd(page), 'finished');
   await sleep(350);
@@ -215,7 +215,7 @@ test('join-vs-select: select! task shows both children live; at the end child b 
   await openTaskPanel(page, 'join! task');
   await sleep(50);
   assertDiagramsMatch(await readDiagrams(page), jref, 'join! task');
-  await shot(page, 'issue4-join-end');
+  await shot(page, 'task-panel-join-end');
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -235,7 +235,7 @@ test('the source pane marks every await point the run reached and highlights the
   assert.match(await page.textContent('#await-now'), /suspended at WaitingForAccept/);
   assert.equal((await page.$$('#source .src-line.current')).length, 1, 'one current line');
   assert.equal(await page.evaluate(() => window.futurescope.model.meta.status), 'running');
-  await shot(page, 'issue4-source-live');
+  await shot(page, 'task-panel-source-live');
   assert.equal(await waitForEnd(page), 'finished');
   await sleep(350);
   const { events } = await reference(ctx.base, runId);

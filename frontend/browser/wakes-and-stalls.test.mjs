@@ -1,4 +1,4 @@
-// Issue 5 — what the timeline explains, checked against the real binary:
+// What the timeline explains, checked against the real binary:
 // - actors-mpsc draws a wake arrow for each task-to-task wake (waker's lane at the wake ->
 //   the woken task's next poll): the renderer's count of drawn arrows equals the count
 //   computed from /events, and pixels at each expected arrowhead change when the edges are
@@ -74,7 +74,7 @@ test('actors-mpsc: one wake arrow per task-to-task wake, and the pixels at each 
   const probes = [];
   for (const a of arrows) for (const dx of [2, 3, 4]) probes.push([a.x1 - dx, a.y1]);
   const on = await readPoints(page, probes);
-  await shot(page, 'issue5-actors-edges-on');
+  await shot(page, 'wakes-actors-edges-on');
   await page.keyboard.press('e');
   await settle(page);
   assert.equal(await page.evaluate(() => window.futurescope.timeline.options.wakeEdges), false, '`e` turns the edges off');
@@ -145,7 +145,7 @@ test('actors-mpsc: every task panel’s figures equal /events (polls, busy, sche
     }
     if (!x.wakes) assert.match(await page.textContent('#task-panel .wakes'), /never woken/);
   }
-  await shot(page, 'issue5-actors-panel');
+  await shot(page, 'wakes-actors-panel');
   assert.deepEqual(page.errors, []);
 });
 
@@ -164,7 +164,7 @@ test('blocking-in-async: the stall is outlined on its worker lane, only there, a
   await page.mouse.move(5, 5);
   await settle(page);
   const geo = await canvasSnapshot(page);
-  const lane = geo.lanes.find((l) => l.kind === 'worker' && l.worker === stall.worker);
+  const lane = geo.lanes.find((l) => l.kind === 'thread' && l.thread === stall.worker);
   const red = (p) => p[0] >= 170 && p[1] <= 110 && p[2] <= 110;
   const read = async (threshold) => {
     if (threshold) {
@@ -191,7 +191,7 @@ test('blocking-in-async: the stall is outlined on its worker lane, only there, a
     return { inside, n, outside, m };
   };
   const def = await read(null);
-  await shot(page, 'issue5-stall-outline');
+  await shot(page, 'wakes-stall-outline');
   assert.ok(def.inside >= 0.95 * def.n, `the stall's top edge is red over ${def.inside} of ${def.n} px`);
   assert.equal(def.outside, 0, `no red outline elsewhere on that lane (${def.outside} of ${def.m} px)`);
   // Threshold above the stall: no outline; back below: outline again.
@@ -230,13 +230,13 @@ test('blocking-in-async: the spawn_blocking run on its blocking-pool lane is not
   await page.mouse.move(5, 5);
   await settle(page);
   const geo = await canvasSnapshot(page);
-  const lane = geo.lanes.find((l) => l.kind === 'worker' && l.worker === pool.index);
+  const lane = geo.lanes.find((l) => l.kind === 'thread' && l.thread === pool.index);
   const snap = await canvasSnapshot(page, { laneRows: [{ lane: lane.j, dy: 0 }] });
   const red = (p) => p[0] >= 170 && p[1] <= 110 && p[2] <= 110;
   let n = 0;
   let reds = 0;
   for (let x = Math.ceil(timeToCanvasX(snap, run.start) + 2); x <= timeToCanvasX(snap, run.end) - 2; x++, n++) if (red(pixelAt(snap.rows[0], x))) reds++;
-  await shot(page, 'issue5-spawn-blocking-lane');
+  await shot(page, 'wakes-spawn-blocking-lane');
   assert.ok(n > 50);
   assert.equal(reds, 0, `the blocking-pool lane "${pool.name}" is outlined red over ${reds} of ${n} px of the spawn_blocking run`);
   await page.close();

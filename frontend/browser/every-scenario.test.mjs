@@ -1,4 +1,4 @@
-// Issue 3 — every scenario of GET /api/scenarios runs from the browser with its defaults:
+// Every scenario of GET /api/scenarios runs from the browser with its defaults:
 // pick it in the list, press Run, wait for the end (lost-wakeup hangs by design: press
 // Stop once its lost_wake lint shows, and expect "cancelled"), then the model has tasks
 // and polls and agrees with /events, the canvas has painted something, and the page
@@ -71,7 +71,7 @@ test('every scenario runs from the browser with its defaults', async (t) => {
         const { ink, total } = countPlotInk(snap, bgs);
         assert.ok(ink >= 200, `non-background pixels in the plot: ${ink} of ${total} sampled`);
         assert.ok(snap.stats.rects > 0, 'the renderer drew rects');
-        await shot(page, `issue3-${s.name}`);
+        await shot(page, `scenario-${s.name}`);
         assert.deepEqual(page.errors, [], 'no page errors');
       } finally {
         await page.close();

@@ -1,0 +1,36 @@
+// An opened file exports to Perfetto: the page's Chrome-trace exporter
+// (frontend/js/chrome-trace.js) gives the same document as the server's
+// /api/runs/{id}/export?format=chrome of the same run, for a saved run opened with Open….
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { useRealServer } from './support/harness.mjs';
+import { clickRun, waitForEnd } from './support/browser.mjs';
+
+const ctx = useRealServer();
+
+for (const scenario of ['actors-mpsc', 'blocking-in-async']) {
+  test(`${scenario}: a saved run opened from a file exports to Perfetto exactly as the server exports the run`, async () => {
+    const page = await ctx.open(`?scenario=${scenario}`, { width: 1280, height: 800 });
+    const runId = await clickRun(page);
+    assert.equal(await waitForEnd(page), 'finished');
+    const events = await (await fetch(`${ctx.base}/api/runs/${runId}/events`)).text();
+    const server = await (await fetch(`${ctx.base}/api/runs/${runId}/export?format=chrome`)).json();
+    assert.ok(server.traceEvents.some((e) => e.ph === 'X'), 'the run has polls');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fs-export-')), `run${runId}.jsonl`);
+    fs.writeFileSync(file, events);
+    await page.setInputFiles('#file-input', file);
+    await page.waitForFunction((name) => window.futurescope.model && window.futurescope.model.meta.file === name, path.basename(file));
+    assert.ok(await page.isHidden('#download-link'), 'no Save run for a file');
+    assert.ok(await page.isVisible('#export-link'), 'Perfetto is offered for a file');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-link')]);
+    assert.equal(download.suggestedFilename(), `run${runId}.trace.json`);
+    const saved = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+    assert.deepEqual(saved, server);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+}
