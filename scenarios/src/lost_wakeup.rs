@@ -18,7 +18,7 @@ use std::time::Duration;
 use futurescope_recorder::{AwaitPointExt, probed, site};
 use tokio::sync::mpsc;
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "lost-wakeup",
@@ -48,6 +48,10 @@ blocked, the forgotten task simply is not in any queue. The fix is one line in `
     file: "scenarios/src/lost_wakeup.rs",
     open_futures: &["forgetful", "listener"],
     params: &[ParamSpec::int("flag_after_ms", 200, 10, 2000, "when the plain thread sets the flag the task waits for")],
+    step_time: StepTime::PausedExcept(
+        "the `flag setter` is a plain OS thread that sets the flag after real time; `heartbeat` \
+         runs on the paused clock, so it ticks whenever nothing else can run",
+    ),
     run,
 };
 

@@ -245,6 +245,7 @@ pub(crate) fn set_run(run: u16) -> u16 {
         }
         std::mem::replace(&mut c.run, run)
     })
+    .inspect(|_| crate::step::thread_entered_run(run))
     .unwrap_or(0)
 }
 
@@ -552,6 +553,7 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
             let by = c.current_task;
             let flags = if op == WakerOp::WakeByRef { FLAG_BY_REF } else { 0 };
             c.push(RecordKind::Wake, t, task, by, 0, flags);
+            crate::step::wake_seen(c.run, by);
         }
     });
 }
