@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -32,6 +32,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -46,6 +50,8 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()
@@ -57,7 +63,7 @@ impl From<StartError> for ApiError {
         match e {
             StartError::UnknownScenario(_) => ApiError::NotFound(e.to_string()),
             StartError::BadParams(_) => ApiError::Unprocessable(e.to_string()),
-            StartError::Busy(_) => ApiError::Busy(e.to_string()),
+            StartError::Busy(_) | StartError::ConsoleMemory { .. } => ApiError::Busy(e.to_string()),
             StartError::Thread(_) => ApiError::Internal("could not start the run".into()),
         }
     }
@@ -73,9 +79,34 @@ fn parse_run_id(raw: &str) -> Result<u64, ApiError> {
     })
 }
 
-pub(crate) fn find_run(state: &AppState, raw: &str) -> Result<std::sync::Arc<Run>, ApiError> {
+/// The run `raw` names. With `?instance=X` (the server instance the client saw the run on), a
+/// run of an earlier server process is 410 Gone rather than whatever run has its number now.
+pub(crate) fn find_run(state: &AppState, raw: &str, query: Option<&str>) -> Result<std::sync::Arc<Run>, ApiError> {
     let id = parse_run_id(raw)?;
+    if let Some(instance) = query_param(query, "instance") {
+        check_instance(state, id, &instance)?;
+    }
     state.runs.get(id).ok_or_else(|| ApiError::NotFound(format!("no run {id} (it never existed or was evicted)")))
+}
+
+/// Refuses a run reference made against another server instance.
+pub fn check_instance(state: &AppState, run: u64, instance: &str) -> Result<(), ApiError> {
+    let current = state.runs.instance();
+    if instance == current {
+        return Ok(());
+    }
+    Err(ApiError::Gone(format!(
+        "run {run} belongs to an earlier server (instance {}); this server (instance {current}) was started since, \
+         and its run {run}, if any, is a different run",
+        instance.chars().take(40).collect::<String>()
+    )))
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| v.to_owned())
+    })
 }
 
 pub async fn health() -> Json<serde_json::Value> {
@@ -181,8 +212,9 @@ pub async fn list_runs(State(state): State<AppState>) -> Json<serde_json::Value>
 pub async fn run_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let run = find_run(&state, &id)?;
+    let run = find_run(&state, &id, query.as_deref())?;
     Ok(Json(status_json(&run)))
 }
 
@@ -195,8 +227,9 @@ fn status_json(run: &Run) -> serde_json::Value {
 pub async fn cancel_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let run = find_run(&state, &id)?;
+    let run = find_run(&state, &id, query.as_deref())?;
     state.runs.cancel(run.id);
     // Give the run a moment to stop so the answer usually shows the final state.
     for _ in 0..50 {
@@ -213,9 +246,10 @@ pub async fn cancel_run(
 pub async fn snapshot_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     use futurescope_recorder::dump::{self, DumpError, Reason};
-    let run = find_run(&state, &id)?;
+    let run = find_run(&state, &id, query.as_deref())?;
     if run.is_over() {
         return Err(ApiError::Unprocessable(format!("run {} is over: snapshots are of a running run's tasks", run.id)));
     }
@@ -234,6 +268,7 @@ pub fn events_header(run: &Run) -> String {
         "format": "futurescope-events",
         "v": 1,
         "run": run.id,
+        "instance": &*run.instance,
         "scenario": run.scenario().map(|s| s.name),
         "params": run.params.to_json(),
     });
@@ -261,8 +296,12 @@ pub fn write_saved_run(run: &Run, out: &mut impl std::io::Write) -> std::io::Res
 /// Events per chunk of a streamed `/events` body.
 const EVENTS_PER_CHUNK: usize = 20_000;
 
-pub async fn run_events(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let run = find_run(&state, &id)?;
+pub async fn run_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let run = find_run(&state, &id, query.as_deref())?;
     let header_line = events_header(&run) + "\n";
     let log = run.log.clone();
     let end = log.len();
@@ -293,8 +332,9 @@ pub async fn run_export(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let run = find_run(&state, &id)?;
+    let run = find_run(&state, &id, query.as_deref())?;
     match q.format.as_deref() {
         Some("chrome") | None => {
             let body = crate::export::chrome_trace(&run.log, run.name());
@@ -324,8 +364,9 @@ pub async fn run_source(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<SourceQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let run = find_run(&state, &id)?;
+    let run = find_run(&state, &id, query.as_deref())?;
     let Some(program) = run.program() else {
         return Err(ApiError::NotFound(format!("run {} is a scenario: its source comes with /api/scenarios", run.id)));
     };

@@ -61,9 +61,15 @@ pub struct ServeArgs {
     /// Open the dashboard in a browser.
     #[arg(long)]
     open: bool,
-    /// Allow binding a non-loopback address; a token printed at start is then required.
+    /// Allow binding a non-loopback address (dashboard or console); a token printed at start is
+    /// then required on every dashboard request. The dashboard then answers to the machine's
+    /// addresses and host name too.
     #[arg(long)]
     allow_remote: bool,
+    /// With --allow-remote: another name the dashboard is reached as (a DNS name, or
+    /// `name:port` behind a proxy); repeatable.
+    #[arg(long = "public-host", value_name = "HOST")]
+    public_host: Vec<String>,
     /// Cancel runs that take longer than this many seconds.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     time_limit: u64,
@@ -232,8 +238,27 @@ fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<
             args.bind
         ));
     }
+    if !args.no_console && !args.console_bind.ip().is_loopback() && !args.allow_remote {
+        return Err(format!(
+            "refusing to serve console-subscriber on {} (not a loopback address): its gRPC has no \
+             authentication, shows every task's name and spawn location, and lets any client pause \
+             the recording. Pass --allow-remote to do it anyway, or --no-console.",
+            args.console_bind
+        ));
+    }
+    if !args.public_host.is_empty() && !args.allow_remote {
+        return Err("--public-host only makes sense with --allow-remote".into());
+    }
+    // Bind the dashboard first and then the console, so an error names every port in use.
+    let dashboard = bind_dashboard(args.bind);
     let console = if args.no_console { None } else { Some(args.console_bind) };
-    let console = observe::install(console).map_err(|e| e.to_string())?;
+    let console = match (dashboard.as_ref(), observe::install_with(console, crate::observe::console_retention())) {
+        (Ok(_), Ok(c)) => c,
+        (Err(d), Err(c)) => return Err(format!("{d}; and {c}")),
+        (Err(d), Ok(_)) => return Err(d.clone()),
+        (Ok(_), Err(c)) => return Err(c.to_string()),
+    };
+    let listener = dashboard?;
     observe::quiet_thread();
     let token = (!args.bind.ip().is_loopback()).then(random_token);
 
@@ -241,35 +266,62 @@ fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<
     rt.block_on(async move {
         // Signal handlers first: a SIGTERM right after the URL is printed must be graceful too.
         let signals = ShutdownSignals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(args.bind)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e} (is another futurescope running? use --bind)", args.bind))?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let config = RunManagerConfig {
             time_limit: Duration::from_secs(args.time_limit),
             memory_budget: (args.memory_budget_mib as usize) << 20,
+            console_task_retention: console.as_ref().map(|c| c.retention),
             ..RunManagerConfig::default()
         };
         let runs = RunManager::new(Recorder::global(), config);
+        let mut access = AccessPolicy::new(addr, token.clone());
+        // The names a browser elsewhere uses for this machine: the first one goes in the URL.
+        let mut names = Vec::new();
+        if token.is_some() {
+            names.extend(args.public_host.iter().cloned());
+            names.extend(crate::guard::machine_names(addr.ip()));
+            access.allow_names(&names, addr.port());
+        }
         let state = AppState {
             runs: runs.clone(),
-            access: Arc::new(AccessPolicy::new(addr, token.clone())),
+            access: Arc::new(access),
             console: console.as_ref().map(|c| c.addr.to_string()),
             console_clients: console.as_ref().map(|c| c.clients.clone()),
             ws_send_timeout: crate::WS_SEND_TIMEOUT,
             opened: opened.clone(),
             ws_connections: Default::default(),
         };
-        let mut url = match &token {
-            Some(t) => format!("http://{addr}/?token={t}"),
-            None => format!("http://{addr}/"),
+        let host_for = |name: &str| match name.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{}", addr.port()),
+            Ok(std::net::IpAddr::V4(ip)) => format!("{ip}:{}", addr.port()),
+            Err(_) if name.contains(':') => name.to_owned(),
+            Err(_) => format!("{name}:{}", addr.port()),
         };
-        if opened.is_some() {
-            url.push_str(if token.is_some() { "&opened=1" } else { "?opened=1" });
-        }
+        let hosts: Vec<String> = if token.is_some() && !names.is_empty() {
+            names.iter().map(|n| host_for(n)).collect()
+        } else if addr.ip().is_unspecified() {
+            vec![format!("127.0.0.1:{}", addr.port())]
+        } else {
+            vec![addr.to_string()]
+        };
+        let url_for = |host: &str| {
+            let mut url = match &token {
+                Some(t) => format!("http://{host}/?token={t}"),
+                None => format!("http://{host}/"),
+            };
+            if opened.is_some() {
+                url.push_str(if token.is_some() { "&opened=1" } else { "?opened=1" });
+            }
+            url
+        };
+        let url = url_for(&hosts[0]);
         // Whoever started us may stop reading stdout; that must not stop the dashboard.
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "futurescope {}: dashboard on {url}", env!("CARGO_PKG_VERSION"));
+        for other in hosts.iter().skip(1) {
+            let _ = writeln!(stdout, "futurescope: also reachable as {}", url_for(other));
+        }
         let _ = match &console {
             Some(c) => writeln!(stdout, "futurescope: tokio-console can attach with: tokio-console http://{}", c.addr),
             None => writeln!(stdout, "futurescope: console-subscriber is off (--no-console)"),
@@ -278,12 +330,34 @@ fn serve_with(args: ServeArgs, opened: Option<Arc<crate::OpenedRun>>) -> Result<
         if args.open {
             let _ = std::process::Command::new("xdg-open").arg(&url).spawn();
         }
-        axum::serve(listener, crate::app(state))
-            .with_graceful_shutdown(signals.wait_then_cancel(runs))
-            .await
-            .map_err(|e| format!("server error: {e}"))
+        crate::serve(listener, state, crate::ServeLimits::default(), signals.wait()).await;
+        Ok::<_, String>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds the dashboard's listener. A loopback address is refused when a server already listens
+/// on the other loopback family's address with the same port (`[::1]:P` beside
+/// `127.0.0.1:P`): `localhost:P` would reach either, and a user expects one dashboard per port.
+fn bind_dashboard(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+    let in_use =
+        |e: std::io::Error| format!("cannot listen on {addr}: {e} (is another futurescope running? use --bind ADDR)");
+    if addr.ip().is_loopback() && addr.port() != 0 {
+        let other: SocketAddr = match addr {
+            SocketAddr::V4(_) => (std::net::Ipv6Addr::LOCALHOST, addr.port()).into(),
+            SocketAddr::V6(_) => (std::net::Ipv4Addr::LOCALHOST, addr.port()).into(),
+        };
+        if std::net::TcpStream::connect_timeout(&other, Duration::from_millis(300)).is_ok() {
+            return Err(format!(
+                "cannot listen on {addr}: a server already listens on {other}, and localhost:{} reaches \
+                 both (is another futurescope running? use --bind ADDR with another port)",
+                addr.port()
+            ));
+        }
+    }
+    let listener = std::net::TcpListener::bind(addr).map_err(in_use)?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    Ok(listener)
 }
 
 /// ctrl-c and SIGTERM, listened for from before the server starts.
@@ -300,8 +374,8 @@ impl ShutdownSignals {
         })
     }
 
-    /// Resolves on ctrl-c or SIGTERM, after cancelling the running runs.
-    async fn wait_then_cancel(mut self, runs: Arc<RunManager>) {
+    /// Resolves on ctrl-c or SIGTERM (`serve` then cancels the runs and says goodbye).
+    async fn wait(mut self) {
         let ctrl_c = async {
             let _ = tokio::signal::ctrl_c().await;
         };
@@ -316,6 +390,5 @@ impl ShutdownSignals {
             () = terminate => {}
         }
         eprintln!("futurescope: shutting down; cancelling running runs");
-        runs.cancel_all();
     }
 }

@@ -30,9 +30,11 @@ pub mod step;
 pub mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -124,7 +126,125 @@ pub fn app(state: AppState) -> Router {
         .layer(always("content-security-policy", "frame-ancestors 'none'"))
         .layer(always("cross-origin-opener-policy", "same-origin"))
         .layer(always("cross-origin-embedder-policy", "require-corp"))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        // A client that stops sending its body half way is answered (and let go) after this.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Largest request body accepted.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+/// How long a request body may take to arrive.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every error is JSON `{"error": "..."}`: the answers of layers and extractors that answer in
+/// plain text (the body limit's 413, an unknown method's 405, a bad upgrade) are rewritten.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_owned());
+    let message = match text {
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than {} KiB", MAX_REQUEST_BODY >> 10)
+        }
+        Ok(text) if !text.is_empty() => text,
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, axum::body::Body::from(serde_json::json!({ "error": message }).to_string()))
+}
+
+/// Limits of the HTTP server loop (`serve`).
+#[derive(Clone, Debug)]
+pub struct ServeLimits {
+    /// A connection that has not sent a whole request head within this is closed (this also
+    /// ends idle keep-alive connections).
+    pub header_read_timeout: Duration,
+    /// Most HTTP connections at once; further ones wait in the listen queue.
+    pub max_connections: usize,
+    /// After shutdown starts, how long open connections get to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            shutdown_grace: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then shuts down gracefully:
+/// stops accepting, cancels the runs, lets WebSocket clients receive their runs' last events
+/// and `end`s and a "going away" close, and lets HTTP requests in flight finish (all bounded by
+/// `limits.shutdown_grace`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ServeLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let runs = state.runs.clone();
+    let ws_connections = state.ws_connections.clone();
+    let router = app(state);
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors, or a connection reset before it was accepted.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut stopped = stopped.clone();
+        let header_timeout = limits.header_read_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).with_upgrades();
+            tokio::pin!(conn);
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    _ = stopped.changed(), if !stopping => stopping = true,
+                }
+                if stopping {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        });
+    }
+    drop(listener);
+    runs.shut_down();
+    stop.send_replace(true);
+    let deadline = tokio::time::Instant::now() + limits.shutdown_grace;
+    while (permits.available_permits() < limits.max_connections
+        || ws_connections.load(std::sync::atomic::Ordering::Relaxed) > 0)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

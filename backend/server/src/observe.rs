@@ -49,11 +49,58 @@ pub struct ConsoleInfo {
     pub addr: SocketAddr,
     /// gRPC connections open right now (tokio-console clients).
     pub clients: Arc<AtomicUsize>,
+    /// How long console-subscriber keeps a finished task (and its two histograms).
+    pub retention: std::time::Duration,
+}
+
+/// console-subscriber's retention of finished tasks unless `TOKIO_CONSOLE_RETENTION` says
+/// otherwise. Its own default is an hour, during which each finished task keeps about 55 KiB
+/// (two HDR histograms): one spawn-many run would hold half a GiB for an hour. A tokio-console
+/// client that is attached keeps finished tasks on its own side, so a short retention on the
+/// server only shortens what a client attaching later still sees.
+pub const DEFAULT_CONSOLE_RETENTION: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The retention to give console-subscriber: `TOKIO_CONSOLE_RETENTION` (`30s`, `500ms`, `5m`,
+/// `1h`, or plain seconds) or `DEFAULT_CONSOLE_RETENTION`.
+pub fn console_retention() -> std::time::Duration {
+    std::env::var("TOKIO_CONSOLE_RETENTION").ok().and_then(|v| parse_duration(&v)).unwrap_or(DEFAULT_CONSOLE_RETENTION)
+}
+
+/// `30s`, `500ms`, `5m`, `1h` or plain seconds.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1e3,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then(|| std::time::Duration::from_secs_f64(seconds))
 }
 
 impl ConsoleInfo {
     pub fn connected_clients(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn retention_values() {
+        assert_eq!(super::parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(super::parse_duration("45"), Some(Duration::from_secs(45)));
+        assert_eq!(super::parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(super::parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(super::parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(super::parse_duration("soon"), None);
+        assert_eq!(super::parse_duration("-1s"), None);
     }
 }
 
@@ -68,7 +115,15 @@ pub enum ObserveError {
 /// Installs the global dispatch. With `console` set, console-subscriber's layer and the
 /// recorder's share one registry and the gRPC server listens there (on its own quiet thread).
 pub fn install(console: Option<SocketAddr>) -> Result<Option<ConsoleInfo>, ObserveError> {
-    install_with_recording(console, None)
+    install_with(console, console_retention())
+}
+
+/// Like `install`, with console-subscriber keeping finished tasks for `retention`.
+pub fn install_with(
+    console: Option<SocketAddr>,
+    retention: std::time::Duration,
+) -> Result<Option<ConsoleInfo>, ObserveError> {
+    install_full(console, None, retention)
 }
 
 /// Like `install`; with `recording`, console-subscriber also writes its own recording (JSON
@@ -77,12 +132,20 @@ pub fn install_with_recording(
     console: Option<SocketAddr>,
     recording: Option<std::path::PathBuf>,
 ) -> Result<Option<ConsoleInfo>, ObserveError> {
+    install_full(console, recording, console_retention())
+}
+
+fn install_full(
+    console: Option<SocketAddr>,
+    recording: Option<std::path::PathBuf>,
+    retention: std::time::Duration,
+) -> Result<Option<ConsoleInfo>, ObserveError> {
     let Some(addr) = console else {
         tracing::subscriber::set_global_default(RecorderSubscriber::new())
             .map_err(|_| ObserveError::AlreadyInstalled)?;
         return Ok(None);
     };
-    let (console_layer, info) = console_layer(addr, recording)?;
+    let (console_layer, info) = console_layer_with(addr, recording, retention)?;
     let registry = tracing_subscriber::registry().with(console_layer).with(RecorderLayer::new());
     tracing::subscriber::set_global_default(registry).map_err(|_| ObserveError::AlreadyInstalled)?;
     Ok(Some(info))
@@ -94,10 +157,19 @@ pub fn console_layer(
     addr: SocketAddr,
     recording: Option<std::path::PathBuf>,
 ) -> Result<(console_subscriber::ConsoleLayer, ConsoleInfo), ObserveError> {
+    console_layer_with(addr, recording, console_retention())
+}
+
+/// `console_layer`, keeping finished tasks for `retention`.
+pub fn console_layer_with(
+    addr: SocketAddr,
+    recording: Option<std::path::PathBuf>,
+    retention: std::time::Duration,
+) -> Result<(console_subscriber::ConsoleLayer, ConsoleInfo), ObserveError> {
     let listener = std::net::TcpListener::bind(addr).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     let local = listener.local_addr().map_err(|source| ObserveError::ConsoleBind { addr, source })?;
     listener.set_nonblocking(true).map_err(|source| ObserveError::ConsoleBind { addr, source })?;
-    let mut builder = console_subscriber::ConsoleLayer::builder();
+    let mut builder = console_subscriber::ConsoleLayer::builder().retention(retention);
     if let Some(path) = recording {
         builder = builder.recording_path(path);
     }
@@ -115,7 +187,7 @@ pub fn console_layer(
             rt.block_on(serve_console(listener, server, counter));
         })
         .expect("the OS refused the console server thread");
-    Ok((console_layer, ConsoleInfo { addr: local, clients }))
+    Ok((console_layer, ConsoleInfo { addr: local, clients, retention }))
 }
 
 async fn serve_console(listener: std::net::TcpListener, server: console_subscriber::Server, clients: Arc<AtomicUsize>) {

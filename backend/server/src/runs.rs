@@ -34,12 +34,33 @@ pub struct RunManagerConfig {
     pub stop_grace: Duration,
     /// Runs that may be running at once.
     pub max_running: usize,
-    /// Memory the kept runs' logs may take before the oldest finished ones are evicted.
+    /// Memory the kept runs' logs, and console-subscriber's copies of their tasks, may take
+    /// before the oldest finished runs are evicted (and, when console-subscriber's copies alone
+    /// fill it, before new runs wait).
     pub memory_budget: usize,
     /// The time limit of a run in step mode (a person reads between steps; it is still bounded).
     pub step_time_limit: Duration,
     /// A stepped run whose driving client has been gone this long continues freely.
     pub driver_grace: Duration,
+    /// console-subscriber's retention of finished tasks, when it is on: each task of a run is
+    /// counted against the budget from its spawn until the retention after the run's end.
+    pub console_task_retention: Option<Duration>,
+}
+
+/// What console-subscriber keeps per task: two HDR histograms (poll and scheduled times) and
+/// the task's stats; measured here as RSS over 10,000-task runs (README, "Memory").
+pub const CONSOLE_BYTES_PER_TASK: usize = 56 << 10;
+/// console-subscriber drops finished tasks on its publish tick (1 s) after the retention.
+const CONSOLE_RELEASE_SLACK: Duration = Duration::from_secs(2);
+
+/// The memory the budget accounts for, bytes.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MemoryUse {
+    /// The kept runs' logs.
+    pub logs: usize,
+    /// console-subscriber's copies of the tasks of running and recently finished runs.
+    pub console: usize,
+    pub budget: usize,
 }
 
 impl Default for RunManagerConfig {
@@ -51,6 +72,7 @@ impl Default for RunManagerConfig {
             memory_budget: 1 << 30,
             step_time_limit: Duration::from_secs(15 * 60),
             driver_grace: Duration::from_secs(30),
+            console_task_retention: None,
         }
     }
 }
@@ -115,6 +137,8 @@ impl ProgramInfo {
 /// One run: its scenario (or program), parameters, log and status.
 pub struct Run {
     pub id: u64,
+    /// The server process (`RunManager::instance`): run ids restart at 1 with each process.
+    pub instance: Arc<str>,
     pub kind: RunKind,
     pub params: Params,
     pub log: Arc<RunLog>,
@@ -132,6 +156,8 @@ pub struct Run {
 #[derive(Debug, Serialize)]
 pub struct RunSummary {
     pub id: u64,
+    /// The server process the run belongs to (`RunManager::instance`).
+    pub instance: String,
     /// The scenario's name (null for a program run).
     pub scenario: Option<&'static str>,
     /// The program recorded (program runs only).
@@ -182,6 +208,7 @@ impl Run {
         let st = self.lock_status().clone();
         RunSummary {
             id: self.id,
+            instance: self.instance.to_string(),
             scenario: self.scenario().map(|s| s.name),
             program: self.program().cloned(),
             params: self.params.to_json(),
@@ -226,6 +253,12 @@ pub enum StartError {
     BadParams(#[from] futurescope_scenarios::ParamError),
     #[error("{0} runs are already running; cancel one or wait")]
     Busy(usize),
+    #[error(
+        "console-subscriber still keeps the tasks of recent runs ({held_mib} MiB of the {budget_mib} MiB memory \
+         budget) for its retention (TOKIO_CONSOLE_RETENTION); they are released within {free_in_s} s: start \
+         the run then, or serve with a shorter TOKIO_CONSOLE_RETENTION or a larger --memory-budget-mib"
+    )]
+    ConsoleMemory { held_mib: usize, budget_mib: usize, free_in_s: u64 },
     #[error("could not start the run thread: {0}")]
     Thread(std::io::Error),
 }
@@ -236,6 +269,20 @@ pub struct RunManager {
     runs: Mutex<BTreeMap<u64, Arc<Run>>>,
     next_id: AtomicU64,
     notices: broadcast::Sender<Notice>,
+    instance: Arc<str>,
+    /// Set once the server shuts down (WebSocket connections then flush and say goodbye).
+    shutdown: tokio::sync::watch::Sender<bool>,
+    /// console-subscriber's copies of finished runs' tasks: (released by, bytes).
+    console_holds: Mutex<Vec<(Instant, usize)>>,
+}
+
+/// A fresh per-process id (16 hex digits): the clock, the pid and the std hasher's random keys.
+fn new_instance_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    format!("{:016x}", h.finish())
 }
 
 impl RunManager {
@@ -247,7 +294,16 @@ impl RunManager {
             runs: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             notices,
+            instance: new_instance_id().into(),
+            shutdown: tokio::sync::watch::Sender::new(false),
+            console_holds: Mutex::new(Vec::new()),
         })
+    }
+
+    /// This server process's id: run ids are unique only together with it (they restart at 1
+    /// in every process), so clients keep both and can tell a run of an earlier server.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
@@ -310,6 +366,15 @@ impl RunManager {
         if running >= self.config.max_running {
             return Err(StartError::Busy(running));
         }
+        // Finished runs' logs can be evicted to make room; console-subscriber's copies cannot.
+        let (console, release) = self.console_use();
+        if console >= self.config.memory_budget {
+            return Err(StartError::ConsoleMemory {
+                held_mib: console >> 20,
+                budget_mib: self.config.memory_budget >> 20,
+                free_in_s: release.saturating_duration_since(Instant::now()).as_secs() + 1,
+            });
+        }
         let log = self.recorder.begin_run();
         let (ctx, cancel, step) = if step {
             let gate = StepGate::register(log.id, log.start);
@@ -323,6 +388,7 @@ impl RunManager {
         let started_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let run = Arc::new(Run {
             id,
+            instance: self.instance.clone(),
             kind: RunKind::Scenario(scenario),
             params: params.clone(),
             log,
@@ -364,6 +430,7 @@ impl RunManager {
         let (_ctx, cancel) = RunContext::new(log.id);
         let run = Arc::new(Run {
             id,
+            instance: self.instance.clone(),
             kind: RunKind::Program(info),
             params: Params::default(),
             log,
@@ -430,6 +497,10 @@ impl RunManager {
             (state, error)
         };
         self.recorder.finish_run(&run.log);
+        if let Some(retention) = self.config.console_task_retention {
+            let bytes = run.log.counts().tasks as usize * CONSOLE_BYTES_PER_TASK;
+            self.lock_holds().push((Instant::now() + retention + CONSOLE_RELEASE_SLACK, bytes));
+        }
         if run.end(state, error) {
             let _ = self.notices.send(Notice::Ended(run.id));
             self.evict_over_budget();
@@ -465,9 +536,53 @@ impl RunManager {
         }
     }
 
+    /// The server is shutting down: cancels every run and tells the WebSocket connections,
+    /// which send their runs' last events and `end`s, then close with "going away".
+    pub fn shut_down(&self) {
+        self.cancel_all();
+        self.shutdown.send_replace(true);
+    }
+
+    /// Changes to true when `shut_down` is called.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    fn lock_holds(&self) -> std::sync::MutexGuard<'_, Vec<(Instant, usize)>> {
+        self.console_holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// console-subscriber's copies of tasks now (running runs' tasks and finished runs' within
+    /// its retention), and when the last finished run's are released.
+    fn console_use(&self) -> (usize, Instant) {
+        if self.config.console_task_retention.is_none() {
+            return (0, Instant::now());
+        }
+        let now = Instant::now();
+        let mut holds = self.lock_holds();
+        holds.retain(|(until, _)| *until > now);
+        let finished: usize = holds.iter().map(|(_, b)| b).sum();
+        let release = holds.iter().map(|(until, _)| *until).max().unwrap_or(now);
+        drop(holds);
+        let running: usize = self
+            .lock_runs()
+            .values()
+            .filter(|r| !r.is_over())
+            .map(|r| r.log.counts().tasks as usize * CONSOLE_BYTES_PER_TASK)
+            .sum();
+        (finished + running, release)
+    }
+
+    /// What the memory budget accounts for right now.
+    pub fn memory(&self) -> MemoryUse {
+        let logs = self.lock_runs().values().map(|r| r.log.approx_bytes()).sum();
+        MemoryUse { logs, console: self.console_use().0, budget: self.config.memory_budget }
+    }
+
     fn evict_over_budget(&self) {
+        let console = self.console_use().0;
         let mut runs = self.lock_runs();
-        let mut total: usize = runs.values().map(|r| r.log.approx_bytes()).sum();
+        let mut total: usize = console + runs.values().map(|r| r.log.approx_bytes()).sum::<usize>();
         while total > self.config.memory_budget {
             let Some((&oldest, run)) = runs.iter().find(|(_, r)| r.is_over()) else { break };
             total -= run.log.approx_bytes();

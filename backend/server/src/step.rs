@@ -163,7 +163,7 @@ fn driven_run(
     raw: &str,
     body: &Result<Json<StepCommand>, JsonRejection>,
 ) -> Result<Arc<Run>, ApiError> {
-    let run = find_run(state, raw)?;
+    let run = find_run(state, raw, None)?;
     let step = stepped(&run)?;
     let token = match body {
         Ok(Json(c)) => c.token.as_deref(),
@@ -210,7 +210,7 @@ async fn wait_until(run: &Run, limit: Duration, done: impl Fn(&GateState) -> boo
 
 /// `GET /api/runs/{id}/step`: the step state (anyone may watch).
 pub async fn state(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let run = find_run(&state, &id)?;
+    let run = find_run(&state, &id, None)?;
     Ok(Json(stepped(&run)?.state_json(&run)))
 }
 

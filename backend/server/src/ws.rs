@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,7 +32,18 @@ pub const MAX_CLIENT_MESSAGE: usize = 4096;
 /// Most runs one connection may subscribe to at once.
 const MAX_SUBSCRIPTIONS: usize = 16;
 
+/// Most WebSocket connections open at once; more are refused (503) until one closes.
+pub const MAX_CONNECTIONS: usize = 64;
+/// After a shutdown starts, how long a connection may keep streaming its runs' last events.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    if state.ws_connections.load(std::sync::atomic::Ordering::Relaxed) >= MAX_CONNECTIONS {
+        return crate::api::ApiError::Unavailable(format!(
+            "at most {MAX_CONNECTIONS} WebSocket connections at once; close a tab and retry"
+        ))
+        .into_response();
+    }
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| serve(socket, state))
@@ -42,8 +53,12 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum ClientMessage {
+    /// `instance` (optional) is the server instance the client saw the run on: a run of an
+    /// earlier server process is refused instead of confused with this one's run of that id.
     Subscribe {
         run: u64,
+        #[serde(default)]
+        instance: Option<String>,
     },
     Unsubscribe {
         run: u64,
@@ -69,6 +84,27 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
 enum Command {
     Client(ClientMessage),
     Error(String),
+    /// The client broke the protocol: close with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// WebSocket close codes (RFC 6455, section 7.4.1).
+pub mod close_code {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const INVALID_DATA: u16 = 1007;
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// The close frame a read error calls for, or None when the connection is simply gone.
+fn close_for(error: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::Error as E;
+    match *error.into_inner().downcast::<E>().ok()? {
+        E::Capacity(_) => Some((close_code::TOO_BIG, "message too big: at most 4 KiB")),
+        E::Utf8(_) => Some((close_code::INVALID_DATA, "text message is not valid UTF-8")),
+        E::Protocol(_) => Some((close_code::PROTOCOL_ERROR, "WebSocket protocol error")),
+        _ => None,
+    }
 }
 
 struct Subscription {
@@ -110,27 +146,34 @@ async fn serve(socket: WebSocket, state: AppState) {
 
     // Receive task: the only reader of the socket.
     let receiver = tokio::spawn(async move {
-        while let Some(Ok(msg)) = stream.next().await {
+        while let Some(msg) = stream.next().await {
             let cmd = match msg {
-                Message::Text(text) => match parse_client_message(text.as_str()) {
+                Ok(Message::Text(text)) => match parse_client_message(text.as_str()) {
                     Ok(m) => Command::Client(m),
                     Err(e) => Command::Error(e),
                 },
-                Message::Binary(_) => Command::Error("binary messages are not understood; send JSON text".into()),
-                Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => continue,
+                Ok(Message::Binary(_)) => Command::Error("binary messages are not understood; send JSON text".into()),
+                Ok(Message::Close(_)) => break,
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Err(e) => match close_for(e) {
+                    Some((code, reason)) => Command::Close(code, reason),
+                    None => break,
+                },
             };
-            if commands.send(cmd).await.is_err() {
+            let last = matches!(cmd, Command::Close(..));
+            if commands.send(cmd).await.is_err() || last {
                 break;
             }
         }
     });
 
     let mut notices = state.runs.subscribe_notices();
+    let mut shutdown = state.runs.shutdown_signal();
     let hello = json!({
         "type": "hello",
         "v": 1,
         "server": concat!("futurescope ", env!("CARGO_PKG_VERSION")),
+        "instance": state.runs.instance(),
         "console": state.console,
         "runs": state.runs.list().iter().map(|r| r.summary()).collect::<Vec<_>>(),
     });
@@ -138,11 +181,18 @@ async fn serve(socket: WebSocket, state: AppState) {
     let mut driving = Driving::default();
     let mut tick = tokio::time::interval(BATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Once the server shuts down: stream what the (cancelled) runs still record, their `end`s,
+    // then say goodbye with "going away".
+    let mut closing: Option<tokio::time::Instant> = None;
     let mut ok = send_text(&mut sink, hello.to_string()).await;
     while ok {
         tokio::select! {
             cmd = command_rx.recv() => {
                 let Some(cmd) = cmd else { break };
+                if let Command::Close(code, reason) = cmd {
+                    send_close(&mut sink, code, reason).await;
+                    break;
+                }
                 ok = handle_command(&state, &mut subs, &mut driving, cmd, &mut sink).await;
             }
             notice = notices.recv() => {
@@ -160,8 +210,17 @@ async fn serve(socket: WebSocket, state: AppState) {
                     Err(broadcast::error::RecvError::Closed) => false,
                 };
             }
+            changed = shutdown.changed(), if closing.is_none() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    closing = Some(tokio::time::Instant::now() + SHUTDOWN_FLUSH);
+                }
+            }
             _ = tick.tick() => {
                 ok = send_batches(&mut subs, &mut sink).await;
+                if ok && closing.is_some_and(|by| subs.is_empty() || tokio::time::Instant::now() >= by) {
+                    send_close(&mut sink, close_code::GOING_AWAY, "the server is shutting down").await;
+                    break;
+                }
             }
         }
     }
@@ -181,11 +240,20 @@ async fn send_text(client: &mut Client, text: String) -> bool {
     matches!(tokio::time::timeout(client.send_timeout, send).await, Ok(Ok(())))
 }
 
-fn run_message(run: &Run) -> serde_json::Value {
-    let s = run.summary();
-    json!({"type": "run", "run": s.id, "scenario": s.scenario, "program": s.program, "params": s.params, "status": s.status})
+async fn send_close(client: &mut Client, code: u16, reason: &'static str) {
+    let frame = axum::extract::ws::CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    let _ = tokio::time::timeout(client.send_timeout, client.sink.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(client.send_timeout, client.sink.close()).await;
 }
 
+fn run_message(run: &Run) -> serde_json::Value {
+    let s = run.summary();
+    json!({"type": "run", "run": s.id, "instance": s.instance, "scenario": s.scenario, "program": s.program, "params": s.params, "status": s.status})
+}
+
+/// Acts on a client message. A subscribe only registers (or restarts) the subscription: the
+/// next tick sends, so a burst of subscribe/unsubscribe pairs costs at most one tick's sending,
+/// whatever its length.
 async fn handle_command(
     state: &AppState,
     subs: &mut Vec<Subscription>,
@@ -195,22 +263,29 @@ async fn handle_command(
 ) -> bool {
     match cmd {
         Command::Error(e) => send_text(sink, json!({"type": "error", "error": e}).to_string()).await,
-        Command::Client(ClientMessage::Subscribe { run }) => {
+        Command::Close(..) => false,
+        Command::Client(ClientMessage::Subscribe { run, instance }) => {
+            if let Some(instance) = instance
+                && let Err(e) = crate::api::check_instance(state, run, &instance)
+            {
+                let msg = json!({"type": "error", "error": e.to_string(), "run": run, "instance": instance});
+                return send_text(sink, msg.to_string()).await;
+            }
             let Some(found) = state.runs.get(run) else {
                 let e = format!("no run {run} (it never existed or was evicted)");
                 return send_text(sink, json!({"type": "error", "error": e, "run": run}).to_string()).await;
             };
-            if subs.iter().any(|s| s.run.id == run) {
-                // Re-subscribing replays from the start.
-                subs.retain(|s| s.run.id != run);
-            }
-            if subs.len() >= MAX_SUBSCRIPTIONS {
+            if let Some(existing) = subs.iter_mut().find(|s| s.run.id == run) {
+                // One subscription per run: subscribing again restarts its replay.
+                existing.cursor = 0;
+                existing.step_version = None;
+            } else if subs.len() >= MAX_SUBSCRIPTIONS {
                 let e = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection; unsubscribe first");
                 return send_text(sink, json!({"type": "error", "error": e, "run": run}).to_string()).await;
+            } else {
+                subs.push(Subscription { run: found.clone(), cursor: 0, step_version: None });
             }
-            let ok = send_text(sink, run_message(&found).to_string()).await;
-            subs.push(Subscription { run: found, cursor: 0, step_version: None });
-            ok && send_batches(subs, sink).await
+            send_text(sink, run_message(&found).to_string()).await
         }
         Command::Client(ClientMessage::Unsubscribe { run }) => {
             subs.retain(|s| s.run.id != run);
@@ -293,7 +368,14 @@ mod tests {
 
     #[test]
     fn parses_the_two_messages() {
-        assert_eq!(parse_client_message(r#"{"type":"subscribe","run":3}"#), Ok(ClientMessage::Subscribe { run: 3 }));
+        assert_eq!(
+            parse_client_message(r#"{"type":"subscribe","run":3}"#),
+            Ok(ClientMessage::Subscribe { run: 3, instance: None })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"subscribe","run":3,"instance":"ab12"}"#),
+            Ok(ClientMessage::Subscribe { run: 3, instance: Some("ab12".into()) })
+        );
         assert_eq!(
             parse_client_message(r#"{"type":"unsubscribe","run":3}"#),
             Ok(ClientMessage::Unsubscribe { run: 3 })
@@ -341,7 +423,7 @@ mod properties {
             let mut v = serde_json::json!({"type": kind, "run": run});
             if let Some(x) = &extra { v[x.as_str()] = serde_json::json!(1); }
             match parse_client_message(&v.to_string()) {
-                Ok(ClientMessage::Subscribe { run: r }) | Ok(ClientMessage::Unsubscribe { run: r }) => {
+                Ok(ClientMessage::Subscribe { run: r, .. }) | Ok(ClientMessage::Unsubscribe { run: r }) => {
                     prop_assert!(kind == "subscribe" || kind == "unsubscribe");
                     prop_assert_eq!(r as i64, run);
                     prop_assert!(extra.is_none() || extra.as_deref() == Some("run") || extra.as_deref() == Some("type"));
