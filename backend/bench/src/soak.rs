@@ -107,7 +107,8 @@ pub fn run(args: Args) -> bool {
         for _ in 0..clients {
             tokio::spawn(reader(addr, reads.clone()));
         }
-        server
+        // The server runs until the benchmark's process ends.
+        server.abort_handle()
     });
     // The recorder faults its warm buffers in when it starts (in the background): measure the
     // memory from there, so the baseline includes them.
