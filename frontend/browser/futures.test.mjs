@@ -252,6 +252,10 @@ test('rows open and close by click, key and the open-all control; the text alter
 
 test('lost-wakeup cancelled: the cancelled futures stay in their tasks, no lanes outside tasks', async () => {
   const page = await ctx.open('?scenario=lost-wakeup');
+  // The flag comes after the cancel: the snapshots taken at the lint and at the cancel poll
+  // the task for real (tokio's task dump), and with the flag already set that poll would
+  // complete the forgotten future instead of leaving it for the shutdown to drop.
+  await setParams(page, { flag_after_ms: 2000 });
   const run = await clickRun(page);
   await page.waitForFunction(() => window.futurescope.model.lints.some((l) => l.rule === 'lost_wake'), null, { timeout: 20000 });
   await page.click('#stop-btn');

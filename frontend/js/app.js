@@ -45,6 +45,7 @@ import { CompareView } from './views/compare.js';
 import { renderScenarioAbout } from './views/scenario-picker.js';
 import { renderParamsForm } from './views/params-form.js';
 import { SourceView } from './views/source-view.js';
+import { ProgramView } from './views/program-header.js';
 import { Store, initialState } from './app/store.js';
 import * as api from './app/api.js';
 import { Live } from './app/live.js';
@@ -120,6 +121,7 @@ class App {
     this.compareMode = new CompareMode(this);
     this.files = new Files(this);
     this.consolePairing = new ConsolePairing(this);
+    this.programView = new ProgramView(this);
     store.subscribe((state, changed) => this.applyDisplay(state, changed));
     this.toolbar.bind();
     this.panels.bind();

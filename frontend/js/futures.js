@@ -14,8 +14,9 @@
 //   `ready` / `panicked`), from the poll's start (or the probe's creation, if later) to the
 //   poll's end (or the probe's end, if sooner). A probe records a state each time it is
 //   polled and returns, so these are the task polls that polled it; when it was polled
-//   inside the task poll is not recorded, so the whole task poll is drawn. A `cancelled`
-//   event is a drop, not a poll: it makes no polled segment.
+//   inside the task poll is not recorded, so the whole task poll is drawn (up to its last
+//   state, when it is dropped later in that same poll). A `cancelled` event is a drop, not a
+//   poll: it makes no polled segment.
 // The end: `ready` (✓), `cancelled` (✕, at the await point it was suspended at when it was
 // dropped) or `panicked`, at the terminal event's time.
 
@@ -98,6 +99,13 @@ function computeSegments(probe, h, n, polls) {
       pe.push(Math.min(end, lifeEnd));
       pl.push(i);
     }
+  }
+  // Dropped in the same task poll in which it last returned Pending (select! polled the
+  // loser, then the winner was ready): its state event is when that poll of it returned, so
+  // from there to the drop it was suspended at that await point, not being polled.
+  if (out.endLabel === 'cancelled' && pl.length && ps[pl.length - 1] <= lifeEnd && pe[pl.length - 1] >= lifeEnd) {
+    const k = pl.length - 1;
+    if (!TERMINAL.has(labels[h.ref[pl[k]]])) pe[k] = Math.max(ps[k], h.start[pl[k]]);
   }
   // Base segments (start / await) with the polled intervals cut out, and the polled
   // intervals, in time order (they do not overlap).

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futurescope_recorder::{AwaitPointExt, probed, site};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "actors-mpsc",
@@ -51,6 +51,7 @@ who-woke-whom on the timeline is exactly who-sent-to-whom.",
             "the slow side's pause per message (producer in part 1, actor in part 2)",
         ),
     ],
+    step_time: StepTime::Paused,
     run,
 };
 

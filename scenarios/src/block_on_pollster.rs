@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futurescope_recorder::{AwaitPointExt, LockUnpoisoned, ProbeHandle, probed, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "block-on-pollster",
@@ -53,6 +53,10 @@ when there are many of them, you need the runtime.",
         ParamSpec::int("steps", 4, 1, 10, "how many times the future waits on the timer"),
         ParamSpec::int("pause_ms", 100, 1, 200, "how long each wait lasts"),
     ],
+    step_time: StepTime::Real(
+        "part 1 is a hand-written executor on a plain thread, with its own `timer thread` keeping real \
+         time: no tokio hook sees its polls, so it runs without stopping; part 2's tokio runtime is stepped",
+    ),
     run,
 };
 

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use futurescope_recorder::{AwaitPointExt, probed, site};
 use tokio::sync::watch;
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_blocking_named, spawn_named};
+use crate::{
+    Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_blocking_named, spawn_named,
+};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "blocking-in-async",
@@ -56,6 +58,10 @@ work or move it to a thread pool built for it.",
         ParamSpec::choice("work", "sleep", &["sleep", "cpu"], "std::thread::sleep, or a busy CPU loop as long"),
         ParamSpec::int("tickers", 4, 1, 16, "small tasks woken by the clock thread"),
     ],
+    step_time: StepTime::Real(
+        "the lesson is a worker blocked for real: `std::thread::sleep` (or a CPU loop) inside a poll, \
+         measured against the `clock` thread, which ticks every 20 ms of real time while you read",
+    ),
     run,
 };
 

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use futures::stream;
 use futurescope_recorder::{AwaitPointExt, ProbeHandle, probed, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "buffered-stream",
@@ -61,6 +61,7 @@ with no spawn and no `Send` needed.",
         ParamSpec::int("fast_ms", 30, 1, 1000, "how long a normal request takes"),
         ParamSpec::int("slow_ms", 300, 1, 3000, "how long the slow request takes"),
     ],
+    step_time: StepTime::Paused,
     run,
 };
 

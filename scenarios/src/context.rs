@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use futurescope_recorder::{LockUnpoisoned, RunContextGuard, Unpoisoned, enter_as_runtime_thread, instrument};
+use futurescope_recorder::{
+    LockUnpoisoned, RunContextGuard, StepGate, Unpoisoned, enter_as_runtime_thread, instrument,
+};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
-use crate::ScenarioError;
+use crate::{ScenarioError, StepTime};
 
 /// Which tokio scheduler a runtime uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +40,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 #[derive(Default)]
 struct CancelState {
     cancelled: AtomicBool,
+    /// A stepped run's gate: cancelling opens it, so a paused run stops at once.
+    gate: Option<Arc<StepGate>>,
     notify: Notify,
     /// For plain threads sleeping in `sleep_unless_cancelled`.
     lock: Mutex<()>,
@@ -52,6 +56,9 @@ impl CancelHandle {
     pub fn cancel(&self) {
         let st = &self.0;
         st.cancelled.store(true, Ordering::SeqCst);
+        if let Some(gate) = &st.gate {
+            gate.release();
+        }
         st.notify.notify_waiters();
         let _guard = st.lock.lock_unpoisoned();
         st.cv.notify_all();
@@ -66,6 +73,8 @@ impl CancelHandle {
 pub struct RunContext {
     run: u16,
     cancel: Arc<CancelState>,
+    /// Step mode: the gate every poll of the run waits at, and the scenario's clock choice.
+    step: Option<(Arc<StepGate>, StepTime)>,
     /// The run's log, when snapshots of its tasks can be taken (see `snapshot_every`).
     log: Option<Arc<futurescope_recorder::RunLog>>,
     /// Runtimes built here stay registered for snapshots until the run ends.
@@ -83,6 +92,7 @@ impl RunContext {
             log: None,
             registrations: Mutex::new(Vec::new()),
             snapshots: Mutex::new(None),
+            step: None,
         };
         (ctx, CancelHandle(cancel))
     }
@@ -103,6 +113,51 @@ impl RunContext {
         if let Some(log) = &self.log {
             let guard = futurescope_recorder::dump::every(log, period);
             *self.snapshots.lock_unpoisoned() = Some(guard);
+        }
+    }
+
+    /// Like `for_log`, for a run in step mode: every poll waits at `gate`, and runtimes are
+    /// built as `time` (the scenario's `step_time`) says. Cancelling releases the gate.
+    pub fn stepped(
+        log: &Arc<futurescope_recorder::RunLog>,
+        gate: Arc<StepGate>,
+        time: StepTime,
+    ) -> (RunContext, CancelHandle) {
+        let cancel = Arc::new(CancelState { gate: Some(gate.clone()), ..CancelState::default() });
+        let ctx = RunContext {
+            run: log.id,
+            cancel: cancel.clone(),
+            log: Some(log.clone()),
+            registrations: Mutex::new(Vec::new()),
+            snapshots: Mutex::new(None),
+            step: Some((gate, time)),
+        };
+        (ctx, CancelHandle(cancel))
+    }
+
+    /// Whether the run is in step mode.
+    pub fn is_stepped(&self) -> bool {
+        self.step.is_some()
+    }
+
+    /// The flavour a runtime asked for as `flavor` really gets: in step mode on the paused clock,
+    /// every runtime is current-thread (tokio pauses time on those only).
+    fn effective(&self, flavor: Flavor) -> Flavor {
+        match &self.step {
+            Some((_, time)) if time.paused_clock() => Flavor::CurrentThread,
+            _ => flavor,
+        }
+    }
+
+    fn paused_clock(&self) -> bool {
+        self.step.as_ref().is_some_and(|(_, time)| time.paused_clock())
+    }
+
+    /// Lets every poll through while a runtime shuts down (then stepping resumes, for a
+    /// scenario that builds another runtime next).
+    fn shutdown_pass(&self, on: bool) {
+        if let Some((gate, _)) = &self.step {
+            gate.shutdown_pass(on);
         }
     }
 
@@ -133,9 +188,10 @@ impl RunContext {
         futurescope_recorder::mark(label);
     }
 
-    /// An observed runtime: its threads record for this run, named `label-N`.
+    /// An observed runtime: its threads record for this run, named `label-N`. In step mode on
+    /// the paused clock it is a current-thread runtime whose clock starts paused.
     pub fn runtime(&self, flavor: Flavor, label: &str) -> std::io::Result<Runtime> {
-        let mut builder = match flavor {
+        let mut builder = match self.effective(flavor) {
             Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
             Flavor::MultiThread { workers } => {
                 let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -150,6 +206,9 @@ impl RunContext {
             .max_blocking_threads(16)
             .thread_name_fn(move || format!("{label}-{}", counter.fetch_add(1, Ordering::Relaxed)));
         instrument(&mut builder, self.run);
+        if self.paused_clock() {
+            builder.start_paused(true);
+        }
         let rt = builder.build()?;
         let registration = futurescope_recorder::dump::register_runtime(self.run, rt.handle());
         self.registrations.lock_unpoisoned().push(registration);
@@ -172,14 +231,16 @@ impl RunContext {
     {
         let rt = self.runtime(flavor, label).map_err(|e| ScenarioError::Failed(format!("building a runtime: {e}")))?;
         // A current-thread runtime's only worker is this thread, for the duration of block_on.
-        let _ctx = match flavor {
+        let _ctx = match self.effective(flavor) {
             Flavor::CurrentThread => enter_as_runtime_thread(self.run, &format!("{label}-current")),
             Flavor::MultiThread { .. } => RunContextGuard::enter(self.run),
         };
         let cancel = self.cancel.clone();
         let result = rt.block_on(async move { until_cancelled(spawn_named("main", main), cancel).await });
         self.end_snapshots();
+        self.shutdown_pass(true);
         rt.shutdown_timeout(SHUTDOWN_GRACE);
+        self.shutdown_pass(false);
         result
     }
 
@@ -198,8 +259,10 @@ impl RunContext {
         let local = tokio::task::LocalSet::new();
         let result = local.block_on(&rt, async move { until_cancelled(spawn_local_named("main", main), cancel).await });
         self.end_snapshots();
+        self.shutdown_pass(true);
         drop(local);
         rt.shutdown_timeout(SHUTDOWN_GRACE);
+        self.shutdown_pass(false);
         result
     }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use futurescope_recorder::{AwaitPointExt, probed, site};
 use tokio::sync::mpsc;
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "coop-budget",
@@ -49,6 +49,10 @@ own resources; CPU-heavy code must add its own (`consume_budget`, `yield_now`) o
         ParamSpec::int("messages", 5000, 128, 100_000, "messages queued before the drain starts"),
         ParamSpec::int("cpu_ms", 200, 20, 1000, "how long the CPU loops compute"),
     ],
+    step_time: StepTime::Real(
+        "the neighbour measures how late its 5 ms sleeps wake up, in real time, and the CPU loop \
+         runs for real: on a paused clock there would be nothing to measure",
+    ),
     run,
 };
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use futurescope_recorder::{AwaitPointExt, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "current-thread-vs-multi-thread",
@@ -54,6 +54,10 @@ for I/O-bound work; multi_thread buys parallelism by moving tasks between thread
         ParamSpec::int("work_us", 2000, 0, 3000, "CPU time per round, in microseconds"),
         ParamSpec::int("workers", 4, 2, 8, "worker threads of the multi_thread runtime"),
     ],
+    step_time: StepTime::Real(
+        "part 2 needs several workers (tokio pauses time only on a current-thread runtime), and \
+         each job computes for real; with several workers, each stops before its own next poll",
+    ),
     run,
 };
 

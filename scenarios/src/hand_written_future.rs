@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futurescope_recorder::{LockUnpoisoned, ProbeHandle, Unpoisoned, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "hand-written-future",
@@ -44,6 +44,10 @@ the newest waker again and stay in its state: the executor may hand a different 
     file: "scenarios/src/hand_written_future.rs",
     open_futures: &["handshake"],
     params: &[ParamSpec::int("delay_ms", 150, 1, 2000, "how long the peer thread thinks before each answer")],
+    step_time: StepTime::PausedExcept(
+        "the `peer` thread is a plain OS thread: it thinks `delay_ms` of real time before each \
+         answer, so a step taken sooner finds nothing to poll and waits for its wake",
+    ),
     run,
 };
 
@@ -154,6 +158,7 @@ impl Future for Handshake {
         // Ask the peer for the next message, leaving it the waker to call when it answers.
         // Without this line the task would never be polled again (see lost-wakeup).
         this.line.ask(cx.waker());
+        mark(format!("{next:?}: Pending, cx.waker() left in Line for the peer thread"));
         Poll::Pending
     }
 }

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "io-echo-server",
@@ -49,6 +49,10 @@ suspended tasks and one reactor, instead of thousands of blocked threads each ho
         ParamSpec::int("pause_ms", 30, 0, 200, "a client's pause between lines"),
         ParamSpec::int("workers", 2, 1, 8, "worker threads of the runtime"),
     ],
+    step_time: StepTime::Real(
+        "real loopback sockets, on several workers: the I/O driver wakes connection tasks when the \
+         kernel says a socket is readable, which no paused clock controls",
+    ),
     run,
 };
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futurescope_recorder::{AwaitPointExt, probed, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "join-vs-select",
@@ -55,6 +55,7 @@ after `child a` won, `unlabelled_connect` is gone with the task.",
         ),
         ParamSpec::int("snapshot_ms", 50, 10, 1000, "without labels: take a task dump this often"),
     ],
+    step_time: StepTime::Paused,
     run,
 };
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futurescope_recorder::{AwaitPointExt, probed, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "lazy-future",
@@ -33,6 +33,7 @@ joining it with others. That is the difference from an eager JS promise or C# Ta
     file: "scenarios/src/lazy_future.rs",
     open_futures: &["main", "spawned say_world"],
     params: &[ParamSpec::int("delay_ms", 200, 10, 2000, "how long main works before it awaits")],
+    step_time: StepTime::Paused,
     run,
 };
 

@@ -34,6 +34,7 @@ mod std_mutex_across_await;
 mod timeout_cancellation;
 
 pub use context::{CancelHandle, Flavor, RunContext, spawn_blocking_named, spawn_local_named, spawn_named};
+pub use futurescope_recorder::StepGate;
 pub use futurescope_recorder::mark;
 pub use params::{ParamError, ParamKind, ParamSpec, ParamValue, Params};
 
@@ -68,8 +69,42 @@ pub struct Scenario {
     /// tasks the description talks about.
     pub open_futures: &'static [&'static str],
     pub params: &'static [ParamSpec],
+    /// What time it runs on in step mode, and why when that is real time.
+    pub step_time: StepTime,
     /// Runs the scenario on the calling thread (the run manager's run thread).
     pub run: fn(&RunContext, &Params) -> Result<(), ScenarioError>,
+}
+
+/// The clock a scenario runs on in step mode (`POST /api/runs` with `"step": true`).
+///
+/// tokio pauses time only on current-thread runtimes, so a scenario whose lesson survives on one
+/// thread runs there on the paused clock: a timer never fires just because a person read the
+/// page for a minute; when nothing else can run, the clock jumps to the next deadline. A
+/// scenario that needs several workers, real I/O or an OS thread keeping real time keeps its
+/// own runtime and the real clock, and says why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepTime {
+    /// Every runtime of the scenario becomes current-thread on tokio's paused clock.
+    Paused,
+    /// As `Paused`, but one part keeps real time (the note says which, and what that looks like).
+    PausedExcept(&'static str),
+    /// Its own runtimes, on the real clock (the note says why).
+    Real(&'static str),
+}
+
+impl StepTime {
+    /// Whether step mode runs the scenario's runtimes on tokio's paused clock.
+    pub fn paused_clock(self) -> bool {
+        !matches!(self, StepTime::Real(_))
+    }
+
+    /// What a person stepping the scenario should know about its time, if anything.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            StepTime::Paused => None,
+            StepTime::PausedExcept(note) | StepTime::Real(note) => Some(note),
+        }
+    }
 }
 
 impl std::fmt::Debug for Scenario {

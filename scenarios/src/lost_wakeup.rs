@@ -18,7 +18,7 @@ use std::time::Duration;
 use futurescope_recorder::{AwaitPointExt, probed, site};
 use tokio::sync::mpsc;
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "lost-wakeup",
@@ -50,9 +50,13 @@ blocked, the forgotten task simply is not in any queue. The fix is one line in `
     file: "scenarios/src/lost_wakeup.rs",
     open_futures: &["forgetful", "listener"],
     params: &[
-        ParamSpec::int("flag_after_ms", 200, 10, 2000, "when the plain thread sets the flag the task waits for"),
+        ParamSpec::int("flag_after_ms", 500, 10, 2000, "when the plain thread sets the flag the task waits for"),
         ParamSpec::int("show_for_ms", 1000, 300, 30_000, "how long the lost task is shown after the flag is set"),
     ],
+    step_time: StepTime::PausedExcept(
+        "the `flag setter` is a plain OS thread that sets the flag after real time; `heartbeat` \
+         runs on the paused clock, so it ticks whenever nothing else can run",
+    ),
     run,
 };
 
@@ -89,12 +93,15 @@ fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
             }
         }
     });
+    // The sender is held outside the runtime, until the runtime has shut down: the listener's
+    // waker stays stored in the channel, and cancelling the run drops the listener at its
+    // `recv` (dropping the sender with `main` instead would close the channel and race the
+    // shutdown: the listener could wake and complete first).
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
     let result = ctx.block_on(Flavor::MultiThread { workers: 2 }, "lost", async move {
         let forgetful = spawn_named("forgetful", async move {
             FlagFuture { flag }.await_point(site!("FlagFuture.await  // never stores the waker")).await;
         });
-        // Kept alive until the run is cancelled: the listener's waker stays stored in the channel.
-        let (_tx, mut rx) = mpsc::channel::<u32>(1);
         let listener = spawn_named("listener", async move {
             rx.recv().await_point(site!("rx.recv().await  // sender alive, silent")).await;
         });
@@ -119,6 +126,7 @@ fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
         }
         drop((listener, heartbeat));
     });
+    drop(tx);
     drop(run_over);
     let _ = setter.join();
     result
@@ -162,7 +170,10 @@ mod tests {
 
     #[test]
     fn the_forgetful_task_is_flagged_within_a_second_and_the_waiting_listener_is_not() {
-        let rec = record("lost-wakeup", json!({"flag_after_ms": 50, "show_for_ms": 1000}), Duration::from_secs(30));
+        // The flag is set after the lint (~100 ms after the poll) and the snapshot taken with it:
+        // a task dump polls every idle task, and a FlagFuture whose flag is already set would
+        // complete in that poll (tokio can only trace futures that reach its own resources).
+        let rec = record("lost-wakeup", json!({"flag_after_ms": 500, "show_for_ms": 1000}), Duration::from_secs(30));
         assert!(rec.result.is_ok(), "the lesson ends by itself once its point is made: {:?}", rec.result);
         let ev = &rec.events;
         assert_well_formed(ev);

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futurescope_recorder::{AwaitPointExt, probed, site};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "pubsub-cancellation",
@@ -50,6 +50,7 @@ be created once outside the loop and polled by `&mut` so it survives the other b
         ParamSpec::int("publish_ms", 10, 1, 50, "pause between two messages"),
         ParamSpec::int("heartbeat_ms", 25, 1, 500, "period of the heartbeat branch that interrupts recv"),
     ],
+    step_time: StepTime::Paused,
     run,
 };
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futurescope_recorder::{AwaitPointExt, site};
 
-use crate::{ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_local_named};
+use crate::{ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_local_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "spawn-local-not-send",
@@ -54,6 +54,7 @@ with `spawn_local`, as here, and keep the cheaper `Rc` and `RefCell`.",
         ParamSpec::int("rounds", 3, 1, 10, "how many times each guest writes and sleeps"),
         ParamSpec::int("pause_ms", 30, 1, 200, "how long each guest sleeps, holding its Rc"),
     ],
+    step_time: StepTime::Paused,
     run,
 };
 

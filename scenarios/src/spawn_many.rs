@@ -14,7 +14,7 @@ use futurescope_recorder::{LockUnpoisoned, Unpoisoned};
 
 use tokio::sync::{Notify, watch};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "spawn-many",
@@ -68,6 +68,10 @@ connections; they become it when the count is large and each one mostly waits.",
         ),
         ParamSpec::int("nap_ms", 300, 1, 2000, "how long each task sleeps, twice"),
     ],
+    step_time: StepTime::Real(
+        "the lesson is two workers sharing 10,000 tasks, so it keeps its multi-thread runtime and \
+         the real clock; every worker stops before its next poll",
+    ),
     run,
 };
 

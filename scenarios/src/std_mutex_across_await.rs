@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use futurescope_recorder::{AwaitPointExt, probed, site};
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_local_named, spawn_named};
+use crate::{
+    Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_local_named, spawn_named,
+};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "std-mutex-across-await",
@@ -59,6 +61,9 @@ an async mutex, or better, restructure so you do not need to.",
         ParamSpec::int("hold_ms", 50, 1, 1000, "how long each client holds the lock across its await"),
         ParamSpec::int("give_up_ms", 250, 20, 2000, "std part: how long a blocked lock() waits"),
     ],
+    step_time: StepTime::Real(
+        "a std Mutex blocks a worker for real, and `try_lock` gives up after `give_up_ms` of real time",
+    ),
     run,
 };
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futurescope_recorder::{AwaitPointExt, probed, site};
 use tokio::sync::mpsc;
 
-use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, mark, spawn_named};
+use crate::{Flavor, ParamSpec, Params, RunContext, Scenario, ScenarioError, StepTime, mark, spawn_named};
 
 pub static SCENARIO: Scenario = Scenario {
     name: "timeout-cancellation",
@@ -56,6 +56,7 @@ before wrapping a future in `timeout` or a `select!` branch, ask what it holds a
         ParamSpec::int("write_ms", 100, 1, 2000, "how long one write of a batch takes"),
         ParamSpec::int("timeout_ms", 250, 1, 5000, "the timeout around the copy loop"),
     ],
+    step_time: StepTime::Paused,
     run,
 };
 

@@ -59,6 +59,7 @@ async fn reader(addr: std::net::SocketAddr, events: Arc<AtomicU64>) {
         if text.starts_with("{\"type\":\"batch\"") {
             events.fetch_add(text.matches("{\"k\":").count() as u64, Ordering::Relaxed);
         } else if text.contains("\"type\":\"run\"") {
+            // serde_json sorts keys: "type" is not first.
             let Ok(v) = serde_json::from_str::<Value>(text) else { continue };
             if v["type"] != "run" || v["status"] != "running" {
                 continue;
@@ -89,7 +90,7 @@ pub fn run(args: Args) -> bool {
     let clients = args.clients;
     let reads = events_read.clone();
     let console_addr = console.as_ref().map(|c| c.addr.to_string());
-    rt.block_on(async move {
+    let _server = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = AppState {
@@ -101,7 +102,7 @@ pub fn run(args: Args) -> bool {
             opened: None,
             ws_connections: Default::default(),
         };
-        tokio::spawn(futurescope::serve(
+        let server = tokio::spawn(futurescope::serve(
             listener,
             state,
             futurescope::ServeLimits::default(),
@@ -110,6 +111,8 @@ pub fn run(args: Args) -> bool {
         for _ in 0..clients {
             tokio::spawn(reader(addr, reads.clone()));
         }
+        // The server runs until the benchmark's process ends.
+        server.abort_handle()
     });
     // The recorder faults its warm buffers in when it starts (in the background): measure the
     // memory from there, so the baseline includes them.

@@ -46,6 +46,7 @@ static FIREHOSE: Scenario = Scenario {
         ParamSpec::int("tasks", 64, 1, 10_000, "tasks"),
         ParamSpec::int("burst", 12, 1, 10_000, "yields between pauses"),
     ],
+    step_time: futurescope_scenarios::StepTime::Paused,
     run: firehose,
 };
 

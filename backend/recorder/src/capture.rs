@@ -163,6 +163,26 @@ impl Capture {
         self.poll_published();
     }
 
+    /// Publishes a hook window that never closed: the after-poll hook was replaced (a program
+    /// set its own after ours), seen at the thread's next poll or when the thread stops. If
+    /// tokio's terminate hook fired in it, that poll was the task's last and the window says
+    /// all there is; otherwise the poll ends where its span was left, and the collector decides
+    /// what it was. From now on this thread's polls come from tracing.
+    fn end_stale_window(&mut self) {
+        let w = std::mem::take(&mut self.window);
+        if w.terminated {
+            self.end_window(&w);
+        } else {
+            if w.enters > 0 {
+                let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
+                self.push(RecordKind::PollEnd, end, w.task, 0, 0, FLAG_TENTATIVE);
+            }
+            self.poll_published();
+        }
+        self.source = PollSource::Tracing;
+        self.current_task = 0;
+    }
+
     /// The poll whose end `span_exit` held back (`pending_since`) is published.
     fn poll_published(&self) {
         if let Some(b) = &self.buffer {
@@ -225,6 +245,7 @@ pub(crate) fn set_run(run: u16) -> u16 {
         }
         std::mem::replace(&mut c.run, run)
     })
+    .inspect(|_| crate::step::thread_entered_run(run))
     .unwrap_or(0)
 }
 
@@ -260,23 +281,7 @@ pub fn current_task() -> Option<u64> {
 pub(crate) fn poll_hook_start(task: u64) {
     with(|c| {
         if c.window.active {
-            // The last window never closed: the after-poll hook was replaced (a program set
-            // its own after ours). If tokio's terminate hook fired in it, that poll was the
-            // task's last and the window says all there is; otherwise the poll ends where its
-            // span was left, and the collector decides what it was. From now on this thread's
-            // polls come from tracing.
-            let w = std::mem::take(&mut c.window);
-            if w.terminated {
-                c.end_window(&w);
-            } else {
-                if w.enters > 0 {
-                    let end = if w.exit_t != 0 { w.exit_t } else { clock::ticks() };
-                    c.push(RecordKind::PollEnd, end, w.task, 0, 0, FLAG_TENTATIVE);
-                }
-                c.poll_published();
-            }
-            c.source = PollSource::Tracing;
-            c.current_task = 0;
+            c.end_stale_window();
         }
         if c.source == PollSource::Tracing {
             return;
@@ -284,6 +289,17 @@ pub(crate) fn poll_hook_start(task: u64) {
         c.source = PollSource::Hooks;
         c.window = PollWindow { active: true, task, ..PollWindow::default() };
         c.current_task = task;
+    });
+}
+
+/// The runtime thread is stopping. A hook window still open is published now: with the
+/// after-poll hook replaced, a worker whose only hook window was a task's last poll would
+/// otherwise take that poll's end (and the task's done) with it.
+pub(crate) fn thread_stopping() {
+    with(|c| {
+        if c.window.active {
+            c.end_stale_window();
+        }
     });
 }
 
@@ -537,6 +553,7 @@ pub(crate) fn waker_op(op: WakerOp, task: u64) {
             let by = c.current_task;
             let flags = if op == WakerOp::WakeByRef { FLAG_BY_REF } else { 0 };
             c.push(RecordKind::Wake, t, task, by, 0, flags);
+            crate::step::wake_seen(c.run, by);
         }
     });
 }

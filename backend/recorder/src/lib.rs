@@ -14,6 +14,7 @@
 //! - `collector`: one thread that drains the chunks, orders records by time, routes them to
 //!   runs and stores them (`log::RunLog`), deriving `lint`s on the way.
 //! - `probe`: await-point probes (`state` events); `site!` names an await point.
+//! - `step`: step mode's gate, which holds each poll of a stepped run until it is allowed.
 //! - `dump`: task dumps (tokio's `Handle::dump`) of a run's runtimes, symbolized into await
 //!   trees (`snapshot` events), on a thread of their own.
 //!
@@ -46,6 +47,7 @@ pub mod log;
 pub mod probe;
 mod record;
 pub mod runtime;
+pub mod step;
 pub mod subscriber;
 pub mod sync;
 
@@ -64,6 +66,7 @@ pub use log::{RunCounts, RunLog, ThreadLane};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
 pub use runtime::{Hooks, RunContextGuard, enter_as_runtime_thread, instrument, record, spawn_thread, task_id_u64};
+pub use step::StepGate;
 pub use subscriber::RecorderSubscriber;
 pub use sync::{LockUnpoisoned, Unpoisoned};
 

@@ -59,13 +59,17 @@ impl<F: Future> Future for PollRecorded<F> {
             fn drop(&mut self) {
                 if self.armed {
                     capture::inner_poll_end(self.task, false, true, self.previous);
+                    crate::step::after_poll(self.task);
                 }
             }
         }
+        // Step mode stops here: tokio runs LocalSet tasks without the poll hooks.
+        crate::step::before_poll(task);
         let mut guard = EndOnUnwind { task, previous: capture::inner_poll_start(task), armed: true };
         let poll = this.inner.poll(cx);
         guard.armed = false;
         capture::inner_poll_end(task, poll.is_ready(), false, guard.previous);
+        crate::step::after_poll(task);
         if poll.is_ready() {
             *this.finished = true;
         }

@@ -165,6 +165,11 @@ impl RunLog {
         self.len() == 0
     }
 
+    /// The lane of thread `thread` (a global thread index) in this run, once announced.
+    pub fn lane_of(&self, thread: u32) -> Option<u32> {
+        self.lock().lane_of_thread.get(&thread).copied()
+    }
+
     pub fn is_finished(&self) -> bool {
         self.lock().finished
     }

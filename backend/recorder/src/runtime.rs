@@ -105,19 +105,25 @@ impl Hooks {
                 if let Some(f) = &thread_stop {
                     f();
                 }
+                capture::thread_stopping();
                 capture::set_run(0);
             })
             .on_before_task_poll(move |meta| {
+                let task = task_id_u64(meta.id());
+                // Step mode's gate first: a poll held there has not begun for anyone.
+                crate::step::before_poll(task);
                 if let Some(f) = &before_poll {
                     f(meta);
                 }
-                capture::poll_hook_start(task_id_u64(meta.id()));
+                capture::poll_hook_start(task);
             })
             .on_after_task_poll(move |meta| {
-                capture::poll_hook_end(task_id_u64(meta.id()));
+                let task = task_id_u64(meta.id());
+                capture::poll_hook_end(task);
                 if let Some(f) = &after_poll {
                     f(meta);
                 }
+                crate::step::after_poll(task);
             })
             .on_task_terminate(move |meta| {
                 capture::task_terminated(task_id_u64(meta.id()));

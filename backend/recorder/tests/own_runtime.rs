@@ -125,7 +125,7 @@ fn check_complete(events: &[Value], ids: &[u64]) {
         let ends = of_task(events, task, "poll_end");
         let mine: Vec<_> = events.iter().filter(|e| e["task"] == task).collect();
         assert_eq!(starts.len(), 3, "task {task}: three polls: {mine:?}");
-        assert_eq!(ends.len(), 3, "task {task}: three poll ends");
+        assert_eq!(ends.len(), 3, "task {task}: three poll ends: {mine:?}");
         assert_eq!(ends.iter().filter(|e| e["ready"] == true).count(), 1, "task {task}: one ready poll: {mine:?}");
         assert_eq!(ends[2]["ready"], true);
         let done = of_task(events, task, "done");

@@ -29,6 +29,8 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
     Gone(String),
@@ -46,6 +48,7 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,7 +81,7 @@ fn parse_run_id(raw: &str) -> Result<u64, ApiError> {
 
 /// The run `raw` names. With `?instance=X` (the server instance the client saw the run on), a
 /// run of an earlier server process is 410 Gone rather than whatever run has its number now.
-fn find_run(state: &AppState, raw: &str, query: Option<&str>) -> Result<std::sync::Arc<Run>, ApiError> {
+pub(crate) fn find_run(state: &AppState, raw: &str, query: Option<&str>) -> Result<std::sync::Arc<Run>, ApiError> {
     let id = parse_run_id(raw)?;
     if let Some(instance) = query_param(query, "instance") {
         check_instance(state, id, &instance)?;
@@ -152,6 +155,10 @@ pub fn scenarios_json() -> serde_json::Value {
                 "file": s.file,
                 "open_futures": s.open_futures,
                 "params": s.params,
+                "step": {
+                    "clock": if s.step_time.paused_clock() { "paused" } else { "real" },
+                    "note": s.step_time.note(),
+                },
             })
         })
         .collect();
@@ -164,6 +171,9 @@ pub struct CreateRun {
     scenario: String,
     #[serde(default)]
     params: serde_json::Value,
+    /// Start paused before the first poll, in step mode (see `step`).
+    #[serde(default)]
+    step: bool,
 }
 
 pub async fn create_run(
@@ -179,8 +189,19 @@ pub async fn create_run(
             e.body_text()
         ))
     })?;
-    let run = state.runs.start(&req.scenario, &req.params)?;
-    Ok((StatusCode::CREATED, Json(json!({ "run": run.id }))).into_response())
+    let run = state.runs.start_named(&req.scenario, &req.params, req.step)?;
+    let body = match &run.step {
+        Some(step) => json!({
+            "run": run.id,
+            "step": {
+                "token": step.token(),
+                "clock": if step.time.paused_clock() { "paused" } else { "real" },
+                "note": step.time.note(),
+            },
+        }),
+        None => json!({ "run": run.id }),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub async fn list_runs(State(state): State<AppState>) -> Json<serde_json::Value> {

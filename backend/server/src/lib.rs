@@ -9,6 +9,7 @@
 //! - `runs`: the run manager: starts scenarios on their own threads and runtimes, cancels
 //!   them, enforces time limits, keeps finished runs within a memory budget.
 //! - `api`: the HTTP handlers and the error type they answer with.
+//! - `step`: step mode's driver, handlers and state (the gate is the recorder's).
 //! - `ws`: the WebSocket stream of a run's events.
 //! - `page`: the askama page and the embedded frontend and static files.
 //! - `guard`: who may talk to the dashboard (Host, Origin, token).
@@ -25,6 +26,7 @@ pub mod observe;
 pub mod page;
 pub mod program;
 pub mod runs;
+pub mod step;
 pub mod ws;
 
 use std::sync::Arc;
@@ -103,6 +105,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs/{id}/events", get(api::run_events))
         .route("/api/runs/{id}/export", get(api::run_export))
         .route("/api/runs/{id}/source", get(api::run_source))
+        .route("/api/runs/{id}/step", get(step::state).post(step::step))
+        .route("/api/runs/{id}/step-to-wake", post(step::to_wake))
+        .route("/api/runs/{id}/run-until", post(step::until_task))
+        .route("/api/runs/{id}/continue", post(step::resume))
+        .route("/api/runs/{id}/pause", post(step::pause))
         .route("/api/console", get(api::console))
         .route("/api/opened", get(api::opened))
         .route("/api/health", get(api::health));

@@ -17,9 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futurescope_recorder::dump::{self, Reason};
-use futurescope_recorder::{LockUnpoisoned, Recorder, RunLog};
+use futurescope_recorder::{LockUnpoisoned, Recorder, RunLog, StepGate};
 use futurescope_scenarios::context::CancelHandle;
 use futurescope_scenarios::{Params, RunContext, Scenario, ScenarioError};
+
+use crate::step::StepControl;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -36,6 +38,10 @@ pub struct RunManagerConfig {
     /// before the oldest finished runs are evicted (and, when console-subscriber's copies alone
     /// fill it, before new runs wait).
     pub memory_budget: usize,
+    /// The time limit of a run in step mode (a person reads between steps; it is still bounded).
+    pub step_time_limit: Duration,
+    /// A stepped run whose driving client has been gone this long continues freely.
+    pub driver_grace: Duration,
     /// console-subscriber's retention of finished tasks, when it is on: each task of a run is
     /// counted against the budget from its spawn until the retention after the run's end.
     pub console_task_retention: Option<Duration>,
@@ -64,6 +70,8 @@ impl Default for RunManagerConfig {
             stop_grace: Duration::from_secs(3),
             max_running: 4,
             memory_budget: 1 << 30,
+            step_time_limit: Duration::from_secs(15 * 60),
+            driver_grace: Duration::from_secs(30),
             console_task_retention: None,
         }
     }
@@ -137,6 +145,8 @@ pub struct Run {
     pub started_ms: u64,
     started: Instant,
     cancel: CancelHandle,
+    /// Step mode: the gate and who drives it (None: the run runs freely).
+    pub step: Option<StepControl>,
     /// Set by the watchdog before it cancels a run at its time limit.
     timed_out: std::sync::atomic::AtomicBool,
     status: Mutex<RunStatus>,
@@ -320,9 +330,19 @@ impl RunManager {
 
     /// Validates and starts a run of the catalogue's scenario `scenario`.
     pub fn start(self: &Arc<Self>, scenario: &str, params: &serde_json::Value) -> Result<Arc<Run>, StartError> {
+        self.start_named(scenario, params, false)
+    }
+
+    /// Like `start`; with `step` the run starts paused before its first poll (step mode).
+    pub fn start_named(
+        self: &Arc<Self>,
+        scenario: &str,
+        params: &serde_json::Value,
+        step: bool,
+    ) -> Result<Arc<Run>, StartError> {
         let scenario = futurescope_scenarios::find(scenario)
             .ok_or_else(|| StartError::UnknownScenario(scenario.chars().take(80).collect()))?;
-        self.start_scenario(scenario, params)
+        self.start_scenario_with(scenario, params, step)
     }
 
     /// Validates and starts a run of any scenario (benchmarks and tests bring their own).
@@ -330,6 +350,16 @@ impl RunManager {
         self: &Arc<Self>,
         scenario: &'static Scenario,
         params: &serde_json::Value,
+    ) -> Result<Arc<Run>, StartError> {
+        self.start_scenario_with(scenario, params, false)
+    }
+
+    /// `start_scenario`, in step mode when `step`.
+    pub fn start_scenario_with(
+        self: &Arc<Self>,
+        scenario: &'static Scenario,
+        params: &serde_json::Value,
+        step: bool,
     ) -> Result<Arc<Run>, StartError> {
         let params = Params::validate(scenario.params, params)?;
         let running = self.lock_runs().values().filter(|r| !r.is_over() && r.scenario().is_some()).count();
@@ -346,7 +376,14 @@ impl RunManager {
             });
         }
         let log = self.recorder.begin_run();
-        let (ctx, cancel) = RunContext::for_log(&log);
+        let (ctx, cancel, step) = if step {
+            let gate = StepGate::register(log.id, log.start);
+            let (ctx, cancel) = RunContext::stepped(&log, gate.clone(), scenario.step_time);
+            (ctx, cancel, Some(StepControl::new(gate, scenario.step_time)))
+        } else {
+            let (ctx, cancel) = RunContext::for_log(&log);
+            (ctx, cancel, None)
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let started_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let run = Arc::new(Run {
@@ -358,6 +395,7 @@ impl RunManager {
             started_ms,
             started: Instant::now(),
             cancel,
+            step,
             timed_out: std::sync::atomic::AtomicBool::new(false),
             status: Mutex::new(RunStatus { state: RunState::Running, error: None, duration_ns: None }),
         });
@@ -399,6 +437,7 @@ impl RunManager {
             started_ms,
             started: Instant::now(),
             cancel,
+            step: None,
             timed_out: std::sync::atomic::AtomicBool::new(false),
             status: Mutex::new(RunStatus { state: RunState::Running, error: None, duration_ns: None }),
         });
@@ -410,13 +449,17 @@ impl RunManager {
     /// Cancels at the time limit; abandons a run that does not stop within the grace period.
     fn watch_time_limit(self: &Arc<Self>, run: Arc<Run>) {
         let manager = self.clone();
-        let limit = self.config.time_limit;
+        let limit = if run.step.is_some() { self.config.step_time_limit } else { self.config.time_limit };
         let grace = self.config.stop_grace;
+        let driver_grace = self.config.driver_grace;
         std::thread::Builder::new()
             .name(format!("futurescope-watch-{}", run.id))
             .spawn(move || {
                 let deadline = Instant::now() + limit;
                 while Instant::now() < deadline && !run.is_over() && !run.cancel.is_cancelled() {
+                    if let Some(step) = &run.step {
+                        step.continue_if_driver_gone(driver_grace);
+                    }
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 if !run.is_over() && !run.cancel.is_cancelled() {
@@ -444,11 +487,12 @@ impl RunManager {
     }
 
     fn finish(&self, run: &Arc<Run>, state: RunState, error: Option<String>) {
+        if let Some(step) = &run.step {
+            step.gate.release();
+        }
         let (state, error) = if state == RunState::Cancelled && run.timed_out.load(Ordering::SeqCst) {
-            (
-                RunState::Failed,
-                Some(format!("time limit of {:?} reached; the run was cancelled", self.config.time_limit)),
-            )
+            let limit = if run.step.is_some() { self.config.step_time_limit } else { self.config.time_limit };
+            (RunState::Failed, Some(format!("time limit of {limit:?} reached; the run was cancelled")))
         } else {
             (state, error)
         };

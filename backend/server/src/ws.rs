@@ -63,14 +63,20 @@ pub enum ClientMessage {
     Unsubscribe {
         run: u64,
     },
+    /// This connection drives stepped run `run` (`token` is its step token): while it is open the
+    /// run is not let go for want of a driver.
+    Drive {
+        run: u64,
+        token: String,
+    },
 }
 
 /// Parses a client message, or says what is wrong with it.
 pub fn parse_client_message(text: &str) -> Result<ClientMessage, String> {
     serde_json::from_str(text).map_err(|e| {
         format!(
-            "could not understand the message ({e}); expected {{\"type\":\"subscribe\",\"run\":ID}} or \
-             {{\"type\":\"unsubscribe\",\"run\":ID}}"
+            "could not understand the message ({e}); expected {{\"type\":\"subscribe\",\"run\":ID}}, \
+             {{\"type\":\"unsubscribe\",\"run\":ID}} or {{\"type\":\"drive\",\"run\":ID,\"token\":T}}"
         )
     })
 }
@@ -104,6 +110,22 @@ fn close_for(error: axum::Error) -> Option<(u16, &'static str)> {
 struct Subscription {
     run: Arc<Run>,
     cursor: usize,
+    /// The step gate's version last sent (stepped runs only).
+    step_version: Option<u64>,
+}
+
+/// The stepped runs this connection drives; dropping it tells each the driver is gone.
+#[derive(Default)]
+struct Driving(Vec<Arc<Run>>);
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        for run in &self.0 {
+            if let Some(step) = &run.step {
+                step.detach();
+            }
+        }
+    }
 }
 
 /// Counts a connection in `AppState::ws_connections` while it is open.
@@ -156,6 +178,7 @@ async fn serve(socket: WebSocket, state: AppState) {
         "runs": state.runs.list().iter().map(|r| r.summary()).collect::<Vec<_>>(),
     });
     let mut subs: Vec<Subscription> = Vec::new();
+    let mut driving = Driving::default();
     let mut tick = tokio::time::interval(BATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Once the server shuts down: stream what the (cancelled) runs still record, their `end`s,
@@ -170,7 +193,7 @@ async fn serve(socket: WebSocket, state: AppState) {
                     send_close(&mut sink, code, reason).await;
                     break;
                 }
-                ok = handle_command(&state, &mut subs, cmd, &mut sink).await;
+                ok = handle_command(&state, &mut subs, &mut driving, cmd, &mut sink).await;
             }
             notice = notices.recv() => {
                 ok = match notice {
@@ -231,7 +254,13 @@ fn run_message(run: &Run) -> serde_json::Value {
 /// Acts on a client message. A subscribe only registers (or restarts) the subscription: the
 /// next tick sends, so a burst of subscribe/unsubscribe pairs costs at most one tick's sending,
 /// whatever its length.
-async fn handle_command(state: &AppState, subs: &mut Vec<Subscription>, cmd: Command, sink: &mut Sink) -> bool {
+async fn handle_command(
+    state: &AppState,
+    subs: &mut Vec<Subscription>,
+    driving: &mut Driving,
+    cmd: Command,
+    sink: &mut Sink,
+) -> bool {
     match cmd {
         Command::Error(e) => send_text(sink, json!({"type": "error", "error": e}).to_string()).await,
         Command::Close(..) => false,
@@ -249,17 +278,40 @@ async fn handle_command(state: &AppState, subs: &mut Vec<Subscription>, cmd: Com
             if let Some(existing) = subs.iter_mut().find(|s| s.run.id == run) {
                 // One subscription per run: subscribing again restarts its replay.
                 existing.cursor = 0;
+                existing.step_version = None;
             } else if subs.len() >= MAX_SUBSCRIPTIONS {
                 let e = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection; unsubscribe first");
                 return send_text(sink, json!({"type": "error", "error": e, "run": run}).to_string()).await;
             } else {
-                subs.push(Subscription { run: found.clone(), cursor: 0 });
+                subs.push(Subscription { run: found.clone(), cursor: 0, step_version: None });
             }
             send_text(sink, run_message(&found).to_string()).await
         }
         Command::Client(ClientMessage::Unsubscribe { run }) => {
             subs.retain(|s| s.run.id != run);
             true
+        }
+        Command::Client(ClientMessage::Drive { run, token }) => {
+            let refused = match state.runs.get(run) {
+                None => Some(format!("no run {run} (it never existed or was evicted)")),
+                Some(found) => match &found.step {
+                    None => Some(format!("run {run} is not in step mode")),
+                    Some(step) if !step.token_ok(&token) => {
+                        Some(format!("that is not run {run}'s step token: only its driver may drive it"))
+                    }
+                    Some(step) => {
+                        if !driving.0.iter().any(|r| r.id == run) {
+                            step.attach();
+                            driving.0.push(found.clone());
+                        }
+                        None
+                    }
+                },
+            };
+            match refused {
+                Some(e) => send_text(sink, json!({"type": "error", "error": e, "run": run}).to_string()).await,
+                None => send_text(sink, json!({"type": "driving", "run": run}).to_string()).await,
+            }
         }
     }
 }
@@ -283,6 +335,17 @@ async fn send_batches(subs: &mut Vec<Subscription>, sink: &mut Sink) -> bool {
             sub.cursor = next;
             if !send_text(sink, text).await {
                 return false;
+            }
+        }
+        if let Some(step) = &sub.run.step {
+            let version = step.gate.version();
+            if sub.step_version != Some(version) {
+                sub.step_version = Some(version);
+                let mut msg = step.state_json(&sub.run);
+                msg["type"] = json!("step");
+                if !send_text(sink, msg.to_string()).await {
+                    return false;
+                }
             }
         }
         if over && sub.cursor >= len {
@@ -316,6 +379,10 @@ mod tests {
         assert_eq!(
             parse_client_message(r#"{"type":"unsubscribe","run":3}"#),
             Ok(ClientMessage::Unsubscribe { run: 3 })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"drive","run":3,"token":"ab"}"#),
+            Ok(ClientMessage::Drive { run: 3, token: "ab".into() })
         );
     }
 
@@ -361,6 +428,7 @@ mod properties {
                     prop_assert_eq!(r as i64, run);
                     prop_assert!(extra.is_none() || extra.as_deref() == Some("run") || extra.as_deref() == Some("type"));
                 }
+                Ok(ClientMessage::Drive { .. }) => prop_assert!(false, "a drive message needs a string token"),
                 Err(e) => prop_assert!(e.contains("expected")),
             }
         }

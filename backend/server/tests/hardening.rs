@@ -30,6 +30,7 @@ fn faulty(name: &'static str, run: fn(&RunContext, &Params) -> Result<(), Scenar
         file: "backend/server/tests/hardening.rs",
         open_futures: &[],
         params: &[],
+        step_time: futurescope_scenarios::StepTime::Paused,
         run,
     }
 }

@@ -17,6 +17,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_BIN = path.resolve(here, '../../../target/release/futurescope');
 export const BIN = process.env.FUTURESCOPE_BIN ? path.resolve(process.env.FUTURESCOPE_BIN) : DEFAULT_BIN;
 
+/** The example program (examples/echo-server), built next to the futurescope binary. */
+export const EXAMPLE_BIN = process.env.FUTURESCOPE_EXAMPLE_BIN ? path.resolve(process.env.FUTURESCOPE_EXAMPLE_BIN) : path.join(path.dirname(BIN), 'echo-server');
+
 const children = new Set();
 process.on('exit', () => {
   for (const c of children) {
@@ -29,16 +32,23 @@ process.on('exit', () => {
 });
 
 const URL_LINE = /dashboard on (http:\/\/[^\s/]+)\/?/;
+// futurescope::init(): "futurescope: watching echo-server (pid 7) live on http://127.0.0.1:PORT/?run=1"
+const PROGRAM_URL_LINE = /live on (http:\/\/[^\s/]+)\/\S*/;
 const CONSOLE_LINE = /tokio-console http:\/\/(\S+)/;
 
-/** Starts the binary once; resolves {proc, url, port, output()} when it printed its URL. */
-function launch(bin, port, extraArgs, timeoutMs, consoleOn) {
+/**
+ * Starts the binary once; resolves {proc, url, port, output()} when it printed its URL.
+ * `program` (startProgram) runs a program that calls futurescope::init() instead: its own
+ * args, FUTURESCOPE_BIND in its environment, and the URL from the line init() prints on stderr.
+ */
+function launch(bin, port, extraArgs, timeoutMs, consoleOn, program = null) {
   if (!fs.existsSync(bin)) {
     throw new Error(`futurescope binary not found at ${bin}: build it (cargo build --release -p futurescope) or set FUTURESCOPE_BIN`);
   }
   const consoleArgs = consoleOn ? ['--console-bind', '127.0.0.1:0'] : ['--no-console'];
-  const args = ['--bind', `127.0.0.1:${port}`, ...consoleArgs, ...extraArgs];
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = program ? extraArgs : ['--bind', `127.0.0.1:${port}`, ...consoleArgs, ...extraArgs];
+  const env = program ? { ...process.env, FUTURESCOPE_BIND: `127.0.0.1:${port}` } : process.env;
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   children.add(proc);
   let out = '';
   let err = '';
@@ -53,19 +63,27 @@ function launch(bin, port, extraArgs, timeoutMs, consoleOn) {
       }
       reject(new Error(`${e.message}\nargs: ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`));
     };
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = URL_LINE.exec(out);
+    const seen = () => (program ? PROGRAM_URL_LINE.exec(err) : URL_LINE.exec(out));
+    const check = () => {
+      const m = seen();
       if (m) {
         clearTimeout(timer);
         const url = m[1];
-        resolve({ proc, url, port: Number(new URL(url).port), output: () => ({ stdout: out, stderr: err }), consoleAddr: () => (CONSOLE_LINE.exec(out + err) || [])[1] || null });
+        const pageUrl = program ? m[0].replace(/^.*live on /, '') : null;
+        resolve({ proc, url, pageUrl, port: Number(new URL(url).port), output: () => ({ stdout: out, stderr: err }), consoleAddr: () => (CONSOLE_LINE.exec(out + err) || [])[1] || null });
       }
+    };
+    proc.stdout.on('data', (d) => {
+      out += d;
+      check();
     });
-    proc.stderr.on('data', (d) => (err += d));
+    proc.stderr.on('data', (d) => {
+      err += d;
+      check();
+    });
     proc.on('exit', (code, signal) => {
       children.delete(proc);
-      if (!URL_LINE.test(out)) fail(new Error(`futurescope exited (code ${code}, signal ${signal}) before serving`));
+      if (!seen()) fail(new Error(`futurescope exited (code ${code}, signal ${signal}) before serving`));
     });
     proc.on('error', fail);
   });
@@ -81,11 +99,16 @@ function exited(proc) {
  * trailing slash. Options: bin, port (default 0), args (extra CLI args), timeoutMs,
  * console (serve console-subscriber on a free port instead of --no-console).
  */
-export async function startServer({ bin = BIN, port = 0, args = [], timeoutMs = 20000, console: consoleOn = false } = {}) {
-  let current = await launch(bin, port, args, timeoutMs, consoleOn);
+export async function startServer({ bin = BIN, port = 0, args = [], timeoutMs = 20000, console: consoleOn = false, program = null } = {}) {
+  let current = await launch(bin, port, args, timeoutMs, consoleOn, program);
   const server = {
     bin,
     url: current.url,
+    /** For a program: the page URL init() printed (with its run, and token if any). */
+    pageUrl: current.pageUrl,
+    get pid() {
+      return current ? current.proc.pid : null;
+    },
     port: current.port,
     get proc() {
       return current ? current.proc : null;
@@ -125,7 +148,7 @@ export async function startServer({ bin = BIN, port = 0, args = [], timeoutMs = 
       let lastErr;
       for (let i = 0; i < attempts; i++) {
         try {
-          current = await launch(bin, server.port, args, timeoutMs, consoleOn);
+          current = await launch(bin, server.port, args, timeoutMs, consoleOn, program);
           return server;
         } catch (e) {
           lastErr = e;
@@ -136,6 +159,15 @@ export async function startServer({ bin = BIN, port = 0, args = [], timeoutMs = 
     },
   };
   return server;
+}
+
+/**
+ * Starts a program that calls futurescope::init() (default: the example echo-server next to
+ * the futurescope binary, or FUTURESCOPE_EXAMPLE_BIN) with its dashboard on `port` (0: any
+ * free port). Same object as startServer, plus `pid` and `pageUrl`.
+ */
+export function startProgram({ bin = EXAMPLE_BIN, port = 0, args = [], timeoutMs = 20000 } = {}) {
+  return startServer({ bin, port, args, timeoutMs, program: true });
 }
 
 /** GET `url` as JSON (throws on a non-2xx status). */

@@ -46,7 +46,7 @@ export class Panels {
       if (has('tab')) this.renderTabs();
       if (has('scenarios', 'scenario')) this.renderScenarios();
       if (has('runs', 'runId')) this.renderRuns();
-      if (has('model', 'compare', 'scenario', 'runId', 'missing')) this.renderHead();
+      if (has('model', 'compare', 'scenario', 'runId', 'missing', 'program')) this.renderHead();
       if (has('missing', 'compare')) this.renderMissing();
       if (has('model', 'compare', 'importBannerDismissed')) this.renderImportBanner();
       if (has('tab', 'selectedTask', 'selectedProbe', 'model')) this.schedule(true);
@@ -166,7 +166,8 @@ export class Panels {
       }
     }
     source.markAwaitPoints(lines);
-    source.highlight(current);
+    // A program's pane highlights the selected task's spawn line (views/program-header.js).
+    if (!this.store.state.program || current > 0) source.highlight(current);
     $('await-now').textContent = currentText;
     $('await-now').hidden = !currentText;
   }
@@ -186,7 +187,7 @@ export class Panels {
   }
 
   renderHead() {
-    const { model: m, compare, scenario, runId, missing } = this.store.state;
+    const { model: m, compare, scenario, runId, missing, program } = this.store.state;
     const title = $('run-title');
     const status = $('run-status');
     if (compare) {
@@ -203,12 +204,14 @@ export class Panels {
     } else {
       const what = m.meta.file ? m.meta.file : `run #${m.meta.run}`;
       const source = m.meta.source === CONSOLE_FORMAT ? 'tokio-console recording' : 'events';
-      title.textContent = `${m.meta.scenario || source} · ${what}`;
+      title.textContent = `${m.meta.scenario || (program && program.program.binary) || source} · ${what}`;
       status.hidden = false;
       status.textContent = m.meta.status;
       status.className = `pill ${m.meta.status}`;
     }
-    $('stop-btn').disabled = !(m && m.meta.status === 'running' && runId != null);
+    // A live program's run cannot be stopped from the page: it ends when the program exits.
+    $('stop-btn').disabled = !(m && m.meta.status === 'running' && runId != null && !program);
+    $('stop-btn').title = program ? 'A live program’s run ends when the program exits' : 'Cancel the running run';
   }
 
   /** Why a linked run is not shown (or is shown as it was, from an earlier server). */

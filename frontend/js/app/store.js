@@ -18,6 +18,7 @@ export function initialState({ console: consoleAddr = null, version = '' } = {})
     instance: null, // the server's instance id (hello `instance`); null: it does not say
     // The open run.
     runId: null, // the run shown, when it is one of the server's (null for an opened file)
+    program: null, // its summary when it is a live program's run (views/program-header.js)
     model: null, // its RunModel
     live: false, // events may still arrive for it
     runInstance: null, // the instance of the server the open run belongs to, when known
