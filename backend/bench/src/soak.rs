@@ -137,6 +137,9 @@ pub fn run(args: Args) -> bool {
                     Ok(run) => break run,
                     // console-subscriber's copies fill the budget: wait as a user would be told to.
                     Err(StartError::ConsoleMemory { .. }) => {
+                        if Instant::now() >= until {
+                            break 'outer;
+                        }
                         waits += 1;
                         std::thread::sleep(Duration::from_millis(500));
                     }

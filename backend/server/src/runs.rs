@@ -10,9 +10,9 @@
 //! Finished runs are kept, newest first, until their logs exceed the memory budget; then the
 //! oldest finished runs are evicted (and the eviction is reported in `RunManager::notices`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -274,6 +274,11 @@ pub struct RunManager {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// console-subscriber's copies of finished runs' tasks: (released by, bytes).
     console_holds: Mutex<Vec<(Instant, usize)>>,
+    /// Set when a large amount was freed (console-subscriber's copies past their retention, an
+    /// evicted run's log): the memory thread hands free pages back to the OS.
+    freed: AtomicBool,
+    /// Tasks the last run of (scenario, parameters) spawned, for the console admission check.
+    last_tasks: Mutex<HashMap<(&'static str, String), u64>>,
 }
 
 /// A fresh per-process id (16 hex digits): the clock, the pid and the std hasher's random keys.
@@ -288,7 +293,7 @@ fn new_instance_id() -> String {
 impl RunManager {
     pub fn new(recorder: &'static Recorder, config: RunManagerConfig) -> Arc<RunManager> {
         let (notices, _) = broadcast::channel(256);
-        Arc::new(RunManager {
+        let manager = Arc::new(RunManager {
             recorder,
             config,
             runs: Mutex::new(BTreeMap::new()),
@@ -297,7 +302,29 @@ impl RunManager {
             instance: new_instance_id().into(),
             shutdown: tokio::sync::watch::Sender::new(false),
             console_holds: Mutex::new(Vec::new()),
-        })
+            freed: AtomicBool::new(false),
+            last_tasks: Mutex::new(HashMap::new()),
+        });
+        Self::spawn_memory_thread(Arc::downgrade(&manager));
+        manager
+    }
+
+    /// glibc's malloc keeps what is freed for reuse and, with many threads' arenas, does not
+    /// reuse the pages of tasks console-subscriber dropped: a soak grew by each heavy run's
+    /// copies although they were freed. After a release the budget accounts for, this thread
+    /// returns the free pages to the OS, so the process's RSS follows the accounting.
+    fn spawn_memory_thread(manager: std::sync::Weak<RunManager>) {
+        let _ = std::thread::Builder::new().name("futurescope-memory".into()).spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let Some(manager) = manager.upgrade() else { return };
+                // Expires the holds whose retention is over (and sets `freed` if any did).
+                let _ = manager.console_use();
+                if manager.freed.swap(false, Ordering::Relaxed) {
+                    release_free_memory();
+                }
+            }
+        });
     }
 
     /// This server process's id: run ids are unique only together with it (they restart at 1
@@ -367,8 +394,11 @@ impl RunManager {
             return Err(StartError::Busy(running));
         }
         // Finished runs' logs can be evicted to make room; console-subscriber's copies cannot.
+        // A run whose scenario ran before with these parameters is expected to spawn as many
+        // tasks again: it starts only if their copies fit too (unless nothing is held).
         let (console, release) = self.console_use();
-        if console >= self.config.memory_budget {
+        let expected = self.expected_console_bytes(scenario.name, &params);
+        if console >= self.config.memory_budget || (console > 0 && console + expected > self.config.memory_budget) {
             return Err(StartError::ConsoleMemory {
                 held_mib: console >> 20,
                 budget_mib: self.config.memory_budget >> 20,
@@ -498,6 +528,11 @@ impl RunManager {
         };
         self.recorder.finish_run(&run.log);
         if let Some(retention) = self.config.console_task_retention {
+            if let RunKind::Scenario(scenario) = &run.kind {
+                self.last_tasks
+                    .lock_unpoisoned()
+                    .insert((scenario.name, format!("{:?}", run.params)), run.log.counts().tasks);
+            }
             let bytes = run.log.counts().tasks as usize * CONSOLE_BYTES_PER_TASK;
             self.lock_holds().push((Instant::now() + retention + CONSOLE_RELEASE_SLACK, bytes));
         }
@@ -560,7 +595,11 @@ impl RunManager {
         }
         let now = Instant::now();
         let mut holds = self.lock_holds();
+        let before = holds.len();
         holds.retain(|(until, _)| *until > now);
+        if holds.len() < before {
+            self.freed.store(true, Ordering::Relaxed);
+        }
         let finished: usize = holds.iter().map(|(_, b)| b).sum();
         let release = holds.iter().map(|(until, _)| *until).max().unwrap_or(now);
         drop(holds);
@@ -571,6 +610,17 @@ impl RunManager {
             .map(|r| r.log.counts().tasks as usize * CONSOLE_BYTES_PER_TASK)
             .sum();
         (finished + running, release)
+    }
+
+    /// console-subscriber's copies the next run of `scenario` with `params` is expected to make.
+    fn expected_console_bytes(&self, scenario: &str, params: &Params) -> usize {
+        if self.config.console_task_retention.is_none() {
+            return 0;
+        }
+        let last = self.last_tasks.lock_unpoisoned();
+        let tasks =
+            last.iter().find(|((name, p), _)| *name == scenario && *p == format!("{params:?}")).map(|(_, t)| *t);
+        tasks.unwrap_or(0) as usize * CONSOLE_BYTES_PER_TASK
     }
 
     /// What the memory budget accounts for right now.
@@ -587,12 +637,23 @@ impl RunManager {
             let Some((&oldest, run)) = runs.iter().find(|(_, r)| r.is_over()) else { break };
             total -= run.log.approx_bytes();
             runs.remove(&oldest);
+            self.freed.store(true, Ordering::Relaxed);
             let reason = format!(
                 "run {oldest} was evicted: kept runs exceeded the memory budget of {} MiB",
                 self.config.memory_budget >> 20
             );
             let _ = self.notices.send(Notice::Evicted { run: oldest, reason });
         }
+    }
+}
+
+/// Hands the allocator's free pages back to the OS (glibc: `malloc_trim`, which also releases
+/// free pages inside every arena, not only the heap's top).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only takes the allocator's own locks; any thread may call it.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
