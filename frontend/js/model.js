@@ -203,6 +203,8 @@ class TaskRecord {
     this.index = index;
     this.id = id;
     this.cut = false; // its history was cut by a retention window (see RunModel.cutWindow)
+    this.wakersCut = false;
+    this.wakersBeforeCut = 0; // clones made before a retention cut, found as they are used
     this.name = '';
     this.kind = 'task';
     this.loc = null;
@@ -247,7 +249,7 @@ class TaskRecord {
   }
 
   get liveWakers() {
-    return this.wakerClones - this.wakerDrops - this.wakesByValue;
+    return this.wakerClones - this.wakerDrops - this.wakesByValue + this.wakersBeforeCut;
   }
 
   get pollCount() {
@@ -419,7 +421,20 @@ export class RunModel {
   cutWindow(t, trimmed) {
     this.windowStart = Math.max(this.windowStart, t);
     this.trimmed = { ...trimmed };
-    for (const task of this.taskList) if (task.phase !== 'done') task.cut = true;
+    for (const task of this.taskList) {
+      if (task.phase === 'done') continue;
+      task.cut = true;
+      task.wakersCut = true; // its waker clones before the cut are gone: counts can go below 0
+    }
+  }
+
+  /** More wakers used than cloned: a violation, unless the task's clones were cut away. */
+  wakerShort(task, e, message) {
+    if (!task.wakersCut) this.violate(e, message);
+    else {
+      this.windowCuts++;
+      task.wakersBeforeCut -= task.liveWakers; // a clone made before the cut: back to 0
+    }
   }
 
   onSnapshot(e, t) {
@@ -656,7 +671,7 @@ export class RunModel {
     task.wakesBy.set(byKey, (task.wakesBy.get(byKey) || 0) + 1);
     if (byValue) {
       task.wakesByValue++;
-      if (task.liveWakers < 0) this.violate(e, `task ${task.id} woken by value with no live cloned waker`);
+      if (task.liveWakers < 0) this.wakerShort(task, e, `task ${task.id} woken by value with no live cloned waker`);
     }
     if (task.phase === 'done') return;
     task.pendingWakes.push(w);
@@ -676,7 +691,7 @@ export class RunModel {
       if (task.liveWakers > task.maxLiveWakers) task.maxLiveWakers = task.liveWakers;
     } else {
       task.wakerDrops++;
-      if (task.liveWakers < 0) this.violate(e, `waker_drop for task ${task.id} with no live cloned waker`);
+      if (task.liveWakers < 0) this.wakerShort(task, e, `waker_drop for task ${task.id} with no live cloned waker`);
     }
   }
 
