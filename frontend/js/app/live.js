@@ -101,7 +101,7 @@ export class Live {
         this.app.markEarlierServer();
       } else this.takeReplay();
     }
-    this.addRun({ id: msg.run, scenario: msg.scenario, params: msg.params, status: msg.status || 'running', ...(msg.instance ? { instance: msg.instance } : {}) });
+    this.addRun({ id: msg.run, scenario: msg.scenario, params: msg.params, status: msg.status || 'running', ...(msg.instance ? { instance: msg.instance } : {}), ...(msg.program ? { program: msg.program } : {}) });
   }
 
   onBatch(msg) {
