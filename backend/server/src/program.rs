@@ -179,7 +179,8 @@ impl Builder {
             return Err(InitError::SubscriberInstalled);
         }
         let console = match self.console_bind.clone() {
-            Some(Ok(addr)) => Some(observe::console_layer(addr, None)?),
+            // console-subscriber's own variable: a tokio-console recording of the program.
+            Some(Ok(addr)) => Some(observe::console_layer(addr, std::env::var_os("TOKIO_CONSOLE_RECORD_PATH").map(Into::into))?),
             Some(Err(bad)) => return Err(InitError::BadAddress(bad)),
             None => None,
         };
