@@ -59,6 +59,7 @@ import { Panels } from './app/panels.js';
 import { ConsolePairing } from './app/console-pairing.js';
 import { flash } from './app/toast.js';
 import { Retention, windowLimits } from './app/retention.js';
+import { TaskTable } from './views/task-table.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -126,6 +127,7 @@ class App {
     this.files = new Files(this);
     this.consolePairing = new ConsolePairing(this);
     this.programView = new ProgramView(this);
+    this.taskTable = new TaskTable($('tasks-panel'), { onSelect: (i) => this.store.update({ selectedTask: i, selectedProbe: null }) });
     store.subscribe((state, changed) => this.applyDisplay(state, changed));
     this.toolbar.bind();
     this.panels.bind();
