@@ -79,7 +79,9 @@ pub fn run(args: Args) {
     });
     for (i, mode) in MODES.iter().enumerate() {
         let mut r = rounds[i].clone();
-        r.sort_by(|a, b| f64::total_cmp(&a["throughput"].as_f64().unwrap_or(0.0), &b["throughput"].as_f64().unwrap_or(0.0)));
+        r.sort_by(|a, b| {
+            f64::total_cmp(&a["throughput"].as_f64().unwrap_or(0.0), &b["throughput"].as_f64().unwrap_or(0.0))
+        });
         result[*mode] = r[r.len() / 2].clone();
         result[*mode]["rounds_throughput"] = rounds[i].iter().map(|v| v["throughput"].clone()).collect();
     }
@@ -145,7 +147,11 @@ async fn load(addr: SocketAddr, rate: f64, secs: f64) -> Value {
     }
     let elapsed = start.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).map_or(0.0, |&ns| ns as f64 / 1e3);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |&ns| ns as f64 / 1e3)
+    };
     json!({
         "requests": n,
         "ok": latencies.len(),

@@ -180,7 +180,9 @@ impl Builder {
         }
         let console = match self.console_bind.clone() {
             // console-subscriber's own variable: a tokio-console recording of the program.
-            Some(Ok(addr)) => Some(observe::console_layer(addr, std::env::var_os("TOKIO_CONSOLE_RECORD_PATH").map(Into::into))?),
+            Some(Ok(addr)) => {
+                Some(observe::console_layer(addr, std::env::var_os("TOKIO_CONSOLE_RECORD_PATH").map(Into::into))?)
+            }
             Some(Err(bad)) => return Err(InitError::BadAddress(bad)),
             None => None,
         };
