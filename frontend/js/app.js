@@ -17,6 +17,8 @@
 //                          marks, import banner: rendered from the store
 //   app/console-pairing.js the tokio-console pairing box (polls /api/console)
 //   app/toast.js           flash(text, kind)
+//   app/retention.js       a live run's bounded window on the page and its "showing the
+//                          last N minutes" notice (retained-window.js keeps the batches)
 // Drawing and DOM rendering are views/*.js's, figures model.js's, geometry layout.js's.
 //
 // Hooking in a new piece of UI (future rows, a Marks tab, a step bar, ...):
@@ -56,6 +58,8 @@ import { bindKeys } from './app/keys.js';
 import { Panels } from './app/panels.js';
 import { ConsolePairing } from './app/console-pairing.js';
 import { flash } from './app/toast.js';
+import { Retention, windowLimits } from './app/retention.js';
+import { TaskTable } from './views/task-table.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -115,6 +119,7 @@ class App {
     });
     this.compareOverview = new OverviewView({ wrap: $('compare-overview-wrap'), canvas: $('compare-overview'), target: this.compareView });
 
+    this.retention = new Retention(this, windowLimits(window.location.search));
     this.live = new Live(this);
     this.toolbar = new Toolbar(this);
     this.panels = new Panels(this);
@@ -122,6 +127,7 @@ class App {
     this.files = new Files(this);
     this.consolePairing = new ConsolePairing(this);
     this.programView = new ProgramView(this);
+    this.taskTable = new TaskTable($('tasks-panel'), { onSelect: (i) => this.store.update({ selectedTask: i, selectedProbe: null }) });
     store.subscribe((state, changed) => this.applyDisplay(state, changed));
     this.toolbar.bind();
     this.panels.bind();

@@ -6,10 +6,14 @@
 // redraws when `onApplied` says the model changed.
 
 export class LiveFeed {
-  /** `model`: the RunModel fed; `onApplied()`: called after one or more batches went in. */
-  constructor(model, onApplied = () => {}) {
+  /**
+   * `model`: the RunModel fed; `onApplied()`: called after one or more batches went in;
+   * `window`: a RetainedWindow that remembers what went in (retained-window.js), or null.
+   */
+  constructor(model, onApplied = () => {}, window = null) {
     this.model = model;
     this.onApplied = onApplied;
+    this.window = window;
     this.paused = false;
     this.buffered = []; // batches (event arrays) received while paused
     this.bufferedEvents = 0;
@@ -23,6 +27,7 @@ export class LiveFeed {
       return false;
     }
     this.model.ingest(events);
+    this.window?.record(events);
     this.onApplied();
     return true;
   }
@@ -38,7 +43,10 @@ export class LiveFeed {
     const batches = this.buffered;
     this.buffered = [];
     this.bufferedEvents = 0;
-    for (const events of batches) this.model.ingest(events);
+    for (const events of batches) {
+      this.model.ingest(events);
+      this.window?.record(events);
+    }
     this.onApplied();
   }
 

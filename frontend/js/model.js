@@ -202,6 +202,9 @@ class TaskRecord {
   constructor(index, id) {
     this.index = index;
     this.id = id;
+    this.cut = false; // its history was cut by a retention window (see RunModel.cutWindow)
+    this.wakersCut = false;
+    this.wakersBeforeCut = 0; // clones made before a retention cut, found as they are used
     this.name = '';
     this.kind = 'task';
     this.loc = null;
@@ -246,7 +249,7 @@ class TaskRecord {
   }
 
   get liveWakers() {
-    return this.wakerClones - this.wakerDrops - this.wakesByValue;
+    return this.wakerClones - this.wakerDrops - this.wakesByValue + this.wakersBeforeCut;
   }
 
   get pollCount() {
@@ -334,6 +337,15 @@ export class RunModel {
     this.longestPoll = { ns: 0, task: -1, t: 0 };
     this.worstDelay = { ns: 0, task: -1, t: 0 };
     this.version = 0; // bumped on every ingest; views use it to know when to refresh
+    // A long-lived run's retention window (retained-window.js, `evicted` events): where the
+    // kept history begins (0: from the start), what the server evicted before it and what
+    // this page dropped itself. A task whose history was cut is `cut` until its next event,
+    // so the one illegal-looking transition at the cut (a poll_end whose poll_start is gone)
+    // counts in `windowCuts`, not as a violation.
+    this.windowStart = 0;
+    this.evicted = { events: 0, tasks: 0 };
+    this.trimmed = { events: 0, tasks: 0 };
+    this.windowCuts = 0;
     // Probes polled outside any task (`state` with task null: a hand-written executor on a
     // plain thread). They live in this task-like record, which is not in `taskList`.
     this.probes = new Map(); // future id -> ProbeRecord, run-wide (ids are unique in a run)
@@ -387,9 +399,41 @@ export class RunModel {
         return;
       case 'snapshot':
         return this.onSnapshot(e, t);
+      case 'evicted':
+        return this.onEvicted(e);
       default:
         // Kinds may be added to the protocol; count what this version does not know.
         this.unknownKinds.set(e.k, (this.unknownKinds.get(e.k) || 0) + 1);
+    }
+  }
+
+  /** The server evicted everything before `e.before` (counts so far in `events`, `tasks`). */
+  onEvicted(e) {
+    const before = Number(e.before) || 0;
+    // Only a notice before any poll (a reader that starts after an eviction) cuts histories:
+    // one received live follows events this model already has.
+    if (this.polls === 0) this.cutWindow(before, this.trimmed);
+    else this.windowStart = Math.max(this.windowStart, before);
+    this.evicted = { events: Math.max(this.evicted.events, Number(e.events) || 0), tasks: Math.max(this.evicted.tasks, Number(e.tasks) || 0) };
+  }
+
+  /** The history before `t` is gone (`trimmed`: what this page dropped of it). */
+  cutWindow(t, trimmed) {
+    this.windowStart = Math.max(this.windowStart, t);
+    this.trimmed = { ...trimmed };
+    for (const task of this.taskList) {
+      if (task.phase === 'done') continue;
+      task.cut = true;
+      task.wakersCut = true; // its waker clones before the cut are gone: counts can go below 0
+    }
+  }
+
+  /** More wakers used than cloned: a violation, unless the task's clones were cut away. */
+  wakerShort(task, e, message) {
+    if (!task.wakersCut) this.violate(e, message);
+    else {
+      this.windowCuts++;
+      task.wakersBeforeCut -= task.liveWakers; // a clone made before the cut: back to 0
     }
   }
 
@@ -417,7 +461,13 @@ export class RunModel {
   check(e, task) {
     const row = LEGAL_TRANSITIONS[e.k];
     const phase = task ? task.phase : 'absent';
+    const cut = Boolean(task && task.cut);
+    if (cut) task.cut = false;
     if (row[phase] !== undefined) return true;
+    if (cut) {
+      this.windowCuts++;
+      return false;
+    }
     const id = task ? task.id : e.task;
     const what = phase === 'absent' ? 'an unknown task' : phase === 'running' ? 'a running task' : `a ${phase} task`;
     this.violate(e, `${e.k} for ${what} (task ${id})`);
@@ -621,7 +671,7 @@ export class RunModel {
     task.wakesBy.set(byKey, (task.wakesBy.get(byKey) || 0) + 1);
     if (byValue) {
       task.wakesByValue++;
-      if (task.liveWakers < 0) this.violate(e, `task ${task.id} woken by value with no live cloned waker`);
+      if (task.liveWakers < 0) this.wakerShort(task, e, `task ${task.id} woken by value with no live cloned waker`);
     }
     if (task.phase === 'done') return;
     task.pendingWakes.push(w);
@@ -641,7 +691,7 @@ export class RunModel {
       if (task.liveWakers > task.maxLiveWakers) task.maxLiveWakers = task.liveWakers;
     } else {
       task.wakerDrops++;
-      if (task.liveWakers < 0) this.violate(e, `waker_drop for task ${task.id} with no live cloned waker`);
+      if (task.liveWakers < 0) this.wakerShort(task, e, `waker_drop for task ${task.id} with no live cloned waker`);
     }
   }
 

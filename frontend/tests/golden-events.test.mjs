@@ -30,7 +30,7 @@ test('the golden sample reads as a saved run, and the model takes every event wi
 test('the golden sample has every kind the model handles', () => {
   const kinds = new Set(load().events.map((e) => e.k));
   const expected = ['worker', 'spawn', 'poll_start', 'poll_end', 'wake', 'waker_clone', 'waker_drop', 'state', 'done',
-    'lint', 'dropped', 'mark', 'snapshot'];
+    'lint', 'dropped', 'mark', 'snapshot', 'evicted'];
   assert.deepEqual([...kinds].sort(), expected.sort());
 });
 
@@ -72,6 +72,9 @@ test('each kind means what the protocol says', () => {
   assert.equal(hi.lints.length, 1);
   // dropped, mark
   assert.equal(model.dropped, 3);
+  // evicted: where a retention window begins, and what went before it.
+  assert.equal(model.windowStart, 500);
+  assert.deepEqual(model.evicted, { events: 42, tasks: 3 });
   assert.deepEqual(model.marks, [{ t: 5_700, task: null, label: 'phase 2' }]);
   // snapshot: each task's state and frames, outermost first.
   assert.equal(model.snapshots.length, 1);

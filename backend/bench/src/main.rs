@@ -7,6 +7,9 @@
 //! - `stream`: the dashboard's server in-process, a scenario producing events as fast as it
 //!   can for a while, and one real WebSocket client on loopback counting what it receives.
 //!
+//! - `server`: a TCP echo server (a task per connection) under a fixed rate of new connections
+//!   from this process, bare / with futurescope / with console-subscriber / with both, each in
+//!   a child process: throughput, p50 / p99 latency, the server's RSS.
 //! - `probe`: the cost of an await-point probe per poll.
 //! - `snapshot`: what one task dump costs (workers paused, symbols resolved) at 10 and 10,000 tasks.
 //! - `soak`: every scenario in a loop with a small memory budget; memory must stay flat.
@@ -15,6 +18,7 @@
 
 mod overhead;
 mod probe;
+mod server;
 mod snapshot;
 mod soak;
 mod stream;
@@ -39,6 +43,11 @@ enum Command {
     Stream(stream::Args),
     /// Every scenario in a loop; memory must stay flat.
     Soak(soak::Args),
+    /// A server workload (echo server, fixed request rate) bare, with futurescope, console-subscriber, both.
+    Server(server::Args),
+    /// One mode of `server`, in this process (used by `server` itself).
+    #[command(hide = true)]
+    ServerChild(server::ChildArgs),
     /// What an await-point probe costs per poll.
     Probe(probe::Args),
     /// What one task dump (snapshot) costs.
@@ -53,6 +62,8 @@ fn main() -> std::process::ExitCode {
         Command::OverheadChild(args) => overhead::child(args),
         Command::Stream(args) => stream::run(args),
         Command::Probe(args) => probe::run(args),
+        Command::Server(args) => server::run(args),
+        Command::ServerChild(args) => server::child(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Soak(args) => {
             if !soak::run(args) {

@@ -654,6 +654,7 @@ impl Collector {
             let mut findings = Vec::new();
             inner.lints.tick(horizon.saturating_sub(log.start), &mut findings);
             let lost_wake = store_findings(&mut inner, findings) | std::mem::take(&mut self.lost_wake);
+            inner.enforce_retention(horizon.saturating_sub(log.start));
             drop(inner);
             if lost_wake && crate::dump::has_runtime(log.id) {
                 crate::dump::request_detached(log.clone(), crate::dump::Reason::LostWake);
@@ -725,10 +726,10 @@ impl Collector {
                 };
                 inner.tasks.insert(rec.task, TaskFlags { blocking: info.kind == "blocking", done: false });
                 spawn = Some((info.size, info.kind == "blocking"));
-                inner.spawns.push(info);
+                let idx = inner.spawns.push(info);
                 inner.counts.tasks += 1;
                 let parent = (rec.a != 0).then_some(rec.a);
-                Stored::Spawn { task: rec.task, parent, spawn: (inner.spawns.len() - 1) as u32 }
+                Stored::Spawn { task: rec.task, parent, spawn: idx }
             }
             RecordKind::PollStart | RecordKind::PollEnd => {
                 let blocking = inner.tasks.get(&rec.task).is_some_and(|f| f.blocking);
@@ -780,8 +781,7 @@ impl Collector {
             }
             RecordKind::Snapshot => {
                 let Some(snapshot) = self.snapshots.remove(&rec.c) else { return };
-                inner.snapshots.push(snapshot);
-                Stored::Snapshot { snapshot: (inner.snapshots.len() - 1) as u32 }
+                Stored::Snapshot { snapshot: inner.snapshots.push(snapshot) }
             }
         };
         let ev = StoredEvent::new(t, ev);

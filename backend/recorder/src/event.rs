@@ -42,11 +42,13 @@ pub enum EventKind {
     Mark,
     /// Added in v1 (issue #17): what every live task was doing at one moment.
     Snapshot,
+    /// Added in v1 (issue #16): a long-lived run's oldest events were evicted (retention).
+    Evicted,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Lane,
         EventKind::Spawn,
         EventKind::PollStart,
@@ -60,6 +62,7 @@ impl EventKind {
         EventKind::Dropped,
         EventKind::Mark,
         EventKind::Snapshot,
+        EventKind::Evicted,
     ];
 
     /// The wire name, the `k` of the event's JSON.
@@ -78,6 +81,7 @@ impl EventKind {
             EventKind::Dropped => "dropped",
             EventKind::Mark => "mark",
             EventKind::Snapshot => "snapshot",
+            EventKind::Evicted => "evicted",
         }
     }
 }
@@ -265,6 +269,15 @@ pub enum WireEvent<'a> {
         reason: SnapshotReason,
         tasks: Cow<'a, [SnapshotTask]>,
     },
+    /// Added in v1: everything before `before` (ns since the run started) was evicted to keep
+    /// the run within its retention window, except the lanes and the spawns of tasks whose end
+    /// is not evicted yet; `events` and `tasks` (finished tasks gone) count what went, so far.
+    Evicted {
+        t: u64,
+        before: u64,
+        events: u64,
+        tasks: u64,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -287,6 +300,7 @@ impl WireEvent<'_> {
             WireEvent::Dropped { .. } => EventKind::Dropped,
             WireEvent::Mark { .. } => EventKind::Mark,
             WireEvent::Snapshot { .. } => EventKind::Snapshot,
+            WireEvent::Evicted { .. } => EventKind::Evicted,
         }
     }
 
@@ -304,7 +318,8 @@ impl WireEvent<'_> {
             | WireEvent::Lint { t, .. }
             | WireEvent::Dropped { t, .. }
             | WireEvent::Mark { t, .. }
-            | WireEvent::Snapshot { t, .. } => t,
+            | WireEvent::Snapshot { t, .. }
+            | WireEvent::Evicted { t, .. } => t,
         }
     }
 
@@ -319,7 +334,10 @@ impl WireEvent<'_> {
             | WireEvent::WakerDrop { task, .. }
             | WireEvent::Done { task, .. } => Some(task),
             WireEvent::State { task, .. } | WireEvent::Lint { task, .. } | WireEvent::Mark { task, .. } => task,
-            WireEvent::Lane { .. } | WireEvent::Dropped { .. } | WireEvent::Snapshot { .. } => None,
+            WireEvent::Lane { .. }
+            | WireEvent::Dropped { .. }
+            | WireEvent::Snapshot { .. }
+            | WireEvent::Evicted { .. } => None,
         }
     }
 
@@ -350,6 +368,7 @@ impl WireEvent<'_> {
             WireEvent::Snapshot { t, reason, tasks } => {
                 WireEvent::Snapshot { t, reason, tasks: Cow::Owned(tasks.into_owned()) }
             }
+            WireEvent::Evicted { t, before, events, tasks } => WireEvent::Evicted { t, before, events, tasks },
         }
     }
 
@@ -426,6 +445,12 @@ pub enum Stored {
     Snapshot {
         snapshot: u32,
     },
+    /// `tasks` saturates at `u32::MAX` in storage.
+    Evicted {
+        before: u64,
+        events: u64,
+        tasks: u32,
+    },
 }
 
 /// One retained event, 30 bytes: packed to 2-byte alignment (its fields are only ever read by
@@ -447,6 +472,7 @@ pub enum Stored {
 /// | Dropped | - | count | - | - |
 /// | Mark | task (0: none) | - | string index | - |
 /// | Snapshot | - | - | snapshot table index | - |
+/// | Evicted | before | events | tasks | - |
 #[derive(Clone, Copy, Debug)]
 #[repr(C, packed(2))]
 pub struct StoredEvent {
@@ -504,6 +530,7 @@ impl StoredEvent {
             Stored::Dropped { count } => (EventKind::Dropped, 0, count, 0, 0),
             Stored::Mark { task, label } => (EventKind::Mark, or_zero(task), 0, label, 0),
             Stored::Snapshot { snapshot } => (EventKind::Snapshot, 0, 0, snapshot, 0),
+            Stored::Evicted { before, events, tasks } => (EventKind::Evicted, before, events, tasks, 0),
         };
         StoredEvent { t, task, a, b, kind, flags }
     }
@@ -554,6 +581,7 @@ impl StoredEvent {
             EventKind::Dropped => Stored::Dropped { count: a },
             EventKind::Mark => Stored::Mark { task: nonzero(task), label: b },
             EventKind::Snapshot => Stored::Snapshot { snapshot: b },
+            EventKind::Evicted => Stored::Evicted { before: task, events: a, tasks: b },
         }
     }
 }
@@ -590,6 +618,7 @@ mod tests {
             Stored::Dropped { count: 12 },
             Stored::Mark { task: Some(7), label: 0 },
             Stored::Snapshot { snapshot: 5 },
+            Stored::Evicted { before: 9_000, events: 1 << 40, tasks: 17 },
         ];
         for ev in cases {
             let packed = StoredEvent::new(42, ev);

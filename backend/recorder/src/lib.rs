@@ -15,6 +15,8 @@
 //!   runs and stores them (`log::RunLog`), deriving `lint`s on the way.
 //! - `probe`: await-point probes (`state` events); `site!` names an await point.
 //! - `step`: step mode's gate, which holds each poll of a stepped run until it is allowed.
+//! - `retain`: the retention window of a long-lived run (a watched program): eviction of its
+//!   oldest events in chunks, with what readers still need carried over.
 //! - `dump`: task dumps (tokio's `Handle::dump`) of a run's runtimes, symbolized into await
 //!   trees (`snapshot` events), on a thread of their own.
 //!
@@ -46,6 +48,7 @@ pub mod local;
 pub mod log;
 pub mod probe;
 mod record;
+pub mod retain;
 pub mod runtime;
 pub mod step;
 pub mod subscriber;
@@ -65,6 +68,7 @@ pub use local::poll_recorded;
 pub use log::{RunCounts, RunLog, ThreadLane};
 pub use probe::{AwaitPointExt, ProbeHandle, ProbeSite, probed};
 pub use record::{Outcome, ProbeState};
+pub use retain::Retention;
 pub use runtime::{Hooks, RunContextGuard, enter_as_runtime_thread, instrument, record, spawn_thread, task_id_u64};
 pub use step::StepGate;
 pub use subscriber::RecorderSubscriber;

@@ -108,6 +108,7 @@ fn sample() -> Vec<WireEvent<'static>> {
         WireEvent::PollEnd { t: 20_008_000, task: 1, lane: 0, ready: false, drop: true },
         WireEvent::Done { t: 20_008_000, task: 1, outcome: Outcome::Cancelled },
         WireEvent::Dropped { t: 20_009_000, count: 3 },
+        WireEvent::Evicted { t: 20_010_000, before: 500, events: 42, tasks: 3 },
     ]
 }
 

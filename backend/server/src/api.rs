@@ -372,7 +372,7 @@ pub async fn run_source(
     };
     let named = {
         let inner = run.log.lock();
-        inner.spawns.iter().any(|s| s.loc.rsplitn(3, ':').nth(2) == Some(q.file.as_str()))
+        inner.spawn_locations().any(|loc| loc.rsplitn(3, ':').nth(2) == Some(q.file.as_str()))
     };
     if !named || !q.file.ends_with(".rs") {
         return Err(ApiError::NotFound(format!(

@@ -208,22 +208,37 @@ pub(crate) fn random_token() -> String {
     out
 }
 
-/// Reads and checks a saved run.
+/// Reads and checks a saved run: futurescope's saved-run format (a header line, then the
+/// events), or a tokio-console recording (console-subscriber's `recording_path`), which the
+/// page converts as its file picker does.
 fn open(path: &std::path::Path) -> Result<Arc<crate::OpenedRun>, String> {
     let body = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let header: serde_json::Value = body
         .lines()
-        .next()
+        .find(|l| !l.trim().is_empty())
         .and_then(|l| serde_json::from_str(l).ok())
         .ok_or_else(|| format!("{} is not a saved run: its first line is not JSON", path.display()))?;
-    if header["format"] != "futurescope-events" || header["v"] != 1 {
+    let saved_run = header["format"] == "futurescope-events" && header["v"] == 1;
+    if !saved_run && !is_console_recording(&header) {
         return Err(format!(
-            "{} is not a saved futurescope run (v1): its first line should be {{\"format\":\"futurescope-events\",\"v\":1,...}}",
+            "{} is not a saved futurescope run (v1) nor a tokio-console recording: its first line should be \
+             {{\"format\":\"futurescope-events\",\"v\":1,...}} or a console recording's {{\"v\":1}}",
             path.display()
         ));
     }
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(Arc::new(crate::OpenedRun { file_name, body }))
+}
+
+/// A tokio-console recording's first line: its header `{"v":1}`, or (a recording without
+/// one) a record, an object with one key naming its kind.
+fn is_console_recording(first: &serde_json::Value) -> bool {
+    let Some(obj) = first.as_object() else { return false };
+    match obj.keys().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["v"] => obj["v"] == 1,
+        [kind] => ["Spawn", "Enter", "Exit", "Close", "Waker"].contains(&kind),
+        _ => false,
+    }
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {

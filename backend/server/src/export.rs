@@ -91,6 +91,10 @@ pub fn chrome_trace(log: &RunLog, scenario: &str) -> String {
                 out.push(json!({"ph": "i", "s": "g", "pid": TASKS_PID, "tid": 0, "ts": us(*t), "name": name,
                     "args": {"reason": reason, "tasks": tasks}}));
             }
+            WireEvent::Evicted { t, before, events, tasks } => {
+                out.push(json!({"ph": "i", "s": "g", "pid": WORKERS_PID, "tid": 0, "ts": us(*t), "name": "evicted",
+                    "args": {"before_us": *before as f64 / 1000.0, "events": events, "tasks": tasks}}));
+            }
             WireEvent::WakerClone { .. }
             | WireEvent::WakerDrop { .. }
             | WireEvent::State { .. }

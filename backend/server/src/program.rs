@@ -8,7 +8,10 @@
 //! - makes a run for the program that every thread working for no other run records into;
 //! - installs the recorder as the global tracing subscriber (with console-subscriber beside it
 //!   when `FUTURESCOPE_CONSOLE_BIND` or `Builder::console_bind` asks for it);
-//! - serves the dashboard on its own thread and runtime, whose threads are never recorded.
+//! - serves the dashboard on its own thread and runtime, whose threads are never recorded;
+//! - keeps the run within a retention window (`Builder::retention`, `retention_bytes`;
+//!   `FUTURESCOPE_RETENTION=10m`, `FUTURESCOPE_RETENTION_MIB=256`), so a program that runs
+//!   for days does not grow without bound (see the recorder's `retain` module).
 //!
 //! A program that installs its own subscriber uses `futurescope::layer()` in its registry
 //! instead (which serves the dashboard the same way). The access rules are the binary's:
@@ -20,8 +23,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use futurescope_recorder::{Recorder, RecorderLayer};
+use futurescope_recorder::{Recorder, RecorderLayer, Retention};
 use tracing_core::span::{Attributes, Id};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -57,15 +61,52 @@ pub enum InitError {
     SubscriberInstalled,
     #[error("cannot start the dashboard's thread: {0}")]
     Thread(std::io::Error),
+    #[error(
+        "FUTURESCOPE_RETENTION must be a duration like 90s, 10m or 1h, and FUTURESCOPE_RETENTION_MIB a number of \
+         MiB (at least 16), got `{0}`"
+    )]
+    BadRetention(String),
 }
 
-/// Settings for watching this process. `Builder::new()` reads `FUTURESCOPE_BIND` and
-/// `FUTURESCOPE_CONSOLE_BIND`; the methods override them.
+/// Settings for watching this process. `Builder::new()` reads `FUTURESCOPE_BIND`,
+/// `FUTURESCOPE_CONSOLE_BIND`, `FUTURESCOPE_RETENTION` and `FUTURESCOPE_RETENTION_MIB`; the
+/// methods override them.
 #[derive(Debug, Clone)]
 pub struct Builder {
     bind: Result<SocketAddr, String>,
     console_bind: Option<Result<SocketAddr, String>>,
     allow_remote: bool,
+    /// How much of its history the program's run keeps (see `retention`).
+    retention: Result<Retention, String>,
+}
+
+/// A duration as `FUTURESCOPE_RETENTION` spells it: `90s`, `10m`, `1h`, `500ms`, or seconds.
+fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1e3,
+        "m" | "min" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// The retention `FUTURESCOPE_RETENTION` / `FUTURESCOPE_RETENTION_MIB` ask for.
+fn env_retention() -> Result<Retention, String> {
+    let mut retention = Retention::DEFAULT;
+    if let Ok(v) = std::env::var("FUTURESCOPE_RETENTION") {
+        retention.max_age = parse_duration(&v).ok_or(v)?;
+    }
+    if let Ok(v) = std::env::var("FUTURESCOPE_RETENTION_MIB") {
+        let mib: usize = v.trim().parse().ok().filter(|&m| m >= 16).ok_or(v)?;
+        retention.max_bytes = mib << 20;
+    }
+    Ok(retention)
 }
 
 impl Default for Builder {
@@ -86,7 +127,25 @@ impl Builder {
             bind: env_addr("FUTURESCOPE_BIND").unwrap_or_else(|| Ok(DEFAULT_BIND.parse().expect("a valid address"))),
             console_bind: env_addr("FUTURESCOPE_CONSOLE_BIND"),
             allow_remote: false,
+            retention: env_retention(),
         }
+    }
+
+    /// Keeps the last `window` of the program's events (default 10 minutes): older ones are
+    /// evicted in chunks, counted, and the page says "showing the last N minutes". Tasks
+    /// still alive keep their spawn (name and location) however old it is.
+    pub fn retention(mut self, window: Duration) -> Builder {
+        let bytes = self.retention.as_ref().map_or(Retention::DEFAULT.max_bytes, |r| r.max_bytes);
+        self.retention = Ok(Retention { max_age: window, max_bytes: bytes });
+        self
+    }
+
+    /// Caps what the program's run keeps at about `bytes` (default 256 MiB; at least 16 MiB),
+    /// evicting its oldest events first, however recent.
+    pub fn retention_bytes(mut self, bytes: usize) -> Builder {
+        let age = self.retention.as_ref().map_or(Retention::DEFAULT.max_age, |r| r.max_age);
+        self.retention = Ok(Retention { max_age: age, max_bytes: bytes.max(16 << 20) });
+        self
     }
 
     /// Serves the dashboard on `addr` (port 0: any free port; `Futurescope::addr` tells).
@@ -120,7 +179,10 @@ impl Builder {
             return Err(InitError::SubscriberInstalled);
         }
         let console = match self.console_bind.clone() {
-            Some(Ok(addr)) => Some(observe::console_layer(addr, None)?),
+            // console-subscriber's own variable: a tokio-console recording of the program.
+            Some(Ok(addr)) => {
+                Some(observe::console_layer(addr, std::env::var_os("TOKIO_CONSOLE_RECORD_PATH").map(Into::into))?)
+            }
             Some(Err(bad)) => return Err(InitError::BadAddress(bad)),
             None => None,
         };
@@ -148,11 +210,12 @@ impl Builder {
 
     fn start(&self, console: Option<ConsoleInfo>) -> Result<Arc<Dashboard>, InitError> {
         let bind = self.bind.clone().map_err(InitError::BadAddress)?;
+        let retention = self.retention.clone().map_err(InitError::BadRetention)?;
         if !bind.ip().is_loopback() && !self.allow_remote {
             return Err(InitError::NotLoopback(bind));
         }
         let mut result = Err(InitError::AlreadyStarted);
-        DASHBOARD.get_or_init(|| match Dashboard::start(bind, console) {
+        DASHBOARD.get_or_init(|| match Dashboard::start(bind, console, retention) {
             Ok(d) => {
                 let d = Arc::new(d);
                 result = Ok(d.clone());
@@ -199,10 +262,11 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn start(bind: SocketAddr, console: Option<ConsoleInfo>) -> Result<Dashboard, InitError> {
+    fn start(bind: SocketAddr, console: Option<ConsoleInfo>, retention: Retention) -> Result<Dashboard, InitError> {
         let recorder = Recorder::global();
         futurescope_recorder::set_tracing_polls(true);
         let log = recorder.begin_run();
+        log.set_retention(retention);
         recorder.set_default_run(log.id);
         let token = (!bind.ip().is_loopback()).then(crate::cli::random_token);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -347,5 +411,23 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         self.inner.on_close(id, ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_durations_as_the_environment_spells_them() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration(" 1h "), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration("1.5m"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("ten minutes"), None);
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("5d"), None);
     }
 }

@@ -169,6 +169,20 @@ pub struct RunSummary {
     pub started_ms: u64,
     pub duration_ns: u64,
     pub counts: futurescope_recorder::RunCounts,
+    /// The run's retention window (program runs only; added in v1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionSummary>,
+}
+
+/// A long-lived run's retention window, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct RetentionSummary {
+    /// Events older than this (back from the newest) are evicted.
+    pub max_age_ns: u64,
+    /// The log is kept under about this many bytes.
+    pub max_bytes: usize,
+    /// The time of the first event kept (0 until something was evicted).
+    pub window_start_ns: u64,
 }
 
 impl Run {
@@ -217,6 +231,11 @@ impl Run {
             started_ms: self.started_ms,
             duration_ns: st.duration_ns.unwrap_or_else(|| self.started.elapsed().as_nanos() as u64),
             counts: self.log.counts(),
+            retention: self.log.retention().map(|r| RetentionSummary {
+                max_age_ns: r.max_age.as_nanos() as u64,
+                max_bytes: r.max_bytes,
+                window_start_ns: self.log.window_start(),
+            }),
         }
     }
 

@@ -330,3 +330,48 @@ async fn a_program_with_its_own_fmt_and_console_layers_records_the_same() {
     let their_real_polls: HashMap<u64, u64> = their_polls.into_iter().map(|(id, p)| (id, p - 1)).collect();
     assert_eq!(our_polls, their_real_polls, "polls per task: futurescope vs console-subscriber (less its drop)");
 }
+
+/// GET `path`: the status code and the JSON body.
+fn get_status(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let (head, body) = body.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
+}
+
+#[test]
+fn the_source_endpoint_serves_the_programs_own_files_at_spawn_locations_and_nothing_else() {
+    let program = start("init", &[]);
+    let addr = program.addr;
+    let (run, events) = recorded(addr);
+    let id = run["id"].as_u64().unwrap();
+    let ours = check_workload(&events[1..]);
+    let loc = &ours.values().next().expect("the workload's tasks").loc;
+    let (file, line) = {
+        let mut parts = loc.rsplitn(3, ':');
+        let (_col, line, file) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        (file.to_owned(), line.parse::<usize>().unwrap())
+    };
+    assert!(file.ends_with("tests/program.rs"), "{loc}");
+
+    // The file of a spawn location: its text, from disk, with the spawn at its line.
+    let (status, body) = get_status(addr, &format!("/api/runs/{id}/source?file={file}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["file"], file.as_str());
+    let text = body["text"].as_str().expect("the file's text");
+    assert_eq!(text, std::fs::read_to_string(body["path"].as_str().unwrap()).unwrap());
+    assert!(text.lines().nth(line - 1).unwrap().contains("tokio::spawn"), "line {line} spawns the task");
+
+    // Nothing else on disk: a file no spawn names, a path that climbs out, a non-Rust file.
+    for other in ["backend/server/src/api.rs", "../../../../etc/passwd", "Cargo.toml"] {
+        let (status, body) = get_status(addr, &format!("/api/runs/{id}/source?file={other}"));
+        assert_eq!(status, 404, "{other}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("is not the file of a spawn location"), "{body}");
+    }
+    // No such run; no file asked for.
+    assert_eq!(get_status(addr, "/api/runs/999/source?file=x.rs").0, 404);
+    assert_eq!(get_status(addr, &format!("/api/runs/{id}/source")).0, 400);
+}

@@ -71,6 +71,9 @@ export function bindKeys(app) {
       case 'l':
         app.store.update({ tab: 'lints' });
         break;
+      case 't':
+        app.store.update({ tab: app.store.state.tab === 'tasks' ? 'task' : 'tasks' });
+        break;
       case 'k':
         app.compareMode.openDialog();
         break;

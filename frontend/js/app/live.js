@@ -49,7 +49,7 @@ export class Live {
 
   /** A fresh gate for `model` (paused if the page is paused). */
   feedModel(model) {
-    this.feed = new LiveFeed(model, () => this.afterIngest());
+    this.feed = new LiveFeed(model, () => this.afterIngest(), this.app.retention?.windowFor() ?? null);
     if (this.store.state.paused) this.feed.pause();
   }
 
@@ -101,7 +101,7 @@ export class Live {
         this.app.markEarlierServer();
       } else this.takeReplay();
     }
-    this.addRun({ id: msg.run, scenario: msg.scenario, params: msg.params, status: msg.status || 'running', ...(msg.instance ? { instance: msg.instance } : {}) });
+    this.addRun({ id: msg.run, scenario: msg.scenario, params: msg.params, status: msg.status || 'running', ...(msg.instance ? { instance: msg.instance } : {}), ...(msg.program ? { program: msg.program } : {}) });
   }
 
   onBatch(msg) {
@@ -189,6 +189,7 @@ export class Live {
       this.pendingSelect = null;
       this.store.update({ selectedTask: index });
     }
+    this.app.retention?.afterIngest(this.feed);
     this.app.timeline.refresh();
     this.app.panels.schedule();
   }

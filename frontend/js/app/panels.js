@@ -89,6 +89,7 @@ export class Panels {
     if (tab === 'task') this.renderTask();
     else if (tab === 'lints') renderLints($('lint-panel'), m, { onJump: jump });
     else if (tab === 'marks') renderMarks($('mark-panel'), m, { onJump: jump });
+    else if (tab === 'tasks') this.app.taskTable.render(m, this.store.state.selectedTask);
     else renderChecks($('check-panel'), m);
     this.renderSourceMarks();
     renderFilterNote(this.store.state.taskFilter, m, this.app.timeline.lanes);

@@ -299,7 +299,9 @@ export class TimelineView {
 
   fitAll(redraw = true) {
     const end = this.fitEnd ? Math.max(this.fitEnd(), 1000) : this.model ? Math.max(this.nowT(), 1000) : 1e9;
-    this.viewport.fit(0, end * 1.02);
+    // A retention window shows from its start: what came before was evicted.
+    const start = this.fitEnd ? 0 : Math.min(this.model?.windowStart || 0, end);
+    this.viewport.fit(start, start + (end - start) * 1.02);
     if (redraw) {
       this.autoFit = true;
       this.follow = true;

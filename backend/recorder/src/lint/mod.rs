@@ -195,6 +195,19 @@ impl LintState {
         crate::log::map_bytes::<u64, TaskWatch>(self.tasks.capacity())
     }
 
+    /// Drops what the rules keep of `task` (a finished task whose events a long-lived run's
+    /// retention evicted).
+    pub(crate) fn forget(&mut self, task: u64) {
+        self.tasks.remove(&task);
+    }
+
+    /// Gives back the capacity of forgotten tasks (if most of it is theirs).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if self.tasks.capacity() > 4 * self.tasks.len().max(1024) {
+            self.tasks.shrink_to_fit();
+        }
+    }
+
     /// Feeds a stored event to every rule. `spawn` is (size, blocking) for a spawn;
     /// `lane_name` is the name of the thread's lane of a poll event, as the timeline shows it.
     pub(crate) fn observe(

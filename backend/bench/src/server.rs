@@ -1,0 +1,216 @@
+//! `server`: a realistic server workload watched four ways. A TCP echo server (the shape of
+//! examples/echo-server: an accept loop spawning one task per connection) runs in a child
+//! process per mode: bare, watched with `futurescope::init()`, with console-subscriber, and
+//! with both (`futurescope::layer()` next to console-subscriber in one registry). This process
+//! is the client: it opens a new connection per request at a fixed rate (open loop: each
+//! request has a due time, and its latency is measured from then, so a server that falls
+//! behind is not excused by the client waiting for it), sends 64 bytes and reads them back.
+//! Rounds are interleaved; per mode it reports the median round's throughput and p50 / p99
+//! latency, and the child's resident memory at the end of its round.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Requests per second (one connection each).
+    #[arg(long, default_value_t = 2000.0)]
+    rate: f64,
+    /// Seconds of load per round.
+    #[arg(long, default_value_t = 5.0)]
+    secs: f64,
+    /// Rounds per mode (interleaved); the median round is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Print one JSON line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ChildArgs {
+    #[arg(long)]
+    mode: String,
+}
+
+const MODES: [&str; 4] = ["bare", "futurescope", "console", "both"];
+const REQUEST: [u8; 64] = [b'x'; 64];
+
+pub fn run(args: Args) {
+    let exe = std::env::current_exe().expect("the bench binary knows its own path");
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("building the client's runtime");
+    let mut rounds: Vec<Vec<Value>> = vec![Vec::new(); MODES.len()];
+    for _ in 0..args.rounds {
+        for (i, mode) in MODES.iter().enumerate() {
+            let mut child = Command::new(&exe)
+                .args(["server-child", "--mode", mode])
+                .env("FUTURESCOPE_BIND", "127.0.0.1:0")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting the server child");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the child's address");
+            let addr: SocketAddr = line.trim().parse().unwrap_or_else(|_| panic!("{mode}: no address: {line:?}"));
+            // Warm up: connections, the child's runtime and recorder.
+            client.block_on(load(addr, args.rate, 0.5));
+            let mut round = client.block_on(load(addr, args.rate, args.secs));
+            round["rss_mib"] = rss_mib(child.id()).map_or(Value::Null, Value::from);
+            let _ = child.kill();
+            let _ = child.wait();
+            rounds[i].push(round);
+        }
+    }
+    let mut result = json!({
+        "workload": format!(
+            "TCP echo server, a task per connection, 2 workers; {} new connections/s of 64 bytes, {} s per round, {} rounds",
+            args.rate, args.secs, args.rounds
+        ),
+    });
+    for (i, mode) in MODES.iter().enumerate() {
+        let mut r = rounds[i].clone();
+        r.sort_by(|a, b| {
+            f64::total_cmp(&a["throughput"].as_f64().unwrap_or(0.0), &b["throughput"].as_f64().unwrap_or(0.0))
+        });
+        result[*mode] = r[r.len() / 2].clone();
+        result[*mode]["rounds_throughput"] = rounds[i].iter().map(|v| v["throughput"].clone()).collect();
+    }
+    let ratio = |r: &Value, mode: &str, key: &str| {
+        json!(r[mode][key].as_f64().unwrap_or(0.0) / r["bare"][key].as_f64().unwrap_or(1.0))
+    };
+    for mode in ["futurescope", "console", "both"] {
+        result[format!("{mode}_throughput_x_bare")] = ratio(&result, mode, "throughput");
+        result[format!("{mode}_p99_x_bare")] = ratio(&result, mode, "p99_us");
+    }
+    if args.json {
+        println!("{result}");
+        return;
+    }
+    println!("{}", result["workload"].as_str().unwrap_or_default());
+    println!("| mode | requests/s | p50 | p99 | errors | RSS |");
+    println!("|---|---|---|---|---|---|");
+    for mode in MODES {
+        let r = &result[mode];
+        println!(
+            "| {mode} | {:.0} | {:.0} µs | {:.0} µs | {} | {} MiB |",
+            r["throughput"].as_f64().unwrap_or(0.0),
+            r["p50_us"].as_f64().unwrap_or(0.0),
+            r["p99_us"].as_f64().unwrap_or(0.0),
+            r["errors"],
+            r["rss_mib"]
+        );
+    }
+}
+
+/// One request: a new connection, 64 bytes out, 64 back.
+async fn request(addr: SocketAddr) -> std::io::Result<()> {
+    let mut conn = TcpStream::connect(addr).await?;
+    conn.set_nodelay(true)?;
+    conn.write_all(&REQUEST).await?;
+    let mut buf = [0; 64];
+    conn.read_exact(&mut buf).await?;
+    Ok(())
+}
+
+/// `rate` requests per second for `secs`, each measured from its due time.
+async fn load(addr: SocketAddr, rate: f64, secs: f64) -> Value {
+    let n = (rate * secs).round() as u64;
+    let start = tokio::time::Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        set.spawn(async move {
+            let ok = request(addr).await.is_ok();
+            (due.elapsed(), ok)
+        });
+    }
+    let mut latencies = Vec::with_capacity(n as usize);
+    let mut errors = 0u64;
+    while let Some(done) = set.join_next().await {
+        let (latency, ok) = done.expect("request tasks do not panic");
+        if ok {
+            latencies.push(latency.as_nanos() as u64);
+        } else {
+            errors += 1;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |&ns| ns as f64 / 1e3)
+    };
+    json!({
+        "requests": n,
+        "ok": latencies.len(),
+        "errors": errors,
+        "throughput": latencies.len() as f64 / elapsed,
+        "p50_us": pct(0.50),
+        "p99_us": pct(0.99),
+        "max_us": latencies.last().map_or(0.0, |&ns| ns as f64 / 1e3),
+    })
+}
+
+/// The server, watched as `mode` says; prints its address, then serves until killed.
+pub fn child(args: ChildArgs) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let console = || console_subscriber::ConsoleLayer::builder().server_addr(([127, 0, 0, 1], 0)).spawn();
+    // Kept for the life of the process (dropping it stops the dashboard).
+    let _fs = match args.mode.as_str() {
+        "bare" => None,
+        "futurescope" => Some(futurescope::init()),
+        "console" => {
+            tracing_subscriber::registry().with(console()).init();
+            None
+        }
+        "both" => {
+            tracing_subscriber::registry().with(console()).with(futurescope::layer()).init();
+            None
+        }
+        other => panic!("unknown mode {other}"),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("building the server's runtime");
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the echo server");
+        println!("{}", listener.local_addr().expect("its address"));
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { continue };
+            tokio::spawn(echo(socket));
+        }
+    });
+}
+
+async fn echo(mut socket: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0; 1024];
+    loop {
+        let n = socket.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        socket.write_all(&buf[..n]).await?;
+    }
+}
+
+/// A process's resident memory, MiB (Linux).
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
