@@ -18,6 +18,7 @@ export class StepJournal {
   constructor() {
     this.tasks = new Map(); // task id -> TaskNote
     this.threads = new Map(); // lane id -> {name, kind}
+    this.futureNames = new Map(); // probe id -> its name (a spawned future's start is in its spawner)
     this.polls = 0; // poll_start events (drops excluded: they are not polls)
     this.wakes = 0;
     this.events = 0;
@@ -110,10 +111,11 @@ export class StepJournal {
         break;
       }
       case 'state': {
+        if (e.name && !this.futureNames.has(e.future)) this.futureNames.set(e.future, e.name);
         if (e.task == null) break;
         const t = this.task(e.task);
         const prev = t.futures.get(e.future);
-        const f = { id: e.future, label: e.label, loc: e.loc || null, name: e.name || (prev && prev.name) || null, parent: prev ? prev.parent : (e.parent ?? null), since: e.t };
+        const f = { id: e.future, label: e.label, loc: e.loc || null, name: e.name || (prev && prev.name) || this.futureNames.get(e.future) || null, parent: prev ? prev.parent : (e.parent ?? null), since: e.t };
         t.futures.set(e.future, f);
         if (t.open) t.open.states.push({ future: e.future, name: f.name, label: e.label, loc: f.loc });
         t.await = this.awaitOf(t, f);

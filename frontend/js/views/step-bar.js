@@ -215,13 +215,16 @@ export class StepBar {
   render() {
     const { step, runId, model } = this.store.state;
     const st = step && step.state;
-    const over = st && (st.mode === 'released' || st.status !== 'running');
+    // Over: the gate says so, or the run's `end` message came (whichever arrives first).
+    const ended = model && String(model.meta.run) === String(step && step.run) && model.meta.status !== 'running';
+    const over = st && (st.mode === 'released' || st.status !== 'running' || ended);
     const shown = Boolean(st && String(step.run) === String(runId) && !over);
     if (this.root.hidden === shown) this.root.hidden = !shown;
     document.body.classList.toggle('stepping', shown);
     if (st && over && this.endedRun !== step.run) {
       this.endedRun = step.run;
-      flash(`Run ${step.run} is ${st.status === 'running' ? 'over' : st.status}: ${formatCount(st.steps)} steps, ${formatCount(this.journal.polls)} polls recorded.`, st.status === 'completed' ? 'good' : '');
+      const status = st.status !== 'running' ? st.status : ended ? model.meta.status : 'over';
+      flash(`Run ${step.run} ${status}: ${formatCount(st.steps)} steps, ${formatCount(this.journal.polls)} polls recorded.`, status === 'finished' ? 'good' : '');
     }
     if (!shown) return;
     const can = allowedCommands(st, { driving: Boolean(step.token), busy: Boolean(step.busy) });
@@ -252,7 +255,7 @@ export class StepBar {
   }
 
   renderStatus(step, st) {
-    const busy = step.busy ? ` — ${step.busy.replace(/-/g, ' ')}…` : '';
+    const busy = step.busy ? ` — ${BUSY_TEXT[step.busy] || step.busy}…` : '';
     this.status.textContent = `${modeText(st)}${busy} · step ${formatCount(st.steps)} · ${formatCount(this.journal.polls)} polls recorded`;
     this.status.dataset.steps = String(st.steps);
     this.status.dataset.polls = String(this.journal.polls);
@@ -392,6 +395,9 @@ export class StepBar {
     }
   }
 }
+
+/** What the status line says while a command is under way. */
+const BUSY_TEXT = { step: 'stepping', 'step-to-wake': 'running to the next wake', 'run-until': 'running until the task is polled', continue: 'continuing', pause: 'pausing' };
 
 function busyButton(command) {
   return { step: 'step', 'step-to-wake': 'toWake', 'run-until': 'until', continue: 'resume', pause: 'pause' }[command];
