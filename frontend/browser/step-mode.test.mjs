@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useRealServer } from './support/harness.mjs';
+import { useRealServer, setParams } from './support/harness.mjs';
 import { getJson, fetchEvents, waitForRunEnd } from './support/server.mjs';
 import { shot } from './support/browser.mjs';
 
@@ -179,16 +179,33 @@ test('Run until a task, Pause while running, and the help lists the step keys', 
   await page.waitForSelector('#step-bar:not([hidden])', { timeout: 20000 });
   const run = await page.evaluate(() => window.futurescope.model.meta.run);
   await settled(page, 0);
-  // Step until a second task exists, then run until it is polled.
+  // Step until a second task exists, then run until it is polled. Each step of the join!
+  // task polls both children in turn inside one task poll: the bar lists them in that order.
   let target = null;
-  for (let n = 1; n <= 12 && target == null; n++) {
+  let joinSteps = 0;
+  for (let n = 1; n <= 12 && (target == null || joinSteps < 2); n++) {
     await page.keyboard.press('n');
     await settled(page, n);
     const st = await getJson(`${ctx.base}/api/runs/${run}/step`);
+    const { events } = await fetchEvents(ctx.base, run);
+    const inPoll = events.filter((e) => e.k === 'state' && e.task === st.last_step.task && e.t >= st.last_step.start && e.t <= st.last_step.end && e.label !== 'start');
+    const names = new Map(events.filter((e) => e.k === 'state' && e.name).map((e) => [e.future, e.name]));
+    if (new Set(inPoll.map((e) => e.future)).size >= 2) {
+      joinSteps++;
+      const last = await page.$eval('#step-last', (e) => e.textContent);
+      const expected = inPoll.map((e) => `${names.get(e.future)}: ${e.label}`);
+      let from = 0;
+      for (const text of expected) {
+        const at = last.indexOf(text, from);
+        assert.ok(at >= 0, `step ${n} shows "${text}" after position ${from}: ${last}`);
+        from = at + text.length;
+      }
+    }
     const options = await page.$$eval('#step-until-task option', (os) => os.map((o) => o.value).filter(Boolean).map(Number));
     target = options.find((t) => !st.waiting.some((w) => w.task === t) && t !== st.last_step.task) ?? null;
   }
   assert.ok(target != null, 'a task to run until');
+  assert.ok(joinSteps >= 2, `steps of the join! task polled both children (${joinSteps})`);
   await page.selectOption('#step-until-task', String(target));
   await page.click('#step-until-btn');
   await page.waitForFunction((t) => /before task \d+'s poll/.test(document.getElementById('step-status').textContent) && !document.querySelector('.step-cmd.busy'), target, { timeout: 20000 });
@@ -214,6 +231,50 @@ test('Run until a task, Pause while running, and the help lists the step keys', 
   assert.match(help, /step mode: step \(exactly one poll\)/);
   assert.match(help, /step mode: step to the next wake/);
   assert.match(help, /while the step bar is shown: continue/);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('hand-written-future: each step shows the enum state it moved to; a Pending step names the peer thread its waker went to', async () => {
+  const page = await ctx.open('?scenario=hand-written-future&step=1', { width: 1024, height: 900 });
+  await setParams(page, { delay_ms: 30 });
+  await page.click('#step-run-btn');
+  await page.waitForSelector('#step-bar:not([hidden])', { timeout: 20000 });
+  const run = await page.evaluate(() => window.futurescope.model.meta.run);
+  await settled(page, 0);
+  const seen = [];
+  for (let n = 1; n <= 10; n++) {
+    await page.keyboard.press('n');
+    await page
+      .waitForFunction((k) => document.getElementById('step-bar').hidden || (Number(document.getElementById('step-status').dataset.steps) >= k && !document.querySelector('.step-cmd.busy')), n, { timeout: 20000 })
+      .catch(async (err) => {
+        throw new Error(`step ${n}: ${JSON.stringify(await shownBar(page))} focus ${await page.evaluate(() => document.activeElement.tagName)}`, { cause: err });
+      });
+    const st = await getJson(`${ctx.base}/api/runs/${run}/step`);
+    if (st.mode === 'released') {
+      // The last poll ended the run: the bar goes away.
+      await page.waitForSelector('#step-bar[hidden]', { state: 'attached', timeout: 20000 });
+      break;
+    }
+    await settled(page, n);
+    const { events } = await fetchEvents(ctx.base, run);
+    const handshake = events.find((e) => e.k === 'spawn' && e.name === 'handshake');
+    if (!handshake || st.last_step.task !== handshake.task) continue;
+    const inPoll = events.filter((e) => e.task === handshake.task && e.t >= st.last_step.start && e.t <= st.last_step.end);
+    const variant = inPoll.filter((e) => e.k === 'state' && !['start', 'ready'].includes(e.label)).map((e) => e.label).pop();
+    const ready = inPoll.some((e) => e.k === 'poll_end' && e.ready);
+    const last = await page.$eval('#step-last', (e) => e.textContent);
+    assert.ok(variant && last.includes(variant), `step ${n} shows the enum's state ${variant}: ${last}`);
+    seen.push(variant);
+    if (!ready) {
+      // The peer thread answers after its think time, with the waker the poll left in the Line.
+      await page.waitForFunction(() => /Pending.*the waker went to thread peer/.test(document.getElementById('step-last').textContent), null, { timeout: 20000 });
+      await page.waitForFunction((t) => [...document.querySelectorAll('#step-next li')].some((li) => Number(li.dataset.task) === t && /woken by thread peer/.test(li.textContent)), handshake.task, { timeout: 20000 });
+    } else assert.match(last, /Ready/);
+    if (variant === 'WaitingForAccept') await shot(page, 'step-mode-hand-written-1024');
+  }
+  assert.deepEqual(seen, ['WaitingForHello', 'WaitingForAccept', 'WaitingForData', 'Done'], 'one enum state per step of the handshake task');
+  assert.equal((await waitForRunEnd(ctx.base, run)).status, 'finished');
   assert.deepEqual(page.errors, []);
   await page.close();
 });

@@ -246,11 +246,24 @@ export function runQueue(journal, { exclude = [] } = {}) {
   return out;
 }
 
-/** Tasks that may still be polled (not done), for "Run until task X is polled". */
-export function liveTasks(journal) {
+/**
+ * Tasks that may still be polled (not done, not blocking: those are not stepped), for "Run
+ * until task X is polled": the `first` ones (`first` ids, e.g. the selected task and the next
+ * ones, go first), at most `limit`, and how many more there are.
+ */
+export function liveTasks(journal, { first = [], limit = 200 } = {}) {
   const out = [];
-  for (const t of journal.tasks.values()) if (!t.done && t.kind !== 'blocking') out.push({ task: t.id, name: journal.taskName(t.id) });
-  return out;
+  const seen = new Set();
+  let more = 0;
+  const add = (t) => {
+    if (!t || t.done || t.kind === 'blocking' || seen.has(t.id)) return;
+    seen.add(t.id);
+    if (out.length < limit) out.push({ task: t.id, name: journal.taskName(t.id) });
+    else more++;
+  };
+  for (const id of first) add(journal.tasks.get(id));
+  for (const t of journal.tasks.values()) add(t);
+  return { tasks: out, more };
 }
 
 /** Buttons the driver may press in `state` (an observer, `driving` false, may press none). */

@@ -125,7 +125,8 @@ test('a task that wakes another during its poll: the woken task queues, oldest f
   assert.equal(last.outcome, 'ready');
   assert.equal(last.done, 'completed');
   assert.deepEqual(last.woke, [{ task: 2, name: 'b', op: 'wake_by_ref' }]);
-  assert.deepEqual(liveTasks(j).map((t) => t.task), [2, 3]);
+  assert.deepEqual(liveTasks(j).tasks.map((t) => t.task), [2, 3]);
+  assert.deepEqual(liveTasks(j, { first: [3], limit: 1 }), { tasks: [{ task: 3, name: 'c' }], more: 1 }, 'the ids asked for first, then a count of the rest');
   assert.equal(j.polls, 2);
 });
 

@@ -91,7 +91,7 @@ export class StepBar {
     $('step-run-btn').addEventListener('click', () => this.app.startRun({ step: true }));
     this.store.subscribe((state, changed) => {
       if (changed.has('runId') && state.step && String(state.step.run) !== String(state.runId)) this.store.update({ step: null });
-      if (changed.has('step') || changed.has('runId') || changed.has('model')) this.render();
+      if (changed.has('step') || changed.has('runId') || changed.has('model') || changed.has('selectedTask')) this.render();
     });
     setInterval(() => this.shown && this.renderDriver(), 1000);
   }
@@ -250,7 +250,7 @@ export class StepBar {
         : 'This scenario keeps the real clock in step mode: timers and threads go on in real time while you read';
     // A scenario that depends on real time says so (GET /api/scenarios `step.note`).
     this.note.hidden = !st.note;
-    if (st.note) replaceChildren(this.note, el('span', { class: 'step-label' }, st.clock === 'paused' ? 'real time' : 'real clock'), st.note);
+    if (st.note) line(this.note, st.clock === 'paused' ? 'real time' : 'real clock', st.note);
     this.selectNext(st, next, model);
   }
 
@@ -293,13 +293,13 @@ export class StepBar {
           : st.polling.length
             ? `Polling: ${st.polling.map((p) => `${this.journal.taskName(p.task)} (task ${p.task})`).join(', ')}`
             : '';
-      replaceChildren(this.next, el('span', { class: 'step-label' }, 'next'), text);
+      line(this.next, 'next', text);
       return;
     }
     const several = next.length > 1;
-    replaceChildren(
+    line(
       this.next,
-      el('span', { class: 'step-label' }, several ? `next (${next.length} workers)` : 'next'),
+      several ? `next (${next.length})` : 'next',
       el(
         'ul',
         { class: 'step-list' },
@@ -322,12 +322,13 @@ export class StepBar {
 
   renderLast(last) {
     if (!last) {
-      replaceChildren(this.last, el('span', { class: 'step-label' }, 'last step'), 'none yet: press Step (n) to let the first poll happen');
+      line(this.last, 'last step', this.store.state.step.token ? 'none yet: press Step (n) to let the first poll happen' : 'none yet');
       return;
     }
-    const head = [el('span', { class: 'step-label' }, `step ${last.step}`), 'polled ', el('code', { class: 'task-name' }, last.name), ` (task ${last.task})`];
+    const label = `step ${last.step}`;
+    const head = ['polled ', el('code', { class: 'task-name' }, last.name), ` (task ${last.task})`];
     if (last.pending) {
-      replaceChildren(this.last, ...head, ' — waiting for its events…');
+      line(this.last, label, ...head, ' — waiting for its events…');
       return;
     }
     const parts = [...head, ` for ${formatDuration(last.ns)} → `];
@@ -350,15 +351,15 @@ export class StepBar {
     }
     if (last.woke.length) parts.push(el('div', { class: 'step-woke' }, 'woke: ', last.woke.map((w, i) => [i ? ', ' : '', el('code', {}, w.name), ` (task ${w.task}, ${w.op})`])));
     if (last.marks.length) parts.push(el('div', { class: 'step-marks' }, 'marks: ', last.marks.map((m, i) => [i ? ', ' : '', `“${m}”`])));
-    replaceChildren(this.last, ...parts);
+    line(this.last, label, ...parts);
   }
 
   renderQueue(next) {
     const queue = runQueue(this.journal, { exclude: next.map((n) => n.task) });
     const shown = queue.slice(0, QUEUE_SHOWN);
-    replaceChildren(
+    line(
       this.queue,
-      el('span', { class: 'step-label' }, 'run queue'),
+      'run queue',
       queue.length
         ? [
             shown.map((q, i) => [i ? ', ' : '', el('code', { dataset: { task: String(q.task) } }, q.name), ` (task ${q.task}${q.spawned ? ', spawned' : q.woken ? `, woken by ${wakerText(q.woken)}` : ''})`]),
@@ -369,8 +370,11 @@ export class StepBar {
   }
 
   renderUntilPick(st, next) {
-    const tasks = liveTasks(this.journal);
-    const key = tasks.map((t) => `${t.task}:${t.name}`).join('|');
+    const { model, selectedTask } = this.store.state;
+    const selected = model && model.taskList[selectedTask];
+    const first = [...(selected ? [selected.id] : []), ...next.map((n) => n.task)];
+    const { tasks, more } = liveTasks(this.journal, { first });
+    const key = `${tasks.map((t) => `${t.task}:${t.name}`).join('|')}+${more}`;
     if (this.untilKey === key) return;
     this.untilKey = key;
     const keep = this.untilPick.value;
@@ -379,6 +383,7 @@ export class StepBar {
       this.untilPick,
       el('option', { value: '' }, 'task…'),
       tasks.map((t) => el('option', { value: String(t.task) }, `${t.name} (task ${t.task})${nextTasks.has(String(t.task)) ? ' — next' : ''}`)),
+      more ? el('option', { value: '', disabled: true }, `+${formatCount(more)} more: select a task lane to list it first`) : null,
     );
     if (keep && tasks.some((t) => String(t.task) === keep)) this.untilPick.value = keep;
   }
@@ -398,6 +403,11 @@ export class StepBar {
 
 /** What the status line says while a command is under way. */
 const BUSY_TEXT = { step: 'stepping', 'step-to-wake': 'running to the next wake', 'run-until': 'running until the task is polled', continue: 'continuing', pause: 'pausing' };
+
+/** A line of the bar: its label, then its text. */
+function line(node, label, ...content) {
+  replaceChildren(node, el('span', { class: 'step-label' }, label), el('span', { class: 'step-body' }, ...content));
+}
 
 function busyButton(command) {
   return { step: 'step', 'step-to-wake': 'toWake', 'run-until': 'until', continue: 'resume', pause: 'pause' }[command];
@@ -420,8 +430,8 @@ function wakerSentence(w) {
 }
 
 /**
- * The state changes of a poll as short phrases: "`say_world()` created", an await point's
- * label, "`say_world()` ready". A future's "created" is left out when the same poll then
+ * The state changes of a poll as short phrases, in order: "`say_world()` created", an await
+ * point's label with its future's name ("child a: sleep(a_ms).await"), "`say_world()` ready". A future's "created" is left out when the same poll then
  * reaches one of its await points (which says more).
  */
 function stateSteps(states) {
@@ -431,7 +441,11 @@ function stateSteps(states) {
     if (s.label === 'start') {
       if (!states.slice(i + 1).some((x) => x.future === s.future && x.label !== 'start')) out.push(`${name} created`);
     } else if (TERMINAL_LABELS.has(s.label)) out.push(`${name} ${s.label}`);
-    else if (out[out.length - 1] !== s.label) out.push(s.label);
+    else {
+      // "child a: sleep(a_ms).await" (a probe named after its own await point says it once).
+      const text = s.name && s.name !== s.label ? `${s.name}: ${s.label}` : s.label;
+      if (out[out.length - 1] !== text) out.push(text);
+    }
   });
   return out;
 }
