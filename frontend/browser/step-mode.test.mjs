@@ -214,6 +214,22 @@ test('Run until a task, Pause while running, and the help lists the step keys', 
   assert.equal(st.waiting[0].task, target);
   await page.waitForFunction((t) => Number(document.querySelector('#step-next li')?.dataset.task) === t, target, { timeout: 20000 });
   await shot(page, 'step-mode-run-until-1600');
+
+  // Hand over: the driver copies a link; a tab that opens it drives too (its step shows in both).
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: ctx.base });
+  await page.click('#step-handover-btn');
+  const link = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(link, new RegExp(`[?&]run=${run}(&|#).*#drive=[0-9a-f]+$`));
+  const other = await ctx.open(link.slice(ctx.base.length + 1), { width: 1280, height: 900 });
+  await other.waitForFunction(() => /You drive this run/.test(document.getElementById('step-driver').textContent) && !document.getElementById('step-btn').disabled, null, { timeout: 20000 });
+  assert.equal(await other.evaluate(() => location.hash), '', 'the token leaves the address bar');
+  const before = (await getJson(`${ctx.base}/api/runs/${run}/step`)).steps;
+  await other.keyboard.press('n');
+  await settled(other, before + 1);
+  await settled(page, before + 1);
+  assert.equal((await getJson(`${ctx.base}/api/runs/${run}/step`)).steps, before + 1);
+  assert.deepEqual(other.errors, []);
+  await other.close();
   // Continue with the button, then Pause: it stops before the next poll (unless the run ended first).
   await page.click('#step-continue-btn');
   await page.waitForFunction(() => ['running', undefined].includes(document.getElementById('step-status').dataset.mode) || document.getElementById('step-bar').hidden, null, { timeout: 20000 });

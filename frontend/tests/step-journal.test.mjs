@@ -7,6 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { StepJournal, describeNext, describeLastStep, runQueue, liveTasks, allowedCommands, modeText } from '../js/step-journal.js';
 import { LiveConnection } from '../js/socket.js';
+import { readHandedToken } from '../js/views/step-bar.js';
 
 const at = (task, since, worker = 0) => ({ thread: 1, thread_name: 'futurescope-run-1', worker, task, since });
 const state = (over) => ({ run: 1, status: 'running', mode: 'paused', stop: { why: 'step' }, stepping: false, steps: 0, passed: 0, waiting: [], polling: [], last_step: null, clock: 'paused', note: null, driver: { connected: 1, absent_ms: null, let_go: false }, version: 1, ...over });
@@ -198,4 +199,11 @@ test('the socket routes step and driving messages and says drive again after a r
     { type: 'subscribe', run: 3 },
     { type: 'drive', run: 3, token: 'tok' },
   ]);
+});
+
+test('a hand-over link names the run in the query and the token in the fragment', () => {
+  assert.deepEqual(readHandedToken({ search: '?scenario=x&run=4', hash: '#drive=ab12' }), { run: '4', token: 'ab12' });
+  assert.equal(readHandedToken({ search: '?run=4', hash: '' }), null);
+  assert.equal(readHandedToken({ search: '?scenario=x', hash: '#drive=ab12' }), null, 'a token without its run');
+  assert.equal(readHandedToken({ search: '?run=4', hash: '#drive=<x>' }), null);
 });

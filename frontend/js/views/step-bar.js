@@ -53,6 +53,9 @@ export class StepBar {
     this.selectedFor = null; // the step state version whose next task was selected
     this.endedRun = null; // the run whose end was announced
     this.renderTimer = null;
+    // A link another tab handed over (`#drive=TOKEN` with `?run=ID`): this tab may drive that run.
+    this.handed = readHandedToken(window.location);
+    if (this.handed) history.replaceState(null, '', `${window.location.pathname}${window.location.search}`);
   }
 
   /** Whether the bar is shown (its keys n, w, c are live only then). */
@@ -78,10 +81,11 @@ export class StepBar {
     this.clock = el('span', { id: 'step-clock', class: 'step-clock' });
     this.note = el('div', { id: 'step-note', class: 'step-line step-note', hidden: true });
     this.error = el('div', { id: 'step-error', class: 'step-error', role: 'alert', hidden: true });
+    this.handOver = el('button', { id: 'step-handover-btn', class: 'small', title: 'Copy a link that lets another tab (or another person on this machine) drive this run too', onclick: () => this.copyHandOver() }, 'Hand over…');
     const { step, toWake, until, resume, pause } = this.buttons;
     replaceChildren(
       this.root,
-      el('div', { class: 'step-controls', role: 'toolbar', 'aria-label': 'Step through the run' }, el('b', { class: 'step-title' }, 'Step mode'), step, toWake, el('span', { class: 'step-until' }, until, this.untilPick), resume, pause, this.status, el('span', { class: 'grow' }), this.clock, this.driver),
+      el('div', { class: 'step-controls', role: 'toolbar', 'aria-label': 'Step through the run' }, el('b', { class: 'step-title' }, 'Step mode'), step, toWake, el('span', { class: 'step-until' }, until, this.untilPick), resume, pause, this.status, el('span', { class: 'grow' }), this.clock, this.driver, this.handOver),
       this.error,
       this.next,
       this.last,
@@ -90,6 +94,7 @@ export class StepBar {
     );
     $('step-run-btn').addEventListener('click', () => this.app.startRun({ step: true }));
     this.store.subscribe((state, changed) => {
+      if (changed.has('scenario')) this.describeStepButton(state.scenario);
       if (changed.has('runId') && state.step && String(state.step.run) !== String(state.runId)) this.store.update({ step: null });
       if (changed.has('step') || changed.has('runId') || changed.has('model') || changed.has('selectedTask')) this.render();
     });
@@ -104,6 +109,31 @@ export class StepBar {
     this.store.update({ step: { run, token: info.token, state: null, driving: false, busy: null, error: null } });
     this.app.live.connection.drive(run, info.token);
     this.refreshState(run);
+  }
+
+  /** The Step button says, before a run starts, which clock the scenario keeps in step mode. */
+  describeStepButton(scenario) {
+    const clock = scenario && scenario.step;
+    let title = 'Start the selected scenario paused before its first poll, to step through it one poll at a time';
+    if (clock && clock.clock === 'paused') title += ". It runs on tokio's paused clock: timers jump to the next deadline only when nothing else can run";
+    else if (clock) title += '. It keeps the real clock';
+    if (clock && clock.note) title += ` (${clock.note})`;
+    $('step-run-btn').title = title;
+  }
+
+  /** Copies a link that lets another tab drive the open stepped run (its step token in the fragment, which is never sent). */
+  async copyHandOver() {
+    const step = this.store.state.step;
+    if (!step || !step.token) return;
+    const q = new URLSearchParams(window.location.search);
+    q.set('run', String(step.run));
+    const link = `${window.location.origin}${window.location.pathname}?${q}#drive=${encodeURIComponent(step.token)}`;
+    try {
+      await navigator.clipboard.writeText(link);
+      flash(`Copied a link that drives run ${step.run}: whoever opens it can step it too.`, 'good');
+    } catch {
+      this.setError(`Copy this link to let another tab drive run ${step.run}: ${link}`);
+    }
   }
 
   /** Asks the server for the step state (a page that opened a stepped run it did not start watches). */
@@ -145,7 +175,12 @@ export class StepBar {
     if (!st || st.run == null || String(st.run) !== String(this.store.state.runId)) return;
     let step = this.store.state.step;
     if (!step || String(step.run) !== String(st.run)) {
-      const token = recallToken(st.run, this.store.state.runInstance || this.store.state.instance);
+      const instance = this.store.state.runInstance || this.store.state.instance;
+      let token = recallToken(st.run, instance);
+      if (!token && this.handed && String(this.handed.run) === String(st.run)) {
+        token = this.handed.token;
+        rememberToken(st.run, instance, token);
+      }
       step = { run: st.run, token, state: null, driving: false, busy: null, error: null };
       if (token) this.app.live.connection.drive(st.run, token);
     }
@@ -233,6 +268,7 @@ export class StepBar {
       button.classList.toggle('busy', Boolean(step.busy) && busyButton(step.busy) === name);
     }
     this.untilPick.disabled = !can.until;
+    this.handOver.hidden = !step.token;
     this.renderStatus(step, st);
     this.renderDriver();
     this.error.hidden = !step.error;
@@ -407,6 +443,13 @@ const BUSY_TEXT = { step: 'stepping', 'step-to-wake': 'running to the next wake'
 /** A line of the bar: its label, then its text. */
 function line(node, label, ...content) {
   replaceChildren(node, el('span', { class: 'step-label' }, label), el('span', { class: 'step-body' }, ...content));
+}
+
+/** `{run, token}` from a hand-over link (`?run=ID#drive=TOKEN`), else null. */
+export function readHandedToken(location) {
+  const m = /^#drive=([0-9a-f]+)$/i.exec(location.hash || '');
+  const run = new URLSearchParams(location.search).get('run');
+  return m && run ? { run, token: m[1] } : null;
 }
 
 function busyButton(command) {
