@@ -3,6 +3,9 @@
 // (n, w, c) drive it; what the bar shows (the next poll, the last step, the step count, the
 // polls recorded) is checked against GET /api/runs/{id}/step and /events; another tab only
 // watches; Continue runs it to its end, and c is Compact again once the bar is gone.
+// join-vs-select: Run until a task, a hand-over link that lets a second tab drive, Pause, the
+// join! task polling both children in one poll. hand-written-future: one enum state per
+// step, the peer thread named as the waker's destination, a reload still drives.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -258,6 +261,11 @@ test('hand-written-future: each step shows the enum state it moved to; a Pending
   await page.waitForSelector('#step-bar:not([hidden])', { timeout: 20000 });
   const run = await page.evaluate(() => window.futurescope.model.meta.run);
   await settled(page, 0);
+  // A reload of the driving tab still drives (the tab keeps the step token).
+  await page.reload();
+  await page.waitForFunction(() => window.futurescope && window.futurescope.isReady, null, { timeout: 20000 });
+  await page.waitForFunction(() => /You drive this run/.test(document.getElementById('step-driver').textContent) && !document.getElementById('step-btn').disabled, null, { timeout: 20000 });
+  assert.equal(await page.evaluate(() => window.futurescope.model.meta.run), run);
   const seen = [];
   for (let n = 1; n <= 10; n++) {
     await page.keyboard.press('n');
