@@ -36,7 +36,9 @@
 //
 // Deep links: /?scenario=NAME&run=ID[&instance=X] (X: the server's instance, so a link
 // made before a restart says so instead of showing another run #ID), &autorun=1 (runs when linked from the dashboard
-// itself; from another site it only focuses Run: starting work takes the user's action), /?compare=ID1,ID2, /?opened=1.
+// itself; from another site it only focuses Run: starting work takes the user's action), &step=1
+// (step mode: focuses the Step button, which starts the run paused; with autorun from the
+// dashboard itself it starts stepped), /?compare=ID1,ID2, /?opened=1.
 // For browser tests it exposes window.futurescope = {model, view, timeline, overview,
 // compare: {left, right, viewport, view} | null, app, ready}.
 
@@ -60,6 +62,7 @@ import { ConsolePairing } from './app/console-pairing.js';
 import { flash } from './app/toast.js';
 import { Retention, windowLimits } from './app/retention.js';
 import { TaskTable } from './views/task-table.js';
+import { StepBar } from './views/step-bar.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -128,11 +131,13 @@ class App {
     this.consolePairing = new ConsolePairing(this);
     this.programView = new ProgramView(this);
     this.taskTable = new TaskTable($('tasks-panel'), { onSelect: (i) => this.store.update({ selectedTask: i, selectedProbe: null }) });
+    this.stepBar = new StepBar(this);
     store.subscribe((state, changed) => this.applyDisplay(state, changed));
     this.toolbar.bind();
     this.panels.bind();
     this.compareMode.bind();
     this.files.bind();
+    this.stepBar.bind();
     this.bindControls();
     bindKeys(this);
     this.live.start();
@@ -151,9 +156,10 @@ class App {
     else if (url.get('autorun') === '1' && store.state.scenario) {
       // Starting work takes the user's own action: a link from another site (or with no
       // referrer) only gets the scenario ready to run; a link within the dashboard runs it.
-      if (sameOriginReferrer()) this.startRun();
-      else this.offerRun();
-    }
+      const step = url.get('step') === '1';
+      if (sameOriginReferrer()) this.startRun({ step });
+      else this.offerRun({ step });
+    } else if (url.get('step') === '1' && store.state.scenario) this.offerRun({ step: true });
     const compare = parseCompareParam(url.get('compare'));
     if (compare) this.compareMode.enter(compare[0], compare[1]);
     else if (url.get('compare') != null) flash('?compare= wants two run ids: /?compare=ID1,ID2', 'bad');
@@ -216,16 +222,22 @@ class App {
 
   // ---- runs ------------------------------------------------------------------------
 
-  /** Highlights and focuses Run with "press Run to start" (an `autorun` link from elsewhere). */
-  offerRun() {
-    const button = $('run-btn');
+  /**
+   * Highlights and focuses Run with "press Run to start" (an `autorun` link from elsewhere);
+   * with `step` (`?step=1`), the Step button, which starts the run paused.
+   */
+  offerRun({ step = false } = {}) {
+    const button = $(step ? 'step-run-btn' : 'run-btn');
     button.classList.add('ready');
+    $('run-hint').textContent = step ? 'press Step to start it paused' : 'press Run to start';
     $('run-hint').hidden = false;
     button.focus();
   }
 
-  async startRun() {
+  /** Starts the selected scenario; with `step`, paused before its first poll (step mode). */
+  async startRun({ step = false } = {}) {
     $('run-btn').classList.remove('ready');
+    $('step-run-btn').classList.remove('ready');
     $('run-hint').hidden = true;
     const scenario = this.store.state.scenario;
     if (!scenario) return;
@@ -236,10 +248,12 @@ class App {
     if (errors.length) return;
     const params = this.params.read();
     $('run-btn').disabled = true;
+    $('step-run-btn').disabled = true;
     try {
-      const data = await api.startRun(scenario.name, params);
+      const data = await api.startRun(scenario.name, params, { step });
       this.live.addRun({ id: data.run, scenario: scenario.name, params, status: 'running' });
       this.openRun(data.run, { live: true });
+      if (data.step) this.stepBar.begin(data.run, data.step);
     } catch (err) {
       if (err.status) {
         box.hidden = false;
@@ -247,6 +261,7 @@ class App {
       } else flash(`Could not start the run: ${err.message}`, 'bad');
     } finally {
       $('run-btn').disabled = false;
+      $('step-run-btn').disabled = false;
     }
   }
 

@@ -11,7 +11,7 @@ export function reconnectDelayMs(attempt) {
   return Math.min(10_000, 500 * 2 ** Math.min(attempt, 10));
 }
 
-const KNOWN_TYPES = new Set(['hello', 'run', 'batch', 'end', 'error', 'evicted']);
+const KNOWN_TYPES = new Set(['hello', 'run', 'batch', 'end', 'error', 'evicted', 'step', 'driving']);
 
 /**
  * Parses and checks one server frame. Returns {ok: true, msg} or {ok: false, error}.
@@ -34,7 +34,7 @@ export function parseServerMessage(text) {
   if (msg.type === 'batch' && !Array.isArray(msg.events)) {
     return { ok: false, error: 'batch without an "events" array' };
   }
-  if ((msg.type === 'batch' || msg.type === 'end' || msg.type === 'run' || msg.type === 'evicted') && msg.run == null) {
+  if ((msg.type === 'batch' || msg.type === 'end' || msg.type === 'run' || msg.type === 'evicted' || msg.type === 'step' || msg.type === 'driving') && msg.run == null) {
     return { ok: false, error: `${msg.type} without a "run"` };
   }
   return { ok: true, msg };
@@ -49,7 +49,8 @@ export function socketUrl(location) {
 /**
  * A live connection to the server. `handlers`: onHello(msg), onRun(msg), onBatch(msg),
  * onEnd(msg), onServerError(msg), onEvicted(msg) (the server dropped a kept run to stay
- * in its memory budget), onResubscribe(runId) (the connection came back and the
+ * in its memory budget), onStep(msg) (a stepped run's step state changed), onDriving(msg)
+ * (the server took this connection as a stepped run's driver), onResubscribe(runId) (the connection came back and the
  * run will be replayed from its start: drop what you have of it), onStatus(status),
  * onProtocolError(text).
  * status = {state: 'connecting'|'open'|'closed', attempt, retryAt (ms epoch or null)}.
@@ -63,6 +64,7 @@ export class LiveConnection {
     this.handlers = handlers;
     this.ws = null;
     this.subscribed = new Map(); // String(run id) -> run id as given (ids may be numbers or strings)
+    this.driving = new Map(); // String(run id) -> {run, token}: stepped runs this connection drives
     this.attempt = 0;
     this.retryTimer = null;
     this.closedByUs = false;
@@ -90,6 +92,7 @@ export class LiveConnection {
         if (reconnected) this.call('onResubscribe', run);
         this.send({ type: 'subscribe', run });
       }
+      for (const d of this.driving.values()) this.send({ type: 'drive', run: d.run, token: d.token });
     };
     ws.onmessage = (ev) => this.receive(typeof ev.data === 'string' ? ev.data : String(ev.data));
     ws.onclose = () => {
@@ -139,6 +142,17 @@ export class LiveConnection {
     this.send({ type: 'unsubscribe', run });
   }
 
+  /** Drives stepped run `run` with its step token (said again after every reconnect). */
+  drive(run, token) {
+    this.driving.set(String(run), { run, token });
+    this.send({ type: 'drive', run, token });
+  }
+
+  /** Stops saying this connection drives `run` (the server notices when the connection closes). */
+  undrive(run) {
+    this.driving.delete(String(run));
+  }
+
   /** Sends when open; otherwise the subscription set is replayed on the next open. */
   send(obj) {
     if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(obj));
@@ -165,6 +179,10 @@ export class LiveConnection {
         return this.call('onServerError', msg);
       case 'evicted':
         return this.call('onEvicted', msg);
+      case 'step':
+        return this.call('onStep', msg);
+      case 'driving':
+        return this.call('onDriving', msg);
       default:
         return this.call('onUnknown', msg);
     }

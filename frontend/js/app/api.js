@@ -32,10 +32,31 @@ export async function fetchConsole() {
   return res.json();
 }
 
-/** Starts a run; returns the server's answer ({run, ...}). */
-export async function startRun(scenario, params) {
-  const res = await fetch('/api/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario, params }) });
+/** Starts a run (paused before its first poll with `step`); returns the server's answer ({run, step?, ...}). */
+export async function startRun(scenario, params, { step = false } = {}) {
+  const body = step ? { scenario, params, step: true } : { scenario, params };
+  const res = await fetch('/api/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await check(res, 'start');
+  return json(res);
+}
+
+/** Run `id`'s step state (GET /api/runs/{id}/step). */
+export async function fetchStepState(id) {
+  const res = await check(await fetch(`/api/runs/${encodeURIComponent(id)}/step`), `step state of run ${id}`);
+  return res.json();
+}
+
+/**
+ * A step command on stepped run `id`: `step`, `step-to-wake`, `run-until` (with `task`),
+ * `continue` or `pause`. Returns the step state the server answered with.
+ */
+export async function stepCommand(id, command, token, extra = {}) {
+  const res = await fetch(`/api/runs/${encodeURIComponent(id)}/${command}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, ...extra }),
+  });
+  await check(res, command);
   return json(res);
 }
 

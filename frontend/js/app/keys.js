@@ -24,6 +24,11 @@ export function bindKeys(app) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const tl = app.activeView();
     const step = tl.viewport.widthPx / 5;
+    // While a stepped run's bar is shown, n / w / c step it (c is Compact otherwise).
+    if (app.stepBar.handleKey(ev.key)) {
+      ev.preventDefault();
+      return;
+    }
     if (toggles.has(ev.key)) {
       app.toolbar.toggle(toggles.get(ev.key));
       ev.preventDefault();

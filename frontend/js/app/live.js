@@ -28,6 +28,8 @@ export class Live {
         onEnd: (m) => this.onEnd(m),
         onServerError: (m) => this.onServerError(m),
         onEvicted: (m) => this.onEvicted(m),
+        onStep: (m) => this.app.stepBar.onStep(m),
+        onDriving: (m) => this.app.stepBar.onDriving(m),
         onProtocolError: (text) => flash(`Protocol: ${text}`, 'bad'),
         onResubscribe: (run) => this.onResubscribe(run),
         onStatus: () => {
@@ -109,6 +111,7 @@ export class Live {
     if (!model || String(msg.run) !== String(runId)) return;
     if (this.isReplayOf(msg)) this.takeReplay();
     if (!this.feed.push(msg.events)) this.app.toolbar.update();
+    this.app.stepBar.onEvents(msg.run, msg.events);
   }
 
   onEnd(msg) {

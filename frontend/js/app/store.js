@@ -26,6 +26,10 @@ export function initialState({ console: consoleAddr = null, version = '' } = {})
     // ('earlier': it belongs to an earlier server; `kept`: what the page had stays shown).
     missing: null,
     paused: false, // batches are held back (the LiveFeed's gate; outlives runs)
+    // Step mode (views/step-bar.js): the open run when it is stepped, else null:
+    // {run, token (null: another client drives it), state (the server's step state),
+    // driving (the socket is the driver's presence), busy (a command under way), error}.
+    step: null,
     importBannerDismissed: false,
     // Comparing two runs: {ids: [a, b], models: [A, B], loading, token} or null.
     compare: null,
