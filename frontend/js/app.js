@@ -16,6 +16,7 @@
 //   app/panels.js          run head, scenario and run lists, figure bar, dock tabs, source
 //                          marks, import banner: rendered from the store
 //   app/console-pairing.js the tokio-console pairing box (polls /api/console)
+//   app/snapshots.js       task dumps: Snapshot button / key d, the Snapshots tab, frame → source
 //   app/toast.js           flash(text, kind)
 // Drawing and DOM rendering are views/*.js's, figures model.js's, geometry layout.js's.
 //
@@ -55,6 +56,7 @@ import { Toolbar } from './app/toolbar.js';
 import { bindKeys } from './app/keys.js';
 import { Panels } from './app/panels.js';
 import { ConsolePairing } from './app/console-pairing.js';
+import { Snapshots } from './app/snapshots.js';
 import { flash } from './app/toast.js';
 
 const $ = (id) => document.getElementById(id);
@@ -99,6 +101,7 @@ class App {
       tooltip: $('tooltip'),
       onSelectTask: (i) => this.selectTask(i),
       onSelectProbe: (id) => this.selectProbe(id),
+      onSelectSnapshot: (i, task) => this.snapshots.open(i, { task }),
       onViewChange: () => this.toolbar.update(),
       onDrawn: () => this.overview && this.overview.draw(),
       defaultOpenFutures: (m) => this.store.state.scenarios.find((s) => s.name === m.meta.scenario)?.open_futures || [],
@@ -122,11 +125,13 @@ class App {
     this.files = new Files(this);
     this.consolePairing = new ConsolePairing(this);
     this.programView = new ProgramView(this);
+    this.snapshots = new Snapshots(this);
     store.subscribe((state, changed) => this.applyDisplay(state, changed));
     this.toolbar.bind();
     this.panels.bind();
     this.compareMode.bind();
     this.files.bind();
+    this.snapshots.bind();
     this.bindControls();
     bindKeys(this);
     this.live.start();

@@ -121,6 +121,53 @@ pub fn register_runtime(run: u16, handle: &Handle) -> RuntimeRegistration {
     RuntimeRegistration { id }
 }
 
+// ---- runtimes a program built itself ------------------------------------------------------
+
+/// The run that runtimes found on threads working for no run are registered for (0: none).
+static ADOPTING_RUN: AtomicU16 = AtomicU16::new(0);
+
+/// Runtimes registered by `thread_saw_runtime`, by runtime id; each registration lives while a
+/// thread that saw its runtime holds it (in `HELD`).
+static ADOPTED: Mutex<Vec<(tokio::runtime::Id, Weak<RuntimeRegistration>)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static HELD: std::cell::RefCell<Option<Arc<RuntimeRegistration>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Registers every runtime a thread working for no run is later seen polling in (`capture`
+/// tells, once per thread) as one of run `run`'s (0: stops). `futurescope::init()` does this
+/// for a program's own run: its `#[tokio::main]` runtime is built after `init` returns, by code
+/// that knows nothing of futurescope.
+pub fn adopt_runtimes(run: u16) {
+    ADOPTING_RUN.store(run, Ordering::Relaxed);
+}
+
+/// Called once per runtime thread that records for no run (see `capture::name_thread`), inside
+/// its runtime. The registration is shared by the runtime's threads and dropped with the last of
+/// them (at thread exit), so a runtime that shut down is not dumped; a current-thread runtime
+/// dropped on a thread that lives on stays registered, and a dump of it finds nothing to trace
+/// (the spawn onto a shut-down runtime fails at once).
+pub(crate) fn thread_saw_runtime(handle: &Handle) {
+    let run = ADOPTING_RUN.load(Ordering::Relaxed);
+    if run == 0 {
+        return;
+    }
+    let id = handle.id();
+    let registration = {
+        let mut adopted = lock(&ADOPTED);
+        adopted.retain(|(_, w)| w.strong_count() > 0);
+        match adopted.iter().find(|(i, _)| *i == id).and_then(|(_, w)| w.upgrade()) {
+            Some(r) => r,
+            None => {
+                let r = Arc::new(register_runtime(run, handle));
+                adopted.push((id, Arc::downgrade(&r)));
+                r
+            }
+        }
+    };
+    let _ = HELD.try_with(|h| *h.borrow_mut() = Some(registration));
+}
+
 /// Whether run `run` has a runtime registered right now.
 pub fn has_runtime(run: u16) -> bool {
     lock(&RUNTIMES).iter().any(|r| r.run == run)

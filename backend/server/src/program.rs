@@ -8,7 +8,9 @@
 //! - makes a run for the program that every thread working for no other run records into;
 //! - installs the recorder as the global tracing subscriber (with console-subscriber beside it
 //!   when `FUTURESCOPE_CONSOLE_BIND` or `Builder::console_bind` asks for it);
-//! - serves the dashboard on its own thread and runtime, whose threads are never recorded.
+//! - serves the dashboard on its own thread and runtime, whose threads are never recorded;
+//! - registers each runtime the program builds for task dumps (snapshots) when the recorder
+//!   first sees one of its threads poll (`dump::adopt_runtimes`).
 //!
 //! A program that installs its own subscriber uses `futurescope::layer()` in its registry
 //! instead (which serves the dashboard the same way). The access rules are the binary's:
@@ -204,6 +206,9 @@ impl Dashboard {
         futurescope_recorder::set_tracing_polls(true);
         let log = recorder.begin_run();
         recorder.set_default_run(log.id);
+        // Its runtimes are built later, by the program: each is registered for snapshots
+        // when the recorder first sees one of its threads poll.
+        futurescope_recorder::dump::adopt_runtimes(log.id);
         let token = (!bind.ip().is_loopback()).then(crate::cli::random_token);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
