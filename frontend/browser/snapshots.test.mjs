@@ -210,3 +210,38 @@ test('lost-wakeup: the automatic snapshot at the lint is a marker, and its tree 
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('spawn-many: a snapshot of 10,000 sleeping tasks from the page groups them by identical trees', async () => {
+  const page = await ctx.open('?scenario=spawn-many', { width: 1280, height: 900 });
+  await setParams(page, { tasks: 10000, nap_ms: 2000 });
+  const run = await clickRun(page);
+  // Once every task is spawned (and most sleep), take one from the button.
+  await page.waitForFunction(() => window.futurescope.model.taskList.length >= 10000, null, { timeout: 60000, polling: 100 });
+  await page.click('#snapshot-btn');
+  await page.waitForFunction(() => window.futurescope.model.snapshots.some((s) => s.reason === 'manual'), null, { timeout: 60000, polling: 100 });
+  // The page still answers: a frame is drawn, the tab is rendered.
+  await settle(page);
+  await page.waitForFunction(() => document.querySelector('#snapshot-panel .snap-meta'));
+  await waitForEnd(page, 120000);
+  const { events } = await fetchEvents(ctx.base, run);
+  const snap = snapshotsOf(events).find((s) => s.reason === 'manual');
+  // Independent grouping: tasks with the same frames (fn, loc, depth) share a tree.
+  const groups = new Map();
+  for (const t of snap.tasks) {
+    const key = `${JSON.stringify(t.frames.map((f) => [f.fn, f.loc, f.depth]))}${t.frames.length ? '' : t.state}`;
+    groups.set(key, (groups.get(key) || 0) + 1);
+  }
+  const sizes = [...groups.values()].sort((a, b) => b - a);
+  assert.ok(snap.tasks.length >= 10000, `${snap.tasks.length} tasks in the snapshot`);
+  assert.ok(sizes[0] >= 9000, `most tasks share one tree (${sizes.slice(0, 5)})`);
+  await page.evaluate((i) => window.futurescope.app.snapshots.open(i), snapshotsOf(events).indexOf(snap));
+  await page.waitForFunction(() => /manual/.test(document.querySelector('#snapshot-panel .snap-meta')?.textContent || ''));
+  const shown = await page.$$eval('#snapshot-panel .snap-group .snap-count', (els) => els.map((e) => Number(e.textContent.replace(/[^0-9]/g, ''))));
+  assert.equal(shown.length, Math.min(groups.size, 50), 'one group per distinct tree (at most 50 listed)');
+  assert.deepEqual(shown, sizes.slice(0, shown.length), 'group sizes, largest first, as the events say');
+  const meta = await page.textContent('#snapshot-panel .snap-meta');
+  assert.match(meta, new RegExp(`${groups.size} distinct trees?`), meta);
+  await shot(page, 'snapshots-spawn-many-1280');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
