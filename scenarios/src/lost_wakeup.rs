@@ -51,7 +51,7 @@ With the lint comes a snapshot (a task dump: the marker on the time axis, the Sn
 `forgetful` waits at `FlagFuture`, a leaf tokio cannot trace, so the await point's probe names \
 it, at its line. A task dump runs every idle task once, for real, in tokio's tracing mode: \
 tokio's own futures return `Pending` in that poll without doing their work, and so does \
-`FlagFuture` here (`Handle::is_tracing()`). Without that check a dump taken after the flag is \
+`FlagFuture` here (tokio's `Handle::is_tracing()`). Without that check a dump taken after the flag is \
 set would complete the lost task: a snapshot can change what a buggy program does.",
     source: include_str!("lost_wakeup.rs"),
     file: "scenarios/src/lost_wakeup.rs",
@@ -80,7 +80,7 @@ impl Future for FlagFuture {
         // trace it. tokio's own leaf futures return Pending in such a traced poll without doing
         // their work; this one does the same: a plain FlagFuture polled by a dump after the flag
         // is set would complete, and the dump would have "fixed" the very bug shown here.
-        if tokio::runtime::Handle::is_tracing() {
+        if futurescope_recorder::dump::is_tracing() {
             return Poll::Pending;
         }
         if self.flag.load(Ordering::Acquire) {

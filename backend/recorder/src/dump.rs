@@ -27,6 +27,13 @@
 //!   tokio gives up on that dump and it never completes. The dumper waits `DUMP_TIMEOUT`, then
 //!   answers an error, and sends no new request to that runtime until the old one is over.
 
+//!
+//! Task dumps need tokio's `taskdump` feature, which this crate's `taskdump` feature (on by
+//! default) turns on; without it every snapshot is refused with `DumpError::NotBuilt`.
+
+// Without task dumps, the machinery that shapes them is never called.
+#![cfg_attr(not(feature = "taskdump"), allow(dead_code, unused_imports, unused_variables))]
+
 use crate::sync::LockUnpoisoned;
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,6 +92,10 @@ pub enum DumpError {
     Busy,
     #[error("the snapshot thread is gone")]
     Gone,
+    #[error(
+        "this build has no task dumps: futurescope-recorder was built without its `taskdump` feature (tokio's taskdump)"
+    )]
+    NotBuilt,
 }
 
 // ---- runtimes ------------------------------------------------------------------------------
@@ -186,10 +197,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Dumps in progress: while 0, `tracing()` costs one relaxed load.
 static DUMPING: AtomicU32 = AtomicU32::new(0);
 
+/// Whether this build can take task dumps (the `taskdump` feature).
+pub const AVAILABLE: bool = cfg!(feature = "taskdump");
+
 /// Whether the current poll is one of tokio's traced polls (a dump in progress).
 #[inline]
 pub(crate) fn tracing() -> bool {
-    DUMPING.load(Ordering::Relaxed) != 0 && Handle::is_tracing()
+    DUMPING.load(Ordering::Relaxed) != 0 && is_tracing()
+}
+
+/// Whether the current poll is one of tokio's traced polls, for a hand-written future that must
+/// not do its work then (tokio's own leaves return `Pending` in such a poll): tokio's
+/// `Handle::is_tracing`, or false in a build without task dumps.
+#[inline]
+pub fn is_tracing() -> bool {
+    #[cfg(feature = "taskdump")]
+    return Handle::is_tracing();
+    #[cfg(not(feature = "taskdump"))]
+    return false;
 }
 
 /// A leaf recorded by a probe whose inner future returned `Pending` in a traced poll.
@@ -350,6 +375,12 @@ async fn run_job(job: Job, states: &mut TaskStates) -> Option<()> {
     Some(())
 }
 
+#[cfg(not(feature = "taskdump"))]
+async fn take(_log: &RunLog, _reason: Reason, _states: &mut TaskStates) -> Result<Snapshot, DumpError> {
+    Err(DumpError::NotBuilt)
+}
+
+#[cfg(feature = "taskdump")]
 async fn take(log: &RunLog, reason: Reason, states: &mut TaskStates) -> Result<Snapshot, DumpError> {
     let runtimes = runtimes_of(log.id);
     if runtimes.is_empty() {
@@ -524,6 +555,7 @@ impl Symbols {
 
     /// One of tokio's backtraces (frames innermost first, each frame's inlined symbols innermost
     /// first) as a path of (fn, loc), outermost first.
+    #[cfg(feature = "taskdump")]
     fn path_of(&mut self, bt: &tokio::runtime::dump::Backtrace) -> Vec<(String, Option<String>)> {
         let mut path = Vec::new();
         let frames: Vec<_> = bt.frames().collect();
