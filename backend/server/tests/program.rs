@@ -57,9 +57,12 @@ async fn layered_main() {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn parked_main() {
     let _fs = futurescope::init();
-    tokio::spawn(async {
+    // Boxed as a `dyn Future`: tokio cuts each trace at its per-task root frame, and a task's
+    // future inlined into that frame would be cut with it (README, "Task dumps").
+    let parked: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(async {
         parked_here(std::sync::Arc::new(tokio::sync::Notify::new())).await;
     });
+    tokio::spawn(parked);
     workload().await;
 }
 
@@ -366,15 +369,16 @@ async fn a_snapshot_of_a_program_shows_its_own_tasks_at_their_lines() {
     let (run, _) = tokio::task::spawn_blocking(move || recorded(addr)).await.unwrap();
     let id = run["id"].as_u64().unwrap();
     // init() registered the program's #[tokio::main] runtime when its threads first polled.
-    let (status, snap) = tokio::task::spawn_blocking(move || post(addr, &format!("/api/runs/{id}/snapshot")))
-        .await
-        .unwrap();
+    let (status, snap) =
+        tokio::task::spawn_blocking(move || post(addr, &format!("/api/runs/{id}/snapshot"))).await.unwrap();
     assert_eq!(status, 200, "{snap}");
     assert!(snap["t"].as_u64().is_some(), "{snap}");
     let tasks = snap["tasks"].as_array().unwrap();
     let parked: Vec<&Value> = tasks
         .iter()
-        .filter(|t| t["frames"].as_array().unwrap().iter().any(|f| f["fn"].as_str().unwrap_or("").contains("parked_here")))
+        .filter(|t| {
+            t["frames"].as_array().unwrap().iter().any(|f| f["fn"].as_str().unwrap_or("").contains("parked_here"))
+        })
         .collect();
     assert_eq!(parked.len(), 1, "one task waits in parked_here: {snap}");
     let frames = parked[0]["frames"].as_array().unwrap();
@@ -385,10 +389,19 @@ async fn a_snapshot_of_a_program_shows_its_own_tasks_at_their_lines() {
         frames.iter().any(|f| f["fn"].as_str().unwrap().contains("Notified")),
         "the leaf future is tokio's Notified: {frames:?}"
     );
-    // The snapshot is an event of the program's run too.
-    let events = tokio::task::spawn_blocking(move || get(addr, &format!("/api/runs/{id}/events"))).await.unwrap();
-    assert!(
-        events.as_array().unwrap().iter().any(|e| e["k"] == "snapshot" && e["reason"] == "manual"),
-        "a snapshot event in the run"
-    );
+    // The snapshot is an event of the program's run too (once the collector has stored it).
+    let stored = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let events = get(addr, &format!("/api/runs/{id}/events"));
+            let found = events.as_array().unwrap().iter().any(|e| e["k"] == "snapshot" && e["reason"] == "manual");
+            if found || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(stored, "a snapshot event in the run");
 }
