@@ -190,9 +190,9 @@ fn ms(ns: u64) -> String {
 }
 
 impl LintState {
-    /// How many tasks the rules keep state for (for memory accounting).
-    pub(crate) fn tracked_tasks(&self) -> usize {
-        self.tasks.capacity()
+    /// The memory the rules' per-task state takes (for memory accounting).
+    pub(crate) fn approx_bytes(&self) -> usize {
+        crate::log::map_bytes::<u64, TaskWatch>(self.tasks.capacity())
     }
 
     /// Feeds a stored event to every rule. `spawn` is (size, blocking) for a spawn;
