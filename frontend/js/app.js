@@ -16,6 +16,7 @@
 //   app/panels.js          run head, scenario and run lists, figure bar, dock tabs, source
 //                          marks, import banner: rendered from the store
 //   app/console-pairing.js the tokio-console pairing box (polls /api/console)
+//   app/snapshots.js       task dumps: Snapshot button / key d, the Snapshots tab, frame → source
 //   app/toast.js           flash(text, kind)
 //   app/retention.js       a live run's bounded window on the page and its "showing the
 //                          last N minutes" notice (retained-window.js keeps the batches)
@@ -59,6 +60,7 @@ import { Toolbar } from './app/toolbar.js';
 import { bindKeys } from './app/keys.js';
 import { Panels } from './app/panels.js';
 import { ConsolePairing } from './app/console-pairing.js';
+import { Snapshots } from './app/snapshots.js';
 import { flash } from './app/toast.js';
 import { Retention, windowLimits } from './app/retention.js';
 import { TaskTable } from './views/task-table.js';
@@ -106,6 +108,7 @@ class App {
       tooltip: $('tooltip'),
       onSelectTask: (i) => this.selectTask(i),
       onSelectProbe: (id) => this.selectProbe(id),
+      onSelectSnapshot: (i, task) => this.snapshots.open(i, { task }),
       onViewChange: () => this.toolbar.update(),
       onDrawn: () => this.overview && this.overview.draw(),
       defaultOpenFutures: (m) => this.store.state.scenarios.find((s) => s.name === m.meta.scenario)?.open_futures || [],
@@ -132,12 +135,14 @@ class App {
     this.programView = new ProgramView(this);
     this.taskTable = new TaskTable($('tasks-panel'), { onSelect: (i) => this.store.update({ selectedTask: i, selectedProbe: null }) });
     this.stepBar = new StepBar(this);
+    this.snapshots = new Snapshots(this);
     store.subscribe((state, changed) => this.applyDisplay(state, changed));
     this.toolbar.bind();
     this.panels.bind();
     this.compareMode.bind();
     this.files.bind();
     this.stepBar.bind();
+    this.snapshots.bind();
     this.bindControls();
     bindKeys(this);
     this.live.start();

@@ -17,6 +17,7 @@ import { OPEN, LONG_POLL_FLOOR_NS, TERMINAL_LABELS as TERMINAL, isRuntimeWorker 
 import { visibleSliceRange, mergeSlices, MergedRects, MIXED, visibleLanes, niceTicks, lowerBound, upperBound, layoutMarks, MARK_ROW_PX } from './layout.js';
 import { formatTick, formatDuration } from './units.js';
 import { probeSegments, visibleProbes, cancelNotes, ROOTS, SEG_START, SEG_POLLED } from './futures.js';
+import { sampleLabel } from './sampled.js';
 
 /** Task colours; a task keeps its colour (id modulo the palette) in every view. */
 export const PALETTE = [
@@ -62,6 +63,8 @@ export const THEME = {
   edge: 'rgba(232,236,242,0.55)',
   edgeSelected: '#ffd75a',
   mark: '#ffcf5a',
+  // Snapshots (task dumps): their markers on the axis, and states sampled from them on future rows.
+  snapshot: '#b48cff',
   lint: { long_poll: '#ff4d4d', never_yielded: '#ff4d4d', lost_wake: '#ff8a3d', self_wake: '#d8c24a', large_future: '#c8a0e8', other: '#f0a03c' },
   dimAlpha: 0.22,
   now: 'rgba(120,200,120,0.7)',
@@ -80,11 +83,25 @@ export const GUTTER_PX = 210;
 export const AXIS_PX = 34;
 /** Top of the first row of mark labels on the axis. */
 const MARK_TOP_PX = 18;
+/** Centre of the snapshot markers (diamonds) on the axis, between the tick labels and the marks. */
+const SNAPSHOT_MARKER_Y = 12;
 const MAX_EDGES = 300;
 /** Wake markers on a task lane: at most one per this many CSS px. */
 const WAKE_CELL_PX = 3;
 /** Up to this many wakes in the visible time range, every one is considered for an edge. */
 const EDGE_SCAN_LIMIT = 4000;
+
+/** First index of `items` (in `t` order) with `t >= value`. */
+function lowerBoundBy(items, value) {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (items[mid].t < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /** The smallest power of two >= x (1 for x <= 1). */
 function pow2AtLeast(x) {
@@ -268,6 +285,8 @@ export class TimelineRenderer {
     // mark labels {x, y, w, h, mark, index, full} in canvas CSS px, and wake arrows
     // {wake, x0, y0, x1, y1} in plot coordinates (x from the gutter's edge).
     this.markBoxes = [];
+    // Snapshot markers on the axis: {x, y, w, h, index} (index into model.snapshots).
+    this.snapshotBoxes = [];
     this.edgeList = [];
   }
 
@@ -348,6 +367,7 @@ export class TimelineRenderer {
       else if (lane.kind === 'task') this.drawTaskLane(scene, lane, y, plotW);
       else if (lane.kind === 'probe') this.drawProbeLane(scene, lane, y, plotW);
       else if (lane.kind === 'future') this.drawFutureLane(scene, lane, y, plotW);
+      else if (lane.kind === 'sampled') this.drawSampledLane(scene, lane, y, plotW);
     }
     this.stats.rects += this.batch.flush(ctx);
     this.drawSelectedPolls(scene, laneTop, plotW);
@@ -357,6 +377,7 @@ export class TimelineRenderer {
     this.drawLints(scene, j0, j1, laneTop, plotW);
     this.drawWakes(scene, j0, j1, laneTop, plotW);
     this.drawMarks(scene, plotW, H);
+    this.drawSnapshotLines(scene, plotW, H);
     if (scene.options.live && scene.nowT > vp.t0 && scene.nowT < vp.t1) {
       const x = Math.round(vp.timeToX(scene.nowT)) + 0.5;
       ctx.strokeStyle = THEME.now;
@@ -392,7 +413,7 @@ export class TimelineRenderer {
       if (lane.kind === 'header') this.batch.add(THEME.headerBg, 0, y, plotW, lane.height);
       else if (lane.kind === 'task' && lane.task.index === sel) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
       else if (lane.kind === 'probe' && lane.probe.id === scene.options.selectedProbe) this.batch.add(THEME.laneSelected, 0, y, plotW, lane.height);
-      else if (lane.kind === 'future') this.batch.add(lane.task.index === sel ? THEME.laneSelected : THEME.futureBg, 0, y, plotW, lane.height);
+      else if (lane.kind === 'future' || lane.kind === 'sampled') this.batch.add(lane.task.index === sel ? THEME.laneSelected : THEME.futureBg, 0, y, plotW, lane.height);
       else if (j % 2 === 0) this.batch.add(THEME.laneAlt, 0, y, plotW, lane.height);
       this.batch.add(THEME.laneLine, 0, y + lane.height - 1, plotW, 1);
     }
@@ -517,6 +538,34 @@ export class TimelineRenderer {
    * it right after, e.g. the items lost), ✖ panicked. The in-flight count of a future's
    * children is drawn along the bottom of its row.
    */
+  /**
+   * A task's sampled row: a ring at each snapshot that traced the task, labelled with where it
+   * waited up to the next ring. Nothing is drawn between rings: a snapshot is one instant, so
+   * the row never looks like the continuous states of a probe's row.
+   */
+  drawSampledLane(scene, lane, y, plotW) {
+    const { viewport: vp } = scene;
+    const samples = lane.task.samples;
+    const mid = y + lane.height / 2;
+    const { ctx } = this;
+    let i = lowerBoundBy(samples, vp.t0 - vp.nsPerPx * 8);
+    ctx.strokeStyle = THEME.snapshot;
+    ctx.lineWidth = 1.5;
+    let lastX = -Infinity;
+    for (; i < samples.length && samples[i].t <= vp.t1 + vp.nsPerPx * 8; i++) {
+      const x = vp.timeToX(samples[i].t);
+      if (x - lastX < 3) continue;
+      lastX = x;
+      ctx.beginPath();
+      ctx.arc(x, mid, 3.5, 0, Math.PI * 2);
+      ctx.stroke();
+      const next = i + 1 < samples.length ? vp.timeToX(samples[i + 1].t) : plotW;
+      const room = Math.min(next, plotW) - x - 12;
+      if (room > 28) this.glyphs.push({ x: x + 7, y: mid, text: sampleLabel(samples[i]), color: THEME.snapshot, small: true, maxW: room });
+    }
+    ctx.lineWidth = 1;
+  }
+
   drawFutureLane(scene, lane, y, plotW) {
     const { viewport: vp, model } = scene;
     const task = lane.task;
@@ -1031,6 +1080,64 @@ export class TimelineRenderer {
     ctx.globalAlpha = 1;
   }
 
+  /** A dotted line down the lanes at each snapshot (task dump) in view. */
+  drawSnapshotLines(scene, plotW, H) {
+    const snaps = scene.model.snapshots;
+    if (!snaps || !snaps.length) return;
+    const { ctx } = this;
+    const vp = scene.viewport;
+    ctx.strokeStyle = THEME.snapshot;
+    ctx.setLineDash([1, 3]);
+    ctx.globalAlpha = 0.55;
+    ctx.beginPath();
+    let lastX = -Infinity;
+    for (const s of snaps) {
+      const x = Math.round(vp.timeToX(s.t)) + 0.5;
+      if (x < 0 || x > plotW || x === lastX) continue;
+      lastX = x;
+      ctx.moveTo(x, this.axisPx);
+      ctx.lineTo(x, H);
+    }
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
+  }
+
+  /** Snapshot markers on the axis: a diamond each (one per pixel column), hit-tested by the timeline. */
+  drawSnapshotMarkers(scene, plotW) {
+    this.snapshotBoxes.length = 0;
+    const snaps = scene.model.snapshots;
+    if (!snaps || !snaps.length) return;
+    const { ctx } = this;
+    const vp = scene.viewport;
+    const cy = SNAPSHOT_MARKER_Y;
+    const r = 5;
+    let lastX = -Infinity;
+    for (let i = 0; i < snaps.length; i++) {
+      const x = Math.round(vp.timeToX(snaps[i].t)) + 0.5;
+      if (x < -r || x > plotW + r) continue;
+      if (x - lastX < 2) {
+        // Markers closer than 2 px share one box: the newest wins the click.
+        this.snapshotBoxes[this.snapshotBoxes.length - 1].index = i;
+        continue;
+      }
+      lastX = x;
+      ctx.beginPath();
+      ctx.moveTo(x, cy - r);
+      ctx.lineTo(x + r, cy);
+      ctx.lineTo(x, cy + r);
+      ctx.lineTo(x - r, cy);
+      ctx.closePath();
+      ctx.fillStyle = THEME.snapshot;
+      ctx.fill();
+      ctx.strokeStyle = THEME.axisBg;
+      ctx.lineWidth = 1.5;
+      ctx.stroke();
+      ctx.lineWidth = 1;
+      this.snapshotBoxes.push({ x: x + GUTTER_PX - r - 1, y: cy - r - 1, w: 2 * r + 2, h: 2 * r + 2, index: i });
+    }
+  }
+
   drawHover(scene, plotW, H) {
     const hover = scene.options.hover;
     if (!hover || hover.x < GUTTER_PX) return;
@@ -1101,6 +1208,7 @@ export class TimelineRenderer {
       }
       this.markBoxes.push({ x: lx + GUTTER_PX, y, w: Math.max(w, 4), h: MARK_ROW_PX - 1, mark: item.mark, index: item.index, full: text === item.mark.label });
     }
+    this.drawSnapshotMarkers(scene, plotW);
     ctx.fillStyle = THEME.axisText;
     ctx.restore();
     // Corner: the visible span.
@@ -1172,6 +1280,12 @@ export class TimelineRenderer {
         ctx.fillStyle = THEME.wakeDriver;
         ctx.font = THEME.fontSmall;
         ctx.fillText(model.meta.unknownWaker ? '⏱ wakes, waker not recorded' : '⏱ driver wakes (timer, I/O)', 8, mid);
+      } else if (lane.kind === 'sampled') {
+        ctx.font = THEME.fontSmall;
+        ctx.fillStyle = THEME.textDim;
+        ctx.fillText('└', 12, mid);
+        ctx.fillStyle = THEME.snapshot;
+        ctx.fillText(fitText(ctx, `sampled · ${lane.task.samples.length} snapshot${lane.task.samples.length === 1 ? '' : 's'}`, GUTTER_PX - 40), 22, mid);
       } else if (lane.kind === 'future') {
         const row = lane.pack.rows[lane.row];
         const x = 22 + Math.min(5, row.depth) * 9;
@@ -1194,7 +1308,7 @@ export class TimelineRenderer {
         const idW = ctx.measureText(idText).width;
         ctx.fillText(idText, GUTTER_PX - idW - 8, mid);
         let nameX = 12;
-        if (task.probes.size && scene.options.futuresOpen) {
+        if ((task.probes.size || task.samples) && scene.options.futuresOpen) {
           // The toggle of the task's future rows (click it, or press o with the task selected).
           ctx.fillStyle = THEME.textDim;
           ctx.fillText(scene.options.futuresOpen(task) ? '▾' : '▸', 11, mid);

@@ -243,8 +243,9 @@ export const LANE_HEIGHT = { thread: 24, driver: 16, task: 20, probe: 20, future
  * `opts`: {hidden: Set of lane keys, collapsed: Set of lane keys, collapseTasks: bool,
  * filter: string matched against task names, futuresOpen: (task) -> bool, whether the task's
  * future rows are open}. Under an open task lane come its future rows (futures.js packs
- * them), one lane each: {kind: 'future', task, row, pack}. Lane keys: "th:<index>", "driver",
- * "p:<probe id>", "t:<task index>", "f:<task index>:<row>". Returns {lanes, height,
+ * them), one lane each: {kind: 'future', task, row, pack}, then, when snapshots traced the
+ * task (`task.samples`, sampled.js), its sampled row {kind: 'sampled', task}. Lane keys: "th:<index>", "driver",
+ * "p:<probe id>", "t:<task index>", "f:<task index>:<row>", "s:<task index>". Returns {lanes, height,
  * taskLaneByIndex (Int32Array: task index -> lane position or -1), threadLaneByIndex (Map)}.
  */
 export function buildLanes(model, opts = {}) {
@@ -299,9 +300,13 @@ export function buildLanes(model, opts = {}) {
     taskLaneByIndex[task.index] = lanes.length;
     const small = opts.collapseTasks ? !collapsed.has(key) : collapsed.has(key);
     add({ kind: 'task', key, task }, small ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
-    if (opts.futuresOpen && task.probes.size && opts.futuresOpen(task)) {
-      const pack = packFutures(task, model.stateEvents);
-      for (let row = 0; row < pack.rows.length; row++) add({ kind: 'future', key: `f:${task.index}:${row}`, task, row, pack }, LANE_HEIGHT.future);
+    if (opts.futuresOpen && (task.probes.size || task.samples) && opts.futuresOpen(task)) {
+      if (task.probes.size) {
+        const pack = packFutures(task, model.stateEvents);
+        for (let row = 0; row < pack.rows.length; row++) add({ kind: 'future', key: `f:${task.index}:${row}`, task, row, pack }, LANE_HEIGHT.future);
+      }
+      // States sampled from snapshots (sampled.js): one row of instants, never a continuous state.
+      if (task.samples) add({ kind: 'sampled', key: `s:${task.index}`, task }, LANE_HEIGHT.future);
     }
   }
   return { lanes, height: y, taskLaneByIndex, threadLaneByIndex, driverLane };

@@ -324,8 +324,9 @@ export class RunModel {
     this.drops = 0; // drop slices (poll_end with drop: true), not counted in `polls`
     this.lints = [];
     this.marks = [];
-    // `snapshot` events: {t, reason, tasks: [{task (id), state, frames: [{fn, loc}]}]}, frames
-    // outermost first, as the recorder sent them.
+    // `snapshot` events: {t, reason, tasks: [{task (id), state, frames: [{fn, loc, depth}]}]},
+    // frames outermost first in pre-order, as the recorder sent them (depth: the frame's level
+    // in the task's await tree; a v0 event without it is read as one path).
     this.snapshots = [];
     this.dropped = 0;
     this.eventCount = 0;
@@ -445,7 +446,7 @@ export class RunModel {
     const tasks = e.tasks.map((s) => ({
       task: s.task,
       state: String(s.state ?? ''),
-      frames: Array.isArray(s.frames) ? s.frames.map((f) => ({ fn: String(f.fn ?? ''), loc: String(f.loc ?? '') })) : [],
+      frames: Array.isArray(s.frames) ? s.frames.map((f, i) => ({ fn: String(f.fn ?? ''), loc: String(f.loc ?? ''), depth: Number.isInteger(f.depth) ? f.depth : i })) : [],
     }));
     this.snapshots.push({ t, reason: String(e.reason ?? ''), tasks });
   }

@@ -45,7 +45,14 @@ lost, and a sampling tool that only sees \"idle for a long time\" cannot tell th
 `heartbeat` task ticks every 100 ms to show that the runtime itself is healthy: no worker is \
 blocked, the forgotten task simply is not in any queue. The fix is one line in `poll`: store \
 `cx.waker().clone()` where the flag's setter will find it (or use a primitive that does, like \
-`tokio::sync::Notify`), as the hand-written-future scenario does.",
+`tokio::sync::Notify`), as the hand-written-future scenario does.
+
+With the lint comes a snapshot (a task dump: the marker on the time axis, the Snapshots tab): \
+`forgetful` waits at `FlagFuture`, a leaf tokio cannot trace, so the await point's probe names \
+it, at its line. A task dump runs every idle task once, for real, in tokio's tracing mode: \
+tokio's own futures return `Pending` in that poll without doing their work, and so does \
+`FlagFuture` here (tokio's `Handle::is_tracing()`). Without that check a dump taken after the flag is \
+set would complete the lost task: a snapshot can change what a buggy program does.",
     source: include_str!("lost_wakeup.rs"),
     file: "scenarios/src/lost_wakeup.rs",
     open_futures: &["forgetful", "listener"],
@@ -69,6 +76,13 @@ impl Future for FlagFuture {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        // A task dump (the snapshot taken at the lint) runs every idle task once, for real, to
+        // trace it. tokio's own leaf futures return Pending in such a traced poll without doing
+        // their work; this one does the same: a plain FlagFuture polled by a dump after the flag
+        // is set would complete, and the dump would have "fixed" the very bug shown here.
+        if futurescope_recorder::dump::is_tracing() {
+            return Poll::Pending;
+        }
         if self.flag.load(Ordering::Acquire) {
             Poll::Ready(())
         } else {
@@ -118,12 +132,9 @@ fn run(ctx: &RunContext, params: &Params) -> Result<(), ScenarioError> {
         // The forgetful task never completes: waiting for it would hang for ever. Show it lost
         // for a while after the flag is set (the `lost_wake` lint comes ~100 ms after its
         // poll), then end the lesson; the runtime's shutdown drops all three tasks.
-        if tokio::time::timeout(flag_after + show_for, forgetful).await.is_err() {
-            mark("lesson over: the flag is set, yet forgetful was never polled again (nobody can wake it)");
-        } else {
-            // Only a task dump's traced poll (at the lint) polls it again and finds the flag.
-            mark("lesson over: forgetful completed only because the task dump polled it again");
-        }
+        // It cannot complete: nothing polls it again (a snapshot's traced poll finds it Pending).
+        let _ = tokio::time::timeout(flag_after + show_for, forgetful).await;
+        mark("lesson over: the flag is set, yet forgetful was never polled again (nobody can wake it)");
         drop((listener, heartbeat));
     });
     drop(tx);
@@ -141,8 +152,34 @@ mod tests {
     use crate::testing::{query::*, record};
 
     #[test]
+    fn a_task_dump_after_the_flag_is_set_does_not_complete_the_lost_task() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // One thread: once the main future runs again, the task's first poll is over.
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let flag = Arc::new(AtomicBool::new(false));
+            let (polled_tx, polled_rx) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn({
+                let flag = flag.clone();
+                async move {
+                    let _ = polled_tx.send(());
+                    super::FlagFuture { flag }.await;
+                }
+            });
+            polled_rx.await.unwrap();
+            flag.store(true, Ordering::Release);
+            // The dump runs the idle task once, for real, in tokio's tracing mode.
+            let dump = tokio::runtime::Handle::current().dump().await;
+            assert_eq!(dump.tasks().iter().count(), 1, "the task was traced");
+            tokio::task::yield_now().await;
+            assert!(!task.is_finished(), "the traced poll left the task lost, as it is without dumps");
+        });
+    }
+
+    #[test]
     fn the_snapshot_at_the_lint_shows_the_forgetful_future_as_the_leaf_at_its_line() {
-        // The flag comes late, so the snapshot's traced poll finds the future still pending.
+        // The time limit (1.5 s) comes before the flag (2 s): the run ends with the task stuck.
         let rec = record("lost-wakeup", json!({"flag_after_ms": 2000}), Duration::from_millis(1500));
         let ev = &rec.events;
         assert_well_formed(ev);
@@ -170,9 +207,9 @@ mod tests {
 
     #[test]
     fn the_forgetful_task_is_flagged_within_a_second_and_the_waiting_listener_is_not() {
-        // The flag is set after the lint (~100 ms after the poll) and the snapshot taken with it:
-        // a task dump polls every idle task, and a FlagFuture whose flag is already set would
-        // complete in that poll (tokio can only trace futures that reach its own resources).
+        // The snapshot taken at the lint runs every idle task once for real (tokio's tracing);
+        // FlagFuture returns Pending in such a poll whatever its flag, so whether the snapshot
+        // comes before or after the flag is set, the task stays lost.
         let rec = record("lost-wakeup", json!({"flag_after_ms": 500, "show_for_ms": 1000}), Duration::from_secs(30));
         assert!(rec.result.is_ok(), "the lesson ends by itself once its point is made: {:?}", rec.result);
         let ev = &rec.events;

@@ -391,6 +391,10 @@ fn polls_from_tracing(c: &Capture, block_on: bool) -> bool {
 fn name_thread(c: &mut Capture) {
     c.named = true;
     let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+    if c.run == 0 {
+        // A runtime the program built itself: its run's snapshots dump it.
+        crate::dump::thread_saw_runtime(&handle);
+    }
     let rt = handle.id();
     let thread = std::thread::current();
     let own = thread.name().filter(|n| !matches!(*n, "tokio-runtime-worker" | "tokio-rt-worker"));

@@ -27,10 +27,17 @@
 //!   tokio gives up on that dump and it never completes. The dumper waits `DUMP_TIMEOUT`, then
 //!   answers an error, and sends no new request to that runtime until the old one is over.
 
+//!
+//! Task dumps need tokio's `taskdump` feature, which this crate's `taskdump` feature (on by
+//! default) turns on; without it every snapshot is refused with `DumpError::NotBuilt`.
+
+// Without task dumps, the machinery that shapes them is never called.
+#![cfg_attr(not(feature = "taskdump"), allow(dead_code, unused_imports, unused_variables))]
+
 use crate::sync::LockUnpoisoned;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -85,6 +92,10 @@ pub enum DumpError {
     Busy,
     #[error("the snapshot thread is gone")]
     Gone,
+    #[error(
+        "this build has no task dumps: futurescope-recorder was built without its `taskdump` feature (tokio's taskdump)"
+    )]
+    NotBuilt,
 }
 
 // ---- runtimes ------------------------------------------------------------------------------
@@ -121,6 +132,53 @@ pub fn register_runtime(run: u16, handle: &Handle) -> RuntimeRegistration {
     RuntimeRegistration { id }
 }
 
+// ---- runtimes a program built itself ------------------------------------------------------
+
+/// The run that runtimes found on threads working for no run are registered for (0: none).
+static ADOPTING_RUN: AtomicU16 = AtomicU16::new(0);
+
+/// Runtimes registered by `thread_saw_runtime`, by runtime id; each registration lives while a
+/// thread that saw its runtime holds it (in `HELD`).
+static ADOPTED: Mutex<Vec<(tokio::runtime::Id, Weak<RuntimeRegistration>)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static HELD: std::cell::RefCell<Option<Arc<RuntimeRegistration>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Registers every runtime a thread working for no run is later seen polling in (`capture`
+/// tells, once per thread) as one of run `run`'s (0: stops). `futurescope::init()` does this
+/// for a program's own run: its `#[tokio::main]` runtime is built after `init` returns, by code
+/// that knows nothing of futurescope.
+pub fn adopt_runtimes(run: u16) {
+    ADOPTING_RUN.store(run, Ordering::Relaxed);
+}
+
+/// Called once per runtime thread that records for no run (see `capture::name_thread`), inside
+/// its runtime. The registration is shared by the runtime's threads and dropped with the last of
+/// them (at thread exit), so a runtime that shut down is not dumped; a current-thread runtime
+/// dropped on a thread that lives on stays registered, and a dump of it finds nothing to trace
+/// (the spawn onto a shut-down runtime fails at once).
+pub(crate) fn thread_saw_runtime(handle: &Handle) {
+    let run = ADOPTING_RUN.load(Ordering::Relaxed);
+    if run == 0 {
+        return;
+    }
+    let id = handle.id();
+    let registration = {
+        let mut adopted = lock(&ADOPTED);
+        adopted.retain(|(_, w)| w.strong_count() > 0);
+        match adopted.iter().find(|(i, _)| *i == id).and_then(|(_, w)| w.upgrade()) {
+            Some(r) => r,
+            None => {
+                let r = Arc::new(register_runtime(run, handle));
+                adopted.push((id, Arc::downgrade(&r)));
+                r
+            }
+        }
+    };
+    let _ = HELD.try_with(|h| *h.borrow_mut() = Some(registration));
+}
+
 /// Whether run `run` has a runtime registered right now.
 pub fn has_runtime(run: u16) -> bool {
     lock(&RUNTIMES).iter().any(|r| r.run == run)
@@ -139,10 +197,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Dumps in progress: while 0, `tracing()` costs one relaxed load.
 static DUMPING: AtomicU32 = AtomicU32::new(0);
 
+/// Whether this build can take task dumps (the `taskdump` feature).
+pub const AVAILABLE: bool = cfg!(feature = "taskdump");
+
 /// Whether the current poll is one of tokio's traced polls (a dump in progress).
 #[inline]
 pub(crate) fn tracing() -> bool {
-    DUMPING.load(Ordering::Relaxed) != 0 && Handle::is_tracing()
+    DUMPING.load(Ordering::Relaxed) != 0 && is_tracing()
+}
+
+/// Whether the current poll is one of tokio's traced polls, for a hand-written future that must
+/// not do its work then (tokio's own leaves return `Pending` in such a poll): tokio's
+/// `Handle::is_tracing`, or false in a build without task dumps.
+#[inline]
+pub fn is_tracing() -> bool {
+    #[cfg(feature = "taskdump")]
+    return Handle::is_tracing();
+    #[cfg(not(feature = "taskdump"))]
+    return false;
 }
 
 /// A leaf recorded by a probe whose inner future returned `Pending` in a traced poll.
@@ -303,6 +375,12 @@ async fn run_job(job: Job, states: &mut TaskStates) -> Option<()> {
     Some(())
 }
 
+#[cfg(not(feature = "taskdump"))]
+async fn take(_log: &RunLog, _reason: Reason, _states: &mut TaskStates) -> Result<Snapshot, DumpError> {
+    Err(DumpError::NotBuilt)
+}
+
+#[cfg(feature = "taskdump")]
 async fn take(log: &RunLog, reason: Reason, states: &mut TaskStates) -> Result<Snapshot, DumpError> {
     let runtimes = runtimes_of(log.id);
     if runtimes.is_empty() {
@@ -477,6 +555,7 @@ impl Symbols {
 
     /// One of tokio's backtraces (frames innermost first, each frame's inlined symbols innermost
     /// first) as a path of (fn, loc), outermost first.
+    #[cfg(feature = "taskdump")]
     fn path_of(&mut self, bt: &tokio::runtime::dump::Backtrace) -> Vec<(String, Option<String>)> {
         let mut path = Vec::new();
         let frames: Vec<_> = bt.frames().collect();

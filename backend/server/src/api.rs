@@ -256,7 +256,7 @@ pub async fn snapshot_run(
     let answer = dump::request(run.log.clone(), Reason::Manual).await.unwrap_or(Err(DumpError::Gone));
     match answer {
         Ok(snapshot) => Ok(Json(serde_json::to_value(&*snapshot).expect("snapshots serialize"))),
-        Err(DumpError::NoRuntime) => Err(ApiError::Unprocessable(DumpError::NoRuntime.to_string())),
+        Err(e @ (DumpError::NoRuntime | DumpError::NotBuilt)) => Err(ApiError::Unprocessable(e.to_string())),
         Err(e @ (DumpError::Busy | DumpError::Timeout(_))) => Err(ApiError::Busy(e.to_string())),
         Err(DumpError::Gone) => Err(ApiError::Internal("the snapshot thread is gone".into())),
     }

@@ -12,6 +12,8 @@
 //! - keeps the run within a retention window (`Builder::retention`, `retention_bytes`;
 //!   `FUTURESCOPE_RETENTION=10m`, `FUTURESCOPE_RETENTION_MIB=256`), so a program that runs
 //!   for days does not grow without bound (see the recorder's `retain` module).
+//! - registers each runtime the program builds for task dumps (snapshots) when the recorder
+//!   first sees one of its threads poll (`dump::adopt_runtimes`).
 //!
 //! A program that installs its own subscriber uses `futurescope::layer()` in its registry
 //! instead (which serves the dashboard the same way). The access rules are the binary's:
@@ -268,6 +270,9 @@ impl Dashboard {
         let log = recorder.begin_run();
         log.set_retention(retention);
         recorder.set_default_run(log.id);
+        // Its runtimes are built later, by the program: each is registered for snapshots
+        // when the recorder first sees one of its threads poll.
+        futurescope_recorder::dump::adopt_runtimes(log.id);
         let token = (!bind.ip().is_loopback()).then(crate::cli::random_token);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

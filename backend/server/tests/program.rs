@@ -28,6 +28,7 @@ fn child() {
     match std::env::var(CHILD).as_deref() {
         Ok("init") => init_main(),
         Ok("layered") => layered_main(),
+        Ok("parked") => parked_main(),
         _ => {}
     }
 }
@@ -49,6 +50,25 @@ async fn layered_main() {
         .with(futurescope::layer())
         .init();
     workload().await;
+}
+
+/// The workload, with one more task parked for the test's snapshot: a program's own async
+/// fn, waiting on a `Notify` nobody notifies.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_main() {
+    let _fs = futurescope::init();
+    // Boxed as a `dyn Future`: tokio cuts each trace at its per-task root frame, and a task's
+    // future inlined into that frame would be cut with it (README, "Task dumps").
+    let parked: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(async {
+        parked_here(std::sync::Arc::new(tokio::sync::Notify::new())).await;
+    });
+    tokio::spawn(parked);
+    workload().await;
+}
+
+#[inline(never)]
+async fn parked_here(notify: std::sync::Arc<tokio::sync::Notify>) {
+    notify.notified().await;
 }
 
 /// `TASKS` tasks from one spawn site, each sleeping twice; then it keeps running.
@@ -115,6 +135,17 @@ fn start(name: &str, env: &[(&str, &str)]) -> Program {
         }
     }
     Program { child, addr: addr.expect("the child printed its dashboard's address") }
+}
+
+/// POSTs an empty body to `path`; the status code and the JSON answer.
+fn post(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "POST {path} HTTP/1.0\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let (head, body) = body.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 fn get(addr: SocketAddr, path: &str) -> Value {
@@ -374,4 +405,46 @@ fn the_source_endpoint_serves_the_programs_own_files_at_spawn_locations_and_noth
     // No such run; no file asked for.
     assert_eq!(get_status(addr, "/api/runs/999/source?file=x.rs").0, 404);
     assert_eq!(get_status(addr, &format!("/api/runs/{id}/source")).0, 400);
+#[tokio::test]
+async fn a_snapshot_of_a_program_shows_its_own_tasks_at_their_lines() {
+    let program = start("parked", &[]);
+    let addr = program.addr;
+    let (run, _) = tokio::task::spawn_blocking(move || recorded(addr)).await.unwrap();
+    let id = run["id"].as_u64().unwrap();
+    // init() registered the program's #[tokio::main] runtime when its threads first polled.
+    let (status, snap) =
+        tokio::task::spawn_blocking(move || post(addr, &format!("/api/runs/{id}/snapshot"))).await.unwrap();
+    assert_eq!(status, 200, "{snap}");
+    assert!(snap["t"].as_u64().is_some(), "{snap}");
+    let tasks = snap["tasks"].as_array().unwrap();
+    let parked: Vec<&Value> = tasks
+        .iter()
+        .filter(|t| {
+            t["frames"].as_array().unwrap().iter().any(|f| f["fn"].as_str().unwrap_or("").contains("parked_here"))
+        })
+        .collect();
+    assert_eq!(parked.len(), 1, "one task waits in parked_here: {snap}");
+    let frames = parked[0]["frames"].as_array().unwrap();
+    let at = frames.iter().find(|f| f["fn"].as_str().unwrap().contains("parked_here")).unwrap();
+    assert!(at["loc"].as_str().unwrap().contains("tests/program.rs:"), "{at}");
+    // The leaf under it is tokio's Notified.
+    assert!(
+        frames.iter().any(|f| f["fn"].as_str().unwrap().contains("Notified")),
+        "the leaf future is tokio's Notified: {frames:?}"
+    );
+    // The snapshot is an event of the program's run too (once the collector has stored it).
+    let stored = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let events = get(addr, &format!("/api/runs/{id}/events"));
+            let found = events.as_array().unwrap().iter().any(|e| e["k"] == "snapshot" && e["reason"] == "manual");
+            if found || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(stored, "a snapshot event in the run");
 }

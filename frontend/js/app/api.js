@@ -87,6 +87,12 @@ export async function fetchOpened() {
   return { text: await res.text(), name: name ? name[1] : 'opened run' };
 }
 
+/** Takes a task dump of running run `id` now; returns the snapshot ({t, reason, tasks, pause_ns, resolve_ns}). */
+export async function takeSnapshot(id) {
+  const res = await check(await fetch(`/api/runs/${encodeURIComponent(id)}/snapshot`, { method: 'POST' }), 'Snapshot failed');
+  return res.json();
+}
+
 /** Where a run's events download from, and its Chrome-trace export. */
 export const runEventsUrl = (id) => `/api/runs/${encodeURIComponent(id)}/events`;
 export const runExportUrl = (id) => `/api/runs/${encodeURIComponent(id)}/export?format=chrome`;

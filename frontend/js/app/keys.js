@@ -82,6 +82,9 @@ export function bindKeys(app) {
       case 'k':
         app.compareMode.openDialog();
         break;
+      case 'd':
+        app.snapshots.take();
+        break;
       case 'o':
         if (app.selectedTask >= 0) app.timeline.toggleFutures(app.selectedTask);
         break;

@@ -1,6 +1,6 @@
 // app/panels.js — the DOM around the timeline, rendered from the store: the run head
 // (title, status, Stop), the scenario and run lists, the figure bar, the dock's tabs
-// (task panel, lints, marks, checks), the await points in the source pane and the import banner.
+// (task panel, lints, marks, checks, snapshots: app/snapshots.js), the await points in the source pane and the import banner.
 // Panels heavier than a frame are re-rendered at most every PANEL_REFRESH_MS while a run
 // streams in (`schedule`), at once when the selection or the tab changes.
 
@@ -90,7 +90,8 @@ export class Panels {
     else if (tab === 'lints') renderLints($('lint-panel'), m, { onJump: jump });
     else if (tab === 'marks') renderMarks($('mark-panel'), m, { onJump: jump });
     else if (tab === 'tasks') this.app.taskTable.render(m, this.store.state.selectedTask);
-    else renderChecks($('check-panel'), m);
+    else if (tab === 'checks') renderChecks($('check-panel'), m);
+    this.app.snapshots.render(tab === 'snapshots');
     this.renderSourceMarks();
     renderFilterNote(this.store.state.taskFilter, m, this.app.timeline.lanes);
   }

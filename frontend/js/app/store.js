@@ -36,7 +36,7 @@ export function initialState({ console: consoleAddr = null, version = '' } = {})
     // Selection and the dock.
     selectedTask: -1, // index into model.taskList
     selectedProbe: null, // id of a probe future outside any task whose panel is open
-    tab: 'task', // the dock's tab: 'task' | 'lints' | 'marks' | 'checks' | 'tasks'
+    tab: 'task', // the dock's tab: 'task' | 'lints' | 'marks' | 'checks' | 'tasks' | 'snapshots'
     // How the timelines draw (pushed to the timeline and the comparison by app.js).
     wakeEdges: true,
     stateStrip: false,

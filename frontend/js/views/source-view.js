@@ -13,6 +13,7 @@ export class SourceView {
     this.file = null;
     this.current = -1;
     this.marked = new Set();
+    this.pinned = -1;
   }
 
   /** Shows `source` (text) of `file` (a path, e.g. "scenarios/src/lost_wakeup.rs"). */
@@ -20,6 +21,7 @@ export class SourceView {
     this.file = file;
     this.fileLabel.textContent = file || '';
     this.current = -1;
+    this.pinned = -1;
     this.marked = new Set();
     const text = source || '';
     const rows = text.split('\n');
@@ -51,6 +53,16 @@ export class SourceView {
       row.title = `await point reached ${count}×`;
       this.marked.add(line);
     }
+  }
+
+  /** Marks `line` as the one a snapshot frame was jumped to (kept apart from `highlight`'s), scrolled into view; -1 clears. */
+  pin(line) {
+    this.lines[this.pinned - 1]?.classList.remove('pinned');
+    this.pinned = line;
+    const row = this.lines[line - 1];
+    if (!row) return;
+    row.classList.add('pinned');
+    row.scrollIntoView({ block: 'center', behavior: 'smooth' });
   }
 
   /** Highlights `line` (1-based) as the current await point; -1 clears. */

@@ -11,6 +11,7 @@ import { OPEN } from '../model.js';
 import { visibleLanes, upperBound } from '../layout.js';
 import { AXIS_PX } from '../draw.js';
 import { probeAtRow, probeStateAt, cancelNotes, countAt, ROOTS } from '../futures.js';
+import { sampleLabel } from '../sampled.js';
 import { formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
 
@@ -116,7 +117,7 @@ export class TimelineText {
           state = `done (${task.outcome})`;
           last = `done at ${formatTime(task.doneT)}`;
         }
-        const open = task.probes.size ? this.view.futuresOpen(task) : null;
+        const open = task.probes.size || task.samples ? this.view.futuresOpen(task) : null;
         let futures = '';
         if (open && task.futureCache) futures = `; ${countAt(task.futureCache.pack.counts.get(ROOTS), at)} root futures in flight`;
         const kind = `task${task.probes.size ? `, ${task.probes.size} futures, rows ${open ? 'open' : 'closed'}` : ''}`;
@@ -158,6 +159,14 @@ export class TimelineText {
         const p = lane.probe;
         const s = this.view.probeStateAt(p, at, now);
         return tr({ kind: 'probe', future: p.id, state: s.label }, p.name || `future ${p.id}`, 'future outside any task', s.before ? 'not created yet' : `at ${s.label}`, s.before ? 'none' : `${s.label} at ${formatTime(s.start)}`);
+      }
+      case 'sampled': {
+        // The last sample at or before `at`: a past instant, never "its state now".
+        const task = lane.task;
+        const s = task.samples.filter((x) => x.t <= at).pop();
+        const kind = `sampled row of ${task.label} #${task.id} (${task.samples.length} snapshots)`;
+        if (!s) return tr({ kind: 'sampled', task: task.id, state: 'none' }, '└ sampled', kind, 'no snapshot yet', 'none');
+        return tr({ kind: 'sampled', task: task.id, state: 'sampled' }, '└ sampled', kind, `sampled at ${formatTime(s.t)}: waiting at ${sampleLabel(s)}; unknown since`, `${s.reason} snapshot at ${formatTime(s.t)}`);
       }
       case 'driver':
         return tr({ kind: 'driver' }, 'driver / thread wakes', 'wakes from a timer, I/O or a plain thread', `${m.driverWakes.length} wakes`, '');

@@ -26,6 +26,7 @@ import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound, MIN_NS_PER_PX, MAX_
 import { TimelineRenderer, RedrawScheduler, GUTTER_PX, taskColor, lintSpan, lowerBoundIndexed, OVERVIEW_COLORS } from '../draw.js';
 import { OPEN, isRuntimeWorker } from '../model.js';
 import { probeSegments, probeStateAt, probeAtRow, countAt, cancelNotes, ROOTS, SEG_NAMES } from '../futures.js';
+import { updateSamples, sampleLabel, sampleNear } from '../sampled.js';
 import { TimelineText } from './timeline-text.js';
 import { formatDuration, formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
@@ -57,12 +58,13 @@ function distanceToEdge(e, x, y) {
 }
 
 export class TimelineView {
-  constructor({ wrap, canvas, tooltip, onSelectTask, onSelectProbe, onViewChange, onDrawn, viewport, fitEnd, defaultOpenFutures }) {
+  constructor({ wrap, canvas, tooltip, onSelectTask, onSelectProbe, onSelectSnapshot, onViewChange, onDrawn, viewport, fitEnd, defaultOpenFutures }) {
     this.wrap = wrap;
     this.canvas = canvas;
     this.tooltip = tooltip;
     this.onSelectTask = onSelectTask || (() => {});
     this.onSelectProbe = onSelectProbe || (() => {}); // a probe lane outside any task was clicked
+    this.onSelectSnapshot = onSelectSnapshot || (() => {}); // (index into model.snapshots, task id | null)
     this.canvasRect = null; // cached canvas.getBoundingClientRect()
     this.pendingHover = null; // the pointer position to hit-test in the next frame
     this.wheelUntil = 0; // performance.now() until which the wheel counts as turning
@@ -193,7 +195,9 @@ export class TimelineView {
     const m = this.model;
     // Open future rows grow with every `state` event.
     const futures = this.futuresAll === false && !this.futureOverrides.size ? 0 : m.stateEvents;
-    const key = `${m.taskList.length}/${m.threadList.length}/${m.driverWakes.length > 0}/${m.outside.probes.size}/${futures}/${m.polls}`;
+    // Snapshots give tasks sampled rows (sampled.js).
+    const sampled = updateSamples(m);
+    const key = `${m.taskList.length}/${m.threadList.length}/${m.driverWakes.length > 0}/${m.outside.probes.size}/${futures}/${m.polls}/${m.snapshots.length}/${sampled}`;
     if (key === this.lanesKey && !this.lanesDirty) return;
     this.lanesKey = key;
     this.lanesDirty = false;
@@ -255,7 +259,7 @@ export class TimelineView {
 
   updateFuturesButton() {
     const b = this.futuresButton;
-    const has = Boolean(this.model && this.model.taskList.some((t) => t.probes.size));
+    const has = Boolean(this.model && this.model.taskList.some((t) => t.probes.size || t.samples));
     if (b.hidden === has) b.hidden = !has;
     if (!has) return;
     const open = this.anyFuturesOpen();
@@ -295,6 +299,16 @@ export class TimelineView {
       out.push({ task: lane.task.id, taskName: lane.task.name, row: lane.row, name: row.name, depth: row.depth, futures });
     }
     return out;
+  }
+
+  /**
+   * The sampled rows as laid out: [{task (id), taskName, samples: [{t, index, reason, state,
+   * label}]}] (sampled.js). For tests and the text alternative.
+   */
+  sampledRows() {
+    return this.lanes.lanes
+      .filter((l) => l.kind === 'sampled')
+      .map((l) => ({ task: l.task.id, taskName: l.task.name, samples: l.task.samples.map((s) => ({ t: s.t, index: s.index, reason: s.reason, state: s.state, label: sampleLabel(s) })) }));
   }
 
   fitAll(redraw = true) {
@@ -521,7 +535,9 @@ export class TimelineView {
     const m = this.model;
     const axisPx = this.renderer.axisPx;
     if (p.y < axisPx) {
-      // A mark's flag on the axis (boxes of this frame, see draw.js drawAxis).
+      // A snapshot's marker (diamond) on the axis, then a mark's flag (boxes of this frame, see draw.js drawAxis).
+      const snap = this.renderer.snapshotBoxes.find((b) => p.x >= b.x - 1 && p.x <= b.x + b.w + 1 && p.y >= b.y - 1 && p.y <= b.y + b.h + 1);
+      if (snap) return { kind: 'snapshot', index: snap.index, snapshot: m.snapshots[snap.index], start: m.snapshots[snap.index].t, end: m.snapshots[snap.index].t };
       const box = this.renderer.markBoxes.find((b) => p.x >= b.x - 2 && p.x <= b.x + b.w + 2 && p.y >= b.y && p.y <= b.y + b.h);
       if (!box) return null;
       const task = box.mark.task != null ? m.tasks.get(box.mark.task) : null;
@@ -535,7 +551,8 @@ export class TimelineView {
     const y = axisPx + lane.y - this.scrollY;
     const base = { j, lane, y, h: lane.height, inGutter: p.x < GUTTER_PX };
     if (p.x < GUTTER_PX) {
-      if (lane.kind === 'task' && lane.task.probes.size && p.x < 20) return { ...base, kind: 'futures-toggle', task: lane.task };
+      if (lane.kind === 'task' && (lane.task.probes.size || lane.task.samples) && p.x < 20) return { ...base, kind: 'futures-toggle', task: lane.task };
+      if (lane.kind === 'sampled') return { ...base, kind: 'sampled-label', task: lane.task };
       if (lane.kind === 'task') return { ...base, kind: 'task-label', task: lane.task };
       if (lane.kind === 'future') return { ...base, kind: 'future-label', task: lane.task, row: lane.pack.rows[lane.row] };
       if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, null, now) };
@@ -571,6 +588,12 @@ export class TimelineView {
       return hit;
     }
     if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, t, now) };
+    if (lane.kind === 'sampled') {
+      const samples = lane.task.samples;
+      const i = sampleNear(samples, t, this.viewport.nsPerPx * 6);
+      if (i < 0) return { ...base, kind: 'sampled-none', task: lane.task, before: samples.filter((s) => s.t <= t).pop() || null };
+      return { ...base, kind: 'sampled', task: lane.task, sample: samples[i], start: samples[i].t, end: samples[i].t };
+    }
     if (lane.kind === 'future') {
       const row = lane.pack.rows[lane.row];
       let future = probeAtRow(lane.task, row, t + slack);
@@ -724,7 +747,7 @@ export class TimelineView {
       this.setCursor('');
       return;
     }
-    this.setCursor(hit.task || hit.probe ? 'pointer' : '');
+    this.setCursor(hit.task || hit.probe || hit.kind === 'snapshot' ? 'pointer' : '');
     this.showTooltip(p, this.tooltipHtml(hit));
   }
 
@@ -799,8 +822,18 @@ export class TimelineView {
         const aw = hit.task.currentAwait();
         return `${name(hit.task)}<div>idle (suspended)</div>${aw ? `<div class="dim">now at <code>${escapeHtml(aw.label)}</code></div>` : ''}${this.inFlightLine(hit)}`;
       }
-      case 'futures-toggle':
-        return `${name(hit.task)}<div class="dim">${this.futuresOpen(hit.task) ? 'close' : 'open'} its future rows (${hit.task.probes.size} probe future${hit.task.probes.size === 1 ? '' : 's'}) · key o</div>`;
+      case 'futures-toggle': {
+        const what = [hit.task.probes.size ? `${hit.task.probes.size} probe future${hit.task.probes.size === 1 ? '' : 's'}` : '', hit.task.samples ? `states sampled by ${hit.task.samples.length} snapshot${hit.task.samples.length === 1 ? '' : 's'}` : ''].filter(Boolean).join(', ');
+        return `${name(hit.task)}<div class="dim">${this.futuresOpen(hit.task) ? 'close' : 'open'} its future rows (${what}) · key o</div>`;
+      }
+      case 'sampled-label':
+        return `<b>sampled</b> <span class="dim">in ${escapeHtml(hit.task.label)} #${hit.task.id}</span><div class="dim">where snapshots found the task waiting: one marker per snapshot (${hit.task.samples.length}), nothing recorded in between</div>`;
+      case 'sampled': {
+        const s = hit.sample;
+        return `${name(hit.task)}<div><b class="sampled-tag">SAMPLED</b> at ${at(s.t)} <span class="dim">(${escapeHtml(s.reason)} snapshot, ${escapeHtml(s.state)})</span></div><div>waiting at <code>${escapeHtml(sampleLabel(s))}</code></div>${s.sites.map((f) => `<div class="dim">${escapeHtml(f.loc)}</div>`).join('')}<div class="dim">a task dump at this instant only: between samples its state is unknown · click to open the snapshot</div>`;
+      }
+      case 'sampled-none':
+        return hit.before ? `<span class="dim">no sample here: the last snapshot, at ${at(hit.before.t)}, found it at <code>${escapeHtml(sampleLabel(hit.before))}</code>; what it did since is not known</span>` : '';
       case 'future-label':
         return `<b>${escapeHtml(hit.row.name)}</b> <span class="dim">in ${escapeHtml(hit.task.label)} #${hit.task.id}</span><div class="dim">${hit.row.ids.length} future${hit.row.ids.length === 1 ? '' : 's'} in this row (a row is reused once its future ends)</div>`;
       case 'future-none':
@@ -816,6 +849,11 @@ export class TimelineView {
       case 'wake': {
         const next = hit.target != null ? `polled ${formatDuration(hit.target - hit.start)} later` : hit.task.doneT !== OPEN && hit.task.doneT <= hit.start ? 'after the task ended' : 'not polled since';
         return `<b>wake</b> <span class="dim">(${hit.byValue ? 'wake' : 'wake_by_ref'})</span><div>${name(hit.task)}</div><div>woken by ${this.wakerText(hit.wake)}</div><div class="dim">at ${at(hit.start)} · ${next}</div>`;
+      }
+      case 'snapshot': {
+        const s = hit.snapshot;
+        const traced = s.tasks.filter((t) => t.frames.length).length;
+        return `<div class="tip-snap"><b>snapshot</b> <span class="dim">(${escapeHtml(s.reason)})</span></div><div>${s.tasks.length} task${s.tasks.length === 1 ? '' : 's'}, ${traced} with an await tree</div><div class="dim">task dump at ${at(s.t)} · click to open it</div>`;
       }
       case 'mark': {
         const task = hit.task;
@@ -896,6 +934,14 @@ export class TimelineView {
   click(p) {
     const hit = this.hitTest(p);
     if (!hit) return;
+    if (hit.kind === 'snapshot') {
+      this.onSelectSnapshot(hit.index, null);
+      return;
+    }
+    if (hit.kind === 'sampled') {
+      this.onSelectSnapshot(hit.sample.index, hit.task.id);
+      return;
+    }
     if (hit.lane && hit.lane.kind === 'header' && hit.lane.key === 'h:tasks') {
       this.setLaneOptions({ collapseTasks: !this.laneOptions.collapseTasks });
       return;
