@@ -42,11 +42,13 @@ pub enum EventKind {
     Mark,
     /// Added in v1 (issue #17): what every live task was doing at one moment.
     Snapshot,
+    /// Added in v1 (issue #18): why a long poll was long (on CPU, blocked, waiting for a CPU).
+    PollCause,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Lane,
         EventKind::Spawn,
         EventKind::PollStart,
@@ -60,6 +62,7 @@ impl EventKind {
         EventKind::Dropped,
         EventKind::Mark,
         EventKind::Snapshot,
+        EventKind::PollCause,
     ];
 
     /// The wire name, the `k` of the event's JSON.
@@ -78,6 +81,7 @@ impl EventKind {
             EventKind::Dropped => "dropped",
             EventKind::Mark => "mark",
             EventKind::Snapshot => "snapshot",
+            EventKind::PollCause => "poll_cause",
         }
     }
 }
@@ -169,6 +173,52 @@ pub struct SnapshotTask {
 pub struct Snapshot {
     pub reason: SnapshotReason,
     pub tasks: Vec<SnapshotTask>,
+}
+
+/// What a long poll's thread mostly did, from the kernel's scheduling figures (the `cause`
+/// of a `poll_cause` event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Running on a CPU: the future's own work.
+    OnCpu,
+    /// Asleep in the kernel: a blocking system call (sleep, read, a lock's futex).
+    Blocked,
+    /// Runnable but not running: the OS gave the CPU to something else. The machine's doing,
+    /// not the code's.
+    Runnable,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::OnCpu => "on_cpu",
+            Cause::Blocked => "blocked",
+            Cause::Runnable => "runnable",
+        }
+    }
+}
+
+/// Why one long poll was long: the kernel's figures for its thread while the poll was open,
+/// from `/proc/self/task/TID/{schedstat,stat,syscall,wchan}` (`causes.rs`). The three times
+/// add up to the part of the poll the watcher observed (from its first sample to its last).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollCause {
+    /// The poll's start (ns since the run started; the `t` of its `poll_start`).
+    pub since: u64,
+    pub cause: Cause,
+    /// ns on a CPU.
+    pub on_cpu: u64,
+    /// ns runnable, waiting for a CPU.
+    pub runnable: u64,
+    /// ns asleep in the kernel.
+    pub blocked: u64,
+    /// The system call the thread was seen blocked in most (`clock_nanosleep`, `futex`, ...).
+    pub syscall: Option<String>,
+    /// The kernel function it was sleeping in then (`/proc/.../wchan`), where readable.
+    pub wchan: Option<String>,
+    /// How many times the thread was sampled.
+    pub samples: u32,
 }
 
 /// One event as `docs/protocol.md` defines it. Field order is wire order; `None` is `null`
@@ -265,6 +315,15 @@ pub enum WireEvent<'a> {
         reason: SnapshotReason,
         tasks: Cow<'a, [SnapshotTask]>,
     },
+    /// Added in v1 (issue #18), right after a long poll ended.
+    PollCause {
+        t: u64,
+        task: u64,
+        #[serde(rename = "worker")]
+        lane: u32,
+        #[serde(flatten)]
+        cause: Cow<'a, PollCause>,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -287,6 +346,7 @@ impl WireEvent<'_> {
             WireEvent::Dropped { .. } => EventKind::Dropped,
             WireEvent::Mark { .. } => EventKind::Mark,
             WireEvent::Snapshot { .. } => EventKind::Snapshot,
+            WireEvent::PollCause { .. } => EventKind::PollCause,
         }
     }
 
@@ -304,7 +364,8 @@ impl WireEvent<'_> {
             | WireEvent::Lint { t, .. }
             | WireEvent::Dropped { t, .. }
             | WireEvent::Mark { t, .. }
-            | WireEvent::Snapshot { t, .. } => t,
+            | WireEvent::Snapshot { t, .. }
+            | WireEvent::PollCause { t, .. } => t,
         }
     }
 
@@ -317,7 +378,8 @@ impl WireEvent<'_> {
             | WireEvent::Wake { task, .. }
             | WireEvent::WakerClone { task, .. }
             | WireEvent::WakerDrop { task, .. }
-            | WireEvent::Done { task, .. } => Some(task),
+            | WireEvent::Done { task, .. }
+            | WireEvent::PollCause { task, .. } => Some(task),
             WireEvent::State { task, .. } | WireEvent::Lint { task, .. } | WireEvent::Mark { task, .. } => task,
             WireEvent::Lane { .. } | WireEvent::Dropped { .. } | WireEvent::Snapshot { .. } => None,
         }
@@ -349,6 +411,9 @@ impl WireEvent<'_> {
             WireEvent::Mark { t, task, label } => WireEvent::Mark { t, task, label: own(label) },
             WireEvent::Snapshot { t, reason, tasks } => {
                 WireEvent::Snapshot { t, reason, tasks: Cow::Owned(tasks.into_owned()) }
+            }
+            WireEvent::PollCause { t, task, lane, cause } => {
+                WireEvent::PollCause { t, task, lane, cause: Cow::Owned(cause.into_owned()) }
             }
         }
     }
@@ -426,6 +491,12 @@ pub enum Stored {
     Snapshot {
         snapshot: u32,
     },
+    /// A long poll's cause: index into the run's cause table.
+    PollCause {
+        task: u64,
+        lane: u32,
+        cause: u32,
+    },
 }
 
 /// One retained event, 30 bytes: packed to 2-byte alignment (its fields are only ever read by
@@ -447,6 +518,7 @@ pub enum Stored {
 /// | Dropped | - | count | - | - |
 /// | Mark | task (0: none) | - | string index | - |
 /// | Snapshot | - | - | snapshot table index | - |
+/// | PollCause | task | lane | cause table index | - |
 #[derive(Clone, Copy, Debug)]
 #[repr(C, packed(2))]
 pub struct StoredEvent {
@@ -504,6 +576,7 @@ impl StoredEvent {
             Stored::Dropped { count } => (EventKind::Dropped, 0, count, 0, 0),
             Stored::Mark { task, label } => (EventKind::Mark, or_zero(task), 0, label, 0),
             Stored::Snapshot { snapshot } => (EventKind::Snapshot, 0, 0, snapshot, 0),
+            Stored::PollCause { task, lane, cause } => (EventKind::PollCause, task, u64::from(lane), cause, 0),
         };
         StoredEvent { t, task, a, b, kind, flags }
     }
@@ -554,6 +627,7 @@ impl StoredEvent {
             EventKind::Dropped => Stored::Dropped { count: a },
             EventKind::Mark => Stored::Mark { task: nonzero(task), label: b },
             EventKind::Snapshot => Stored::Snapshot { snapshot: b },
+            EventKind::PollCause => Stored::PollCause { task, lane: a as u32, cause: b },
         }
     }
 }
@@ -590,6 +664,7 @@ mod tests {
             Stored::Dropped { count: 12 },
             Stored::Mark { task: Some(7), label: 0 },
             Stored::Snapshot { snapshot: 5 },
+            Stored::PollCause { task: 7, lane: 2, cause: 3 },
         ];
         for ev in cases {
             let packed = StoredEvent::new(42, ev);

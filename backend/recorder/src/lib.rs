@@ -15,6 +15,8 @@
 //!   runs and stores them (`log::RunLog`), deriving `lint`s on the way.
 //! - `probe`: await-point probes (`state` events); `site!` names an await point.
 //! - `step`: step mode's gate, which holds each poll of a stepped run until it is allowed.
+//! - `causes`: the watcher of open polls, which samples the kernel's figures for a thread
+//!   whose poll runs long and says why it was long (`poll_cause` events), off the hot path.
 //! - `dump`: task dumps (tokio's `Handle::dump`) of a run's runtimes, symbolized into await
 //!   trees (`snapshot` events), on a thread of their own.
 //!
@@ -34,6 +36,7 @@ compile_error!(
 
 mod buffer;
 mod callsites;
+mod causes;
 mod capture;
 pub mod clock;
 mod collector;
@@ -55,8 +58,8 @@ pub use buffer::SpawnInfo;
 pub use capture::set_tracing_polls;
 pub use collector::{Recorder, RecorderConfig};
 pub use event::{
-    EventKind, Frame, LaneKind, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent, TaskState, WakeOp,
-    WireEvent,
+    Cause, EventKind, Frame, LaneKind, PollCause, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent, TaskState,
+    WakeOp, WireEvent,
 };
 pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::buffer::SpawnInfo;
-use crate::event::{EventKind, LaneKind, Snapshot, Stored, StoredEvent, WireEvent};
+use crate::event::{EventKind, LaneKind, PollCause, Snapshot, Stored, StoredEvent, WireEvent};
 use crate::idmap::IdMap;
 use crate::lint::LintState;
 use crate::probe;
@@ -120,6 +120,8 @@ pub struct RunLogInner {
     /// Snapshots handed over but not stored yet: the collector stores each at its time, in
     /// order with the records it merges (`store_due_snapshots`).
     pub pending_snapshots: Vec<(u64, Snapshot)>,
+    /// Long polls' causes (`poll_cause` events index it).
+    pub causes: Vec<PollCause>,
     pub counts: RunCounts,
     pub finished: bool,
     pub(crate) lane_of_thread: IdMap<u32, u32>,
@@ -141,6 +143,7 @@ impl RunLog {
                 lanes: Vec::new(),
                 snapshots: Vec::new(),
                 pending_snapshots: Vec::new(),
+                causes: Vec::new(),
                 counts: RunCounts::default(),
                 finished: false,
                 lane_of_thread: IdMap::default(),
@@ -220,6 +223,11 @@ impl RunLog {
             + inner.spawns.iter().map(|s| 64 + s.name.len() + s.loc.len() + s.kind.len()).sum::<usize>()
             + inner.strings.iter().map(|s| 24 + s.len()).sum::<usize>()
             + inner.snapshots.iter().map(snapshot_bytes).sum::<usize>()
+            + inner
+                .causes
+                .iter()
+                .map(|c| 96 + c.syscall.as_ref().map_or(0, String::len) + c.wchan.as_ref().map_or(0, String::len))
+                .sum::<usize>()
     }
 }
 
@@ -330,6 +338,9 @@ impl RunLogInner {
             Stored::Snapshot { snapshot } => {
                 let s = &self.snapshots[snapshot as usize];
                 WireEvent::Snapshot { t, reason: s.reason, tasks: Cow::Borrowed(&s.tasks) }
+            }
+            Stored::PollCause { task, lane, cause } => {
+                WireEvent::PollCause { t, task, lane, cause: Cow::Borrowed(&self.causes[cause as usize]) }
             }
         }
     }
