@@ -161,7 +161,12 @@ impl ThreadFiles {
     fn open(tid: i32) -> Option<ThreadFiles> {
         let dir = format!("/proc/self/task/{tid}");
         let open = |name: &str| std::fs::File::open(format!("{dir}/{name}")).ok();
-        Some(ThreadFiles { schedstat: open("schedstat")?, stat: open("stat")?, syscall: open("syscall"), wchan: open("wchan") })
+        Some(ThreadFiles {
+            schedstat: open("schedstat")?,
+            stat: open("stat")?,
+            syscall: open("syscall"),
+            wchan: open("wchan"),
+        })
     }
 }
 
@@ -289,7 +294,8 @@ impl Watcher {
                 w.asleep += blocked;
                 if blocked > 0 {
                     // Charged to the system call it was seen in, now or at the sample before.
-                    let call = if s.asleep { s.syscall } else { None }.or(if prev.asleep { prev.syscall } else { None });
+                    let call =
+                        if s.asleep { s.syscall } else { None }.or(if prev.asleep { prev.syscall } else { None });
                     let nr = call.unwrap_or(-1);
                     match w.asleep_in.iter_mut().find(|(n, _, _)| *n == nr) {
                         Some(entry) => entry.1 += blocked,
@@ -301,7 +307,8 @@ impl Watcher {
                 // Where in the kernel it sleeps, once per system call.
                 let nr = s.syscall.unwrap_or(-1);
                 let known = w.asleep_in.iter().any(|(n, _, wchan)| *n == nr && wchan.is_some());
-                let wchan = if known { None } else { files.wchan.as_ref().and_then(|f| read_at_start(f, &mut self.buf)) };
+                let wchan =
+                    if known { None } else { files.wchan.as_ref().and_then(|f| read_at_start(f, &mut self.buf)) };
                 let wchan = wchan.map(str::trim).filter(|w| !w.is_empty() && *w != "0");
                 if let Some(wchan) = wchan {
                     match w.asleep_in.iter_mut().find(|(n, _, _)| *n == nr) {
@@ -359,7 +366,8 @@ fn sample(files: &ThreadFiles, buf: &mut [u8]) -> Option<Sample> {
     let on_cpu = parse_schedstat(read_at_start(&files.schedstat, buf)?)?;
     let state = parse_stat_state(read_at_start(&files.stat, buf)?)?;
     let asleep = matches!(state, b'S' | b'D');
-    let syscall = if asleep { files.syscall.as_ref().and_then(|f| parse_syscall(read_at_start(f, buf)?)) } else { None };
+    let syscall =
+        if asleep { files.syscall.as_ref().and_then(|f| parse_syscall(read_at_start(f, buf)?)) } else { None };
     Some(Sample { t, on_cpu, asleep, syscall: syscall.filter(|&n| n >= 0) })
 }
 

@@ -36,8 +36,8 @@ compile_error!(
 
 mod buffer;
 mod callsites;
-mod causes;
 mod capture;
+mod causes;
 pub mod clock;
 mod collector;
 pub mod dump;
@@ -58,8 +58,8 @@ pub use buffer::SpawnInfo;
 pub use capture::set_tracing_polls;
 pub use collector::{Recorder, RecorderConfig};
 pub use event::{
-    Cause, EventKind, Frame, LaneKind, PollCause, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent, TaskState,
-    WakeOp, WireEvent,
+    Cause, EventKind, Frame, LaneKind, PollCause, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent,
+    TaskState, WakeOp, WireEvent,
 };
 pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;

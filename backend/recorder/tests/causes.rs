@@ -120,8 +120,8 @@ fn set_affinity(set: &libc::cpu_set_t) {
 
 #[test]
 fn a_poll_that_waits_for_a_cpu_is_the_machines_doing_and_raises_no_long_poll() {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// Busy threads sharing the poll's CPU: with this many runnable beside it, the polling
     /// thread gets about a thirteenth of that CPU.

@@ -57,7 +57,14 @@ pub(crate) fn split_text(c: &PollCause) -> String {
 }
 
 impl LongPoll {
-    fn fire(th: &LintThresholds, w: &mut State, task: u64, t: u64, p: Pending, cause: Option<&PollCause>) -> Option<Finding> {
+    fn fire(
+        th: &LintThresholds,
+        w: &mut State,
+        task: u64,
+        t: u64,
+        p: Pending,
+        cause: Option<&PollCause>,
+    ) -> Option<Finding> {
         if cause.is_some_and(|c| c.cause == Cause::Runnable) {
             return None;
         }
