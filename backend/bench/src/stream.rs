@@ -5,6 +5,11 @@
 //! connects a real WebSocket client that subscribes and counts the events it receives. A
 //! second client connects, subscribes and never reads, to show a stalled client neither loses
 //! the first client anything nor grows the server without bound.
+//!
+//! The live lag is each event's age when the reading client receives it: the recorder's clock
+//! at arrival minus the event's time. `--hog N` keeps N more threads spinning at normal
+//! priority meanwhile (nobody records them), so the machine is saturated as a busy program
+//! would leave it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,8 +33,48 @@ pub struct Args {
     /// Yields per task between 1 ms pauses (sets the event rate).
     #[arg(long, default_value_t = 12)]
     burst: i64,
+    /// Threads that spin for the whole run (a CPU hog beside the workload).
+    #[arg(long, default_value_t = 0)]
+    hog: usize,
     #[arg(long)]
     json: bool,
+}
+
+/// Event ages in whole milliseconds (index: ms, value: events).
+#[derive(Default)]
+struct LagHistogram {
+    ms: Vec<u64>,
+    total: u64,
+}
+
+impl LagHistogram {
+    fn add(&mut self, lag_ns: u64, events: u64) {
+        let ms = (lag_ns / 1_000_000) as usize;
+        if self.ms.len() <= ms {
+            self.ms.resize(ms + 1, 0);
+        }
+        self.ms[ms] += events;
+        self.total += events;
+    }
+
+    /// The age at or below which `q` of the events arrived, ms (the bucket's upper edge).
+    fn quantile(&self, q: f64) -> u64 {
+        let want = (self.total as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (ms, n) in self.ms.iter().enumerate() {
+            seen += n;
+            if seen >= want.max(1) {
+                return ms as u64 + 1;
+            }
+        }
+        self.ms.len() as u64
+    }
+}
+
+/// The times (`"t":`) of the events in a batch.
+fn event_times(text: &str) -> impl Iterator<Item = u64> + '_ {
+    text.match_indices("\"t\":")
+        .filter_map(|(i, _)| text[i + 4..].split(|ch: char| !ch.is_ascii_digit()).next()?.parse::<u64>().ok())
 }
 
 static FIREHOSE: Scenario = Scenario {
@@ -97,6 +142,18 @@ fn count_events(text: &str) -> (u64, u64) {
 
 pub fn run(args: Args) {
     observe::install(None).expect("first subscriber of the bench process");
+    let hog_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hogs: Vec<_> = (0..args.hog)
+        .map(|_| {
+            let stop = hog_stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            })
+        })
+        .collect();
     let rt = observe::server_runtime().expect("bench server runtime");
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding loopback");
@@ -120,6 +177,7 @@ pub fn run(args: Args) {
 
         let (mut received, mut dropped_seen, mut first, mut peak_rss) = (0u64, 0u64, None, 0u64);
         let mut last = Instant::now();
+        let mut lag = LagHistogram::default();
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(args.seconds + 60), ws.next())
                 .await
@@ -130,6 +188,10 @@ pub fn run(args: Args) {
             let text = text.as_str();
             if text.starts_with("{\"type\":\"batch\"") {
                 first.get_or_insert_with(Instant::now);
+                let now = futurescope_recorder::clock::now().saturating_sub(run.log.start);
+                for t in event_times(text) {
+                    lag.add(now.saturating_sub(t), 1);
+                }
                 let (n, d) = count_events(text);
                 received += n;
                 dropped_seen += d;
@@ -144,7 +206,7 @@ pub fn run(args: Args) {
         let log_bytes = run.log.approx_bytes();
         drop(stalled);
         json!({
-            "workload": format!("{} tasks yielding {} times per ms for {} s, multi_thread 2 workers; server, recorder, client and workload share 2 cores", args.tasks, args.burst, args.seconds),
+            "workload": format!("{} tasks yielding {} times per ms for {} s, multi_thread 2 workers; server, recorder, client and workload share 2 cores{}", args.tasks, args.burst, args.seconds, if args.hog > 0 { format!(" with {} spinning hog threads", args.hog) } else { String::new() }),
             "events_recorded": counts.events,
             "events_received": received,
             "recorder_dropped": counts.dropped,
@@ -154,8 +216,14 @@ pub fn run(args: Args) {
             "retained_bytes_per_event": log_bytes as f64 / counts.events.max(1) as f64,
             "rss_before_mb": rss_before as f64 / 1048576.0,
             "rss_peak_mb": peak_rss as f64 / 1048576.0,
+            "hog_threads": args.hog,
+            "live_lag_ms": {"p50": lag.quantile(0.5), "p99": lag.quantile(0.99), "max": lag.quantile(1.0)},
         })
     });
+    hog_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hogs {
+        let _ = h.join();
+    }
     if args.json {
         println!("{result}");
     } else {

@@ -11,7 +11,7 @@
 //! a flush asks for everything.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,9 @@ use crate::sync::{LockUnpoisoned, Unpoisoned};
 const HOLD_NS: u64 = 50_000_000;
 /// How often the collector drains when nobody asks it to.
 const TICK: Duration = Duration::from_millis(5);
-/// How long a drain may wait for a core to be free (see `Collector::run`).
+/// How long the collector thread whose turn it is not waits between looks (see `Role`).
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// How long a drain may wait for a core to be free (see `collector_thread`).
 const MAX_DEFER: Duration = Duration::from_millis(200);
 /// How long past the horizon a tentative poll's end waits for what follows it on its thread
 /// (see `classify`): the drop of a future follows its last poll at once, so this only matters
@@ -71,6 +73,10 @@ impl Default for RecorderConfig {
 /// The process's recorder: owns the collector thread. Get it with `Recorder::global`.
 pub struct Recorder {
     shared: Arc<Shared>,
+    /// The collector's state; one of its two threads drains at a time (see `collector_thread`).
+    collector: Arc<Mutex<Collector>>,
+    /// The live collector thread, started by the first `watch_live`.
+    live_thread: std::sync::Once,
 }
 
 struct Shared {
@@ -89,6 +95,11 @@ struct Shared {
     warm: AtomicBool,
     /// Snapshots handed over by `Recorder::push_snapshot`: (run, clock::now() when taken, it).
     snapshots: Mutex<Vec<(u16, u64, Snapshot)>>,
+    /// Clients following a running run live (`Recorder::watch_live`): while there are any, the
+    /// live collector thread drains instead of the background one.
+    live_viewers: AtomicUsize,
+    /// Set once the live collector thread runs (until then the background one drains for all).
+    live_thread_up: AtomicBool,
     config: RecorderConfig,
 }
 
@@ -124,17 +135,41 @@ impl Recorder {
             stop: AtomicBool::new(false),
             warm: AtomicBool::new(false),
             snapshots: Mutex::new(Vec::new()),
+            live_viewers: AtomicUsize::new(0),
+            live_thread_up: AtomicBool::new(false),
             config,
         });
         if shared.config.watch_polls {
             crate::causes::start(shared.config.lints.long_poll_ns);
         }
-        let for_thread = shared.clone();
+        let collector = Arc::new(Mutex::new(Collector::new(shared.clone())));
+        let (for_thread, state) = (shared.clone(), collector.clone());
         std::thread::Builder::new()
             .name("futurescope-collector".into())
-            .spawn(move || Collector::new(for_thread).run())
+            .spawn(move || collector_thread(for_thread, state, Role::Background))
             .expect("spawning the collector thread failed: the OS refused a thread");
-        Recorder { shared }
+        Recorder { shared, collector, live_thread: std::sync::Once::new() }
+    }
+
+    /// Somebody follows a running run live (a WebSocket client): until the returned guard is
+    /// dropped, records are drained by a collector thread at normal priority that does not wait
+    /// for a free core, so the live view keeps up on a saturated machine. Without live viewers
+    /// the background thread drains, at the lowest priority, and the recording costs a busy
+    /// program the least. The live thread is started on the first call, from the caller's thread.
+    pub fn watch_live(&self) -> LiveViewer {
+        self.live_thread.call_once(|| {
+            let (shared, state) = (self.shared.clone(), self.collector.clone());
+            let spawned = std::thread::Builder::new()
+                .name("futurescope-collector-live".into())
+                .spawn(move || collector_thread(shared, state, Role::Live));
+            if let Err(e) = spawned {
+                // The background thread still drains everything, only later.
+                eprintln!("futurescope: no live collector thread ({e}); the live view may lag");
+            }
+        });
+        self.shared.live_viewers.fetch_add(1, Ordering::Relaxed);
+        self.shared.wake.notify_all();
+        LiveViewer { shared: self.shared.clone() }
     }
 
     /// Whether the collector has faulted in the warm part of the buffers
@@ -183,7 +218,7 @@ impl Recorder {
         let start = self.shared.runs.lock_unpoisoned().get(&run)?.start;
         let now = clock::now();
         self.shared.snapshots.lock_unpoisoned().push((run, now, snapshot));
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
         Some(now.saturating_sub(start))
     }
 
@@ -193,7 +228,7 @@ impl Recorder {
         let mut st = self.shared.flush.lock_unpoisoned();
         st.requested += 1;
         let want = st.requested;
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
         while st.completed < want {
             st = self.shared.flushed.wait(st).unpoisoned();
         }
@@ -225,7 +260,25 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
+    }
+}
+
+/// A client following a run live; see `Recorder::watch_live`.
+pub struct LiveViewer {
+    shared: Arc<Shared>,
+}
+
+impl Drop for LiveViewer {
+    fn drop(&mut self) {
+        self.shared.live_viewers.fetch_sub(1, Ordering::Relaxed);
+        self.shared.wake.notify_all();
+    }
+}
+
+impl std::fmt::Debug for LiveViewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveViewer")
     }
 }
 
@@ -308,6 +361,95 @@ impl Saturation {
     }
 }
 
+/// Which of the collector's two threads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    /// Always there, at the lowest priority; drains while nobody watches a run live.
+    Background,
+    /// At normal priority, started by the first `Recorder::watch_live`; drains while somebody does.
+    Live,
+}
+
+/// A collector thread's loop. Both threads share the collector's state and take turns by the
+/// number of live viewers, so one drains at a time and neither waits for the other (except
+/// for the drain in progress when a viewer arrives or leaves).
+fn collector_thread(shared: Arc<Shared>, collector: Arc<Mutex<Collector>>, role: Role) {
+    let mut priority = match role {
+        Role::Background => Priority::Background,
+        Role::Live => Priority::Normal,
+    };
+    set_priority(priority);
+    match role {
+        Role::Background => {
+            buffer::prefill_pool();
+            shared.warm.store(true, Ordering::Release);
+        }
+        Role::Live => shared.live_thread_up.store(true, Ordering::Release),
+    }
+    let mut saturated = Saturation::new();
+    let mut deferred_since: Option<Instant> = None;
+    loop {
+        let mine = |shared: &Shared| {
+            let live = shared.live_viewers.load(Ordering::Relaxed) > 0 && shared.live_thread_up.load(Ordering::Acquire);
+            live == (role == Role::Live)
+        };
+        let target = {
+            let st = shared.flush.lock_unpoisoned();
+            // The thread whose turn it is not waits longer: a new viewer or a flush wakes it.
+            let wait = if mine(&shared) { TICK } else { IDLE_WAIT };
+            let st = if st.requested == st.completed || !mine(&shared) {
+                shared.wake.wait_timeout(st, wait).unpoisoned().0
+            } else {
+                st
+            };
+            st.requested
+        };
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if !mine(&shared) {
+            deferred_since = None;
+            continue;
+        }
+        let mut state = collector.lock_unpoisoned();
+        let forced = {
+            let st = shared.flush.lock_unpoisoned();
+            st.completed < target
+        };
+        // While every core is busy the background drain waits, up to `MAX_DEFER` (unless asked
+        // for, or the backlog grows): a core that runs only the collector still looks busy to
+        // the kernel's periodic balancer, which was seen to leave both workers of a 2-worker
+        // runtime sharing the other core for most of a 90 ms burst. Waiting leaves that core
+        // idle, so the kernel moves a worker to it at once; the buffers hold the records
+        // meanwhile. The live thread never waits: somebody is watching.
+        let defer = role == Role::Background && !forced && buffer::budget_used() < 0.5 && saturated.check();
+        match (defer, deferred_since) {
+            (true, None) => deferred_since = Some(Instant::now()),
+            (true, Some(since)) if since.elapsed() < MAX_DEFER => {}
+            _ => {
+                deferred_since = None;
+                state.drain(forced);
+            }
+        }
+        drop(state);
+        if role == Role::Background {
+            let wanted = match buffer::budget_used() {
+                u if u > 0.75 => Priority::Normal,
+                u if u < 0.4 => Priority::Background,
+                _ => priority,
+            };
+            if wanted != priority && set_priority(wanted) {
+                priority = wanted;
+            }
+        }
+        if forced {
+            let mut st = shared.flush.lock_unpoisoned();
+            st.completed = st.completed.max(target);
+            shared.flushed.notify_all();
+        }
+    }
+}
+
 /// Per-thread reading position: the chunk last read as "current", and how far.
 #[derive(Default)]
 struct Cursor {
@@ -367,61 +509,6 @@ impl Collector {
             per_run: Vec::new(),
             dropped: HashMap::new(),
             live_runs: 0,
-        }
-    }
-
-    fn run(mut self) {
-        let mut priority = Priority::Background;
-        set_priority(priority);
-        let mut saturated = Saturation::new();
-        let mut deferred_since: Option<Instant> = None;
-        buffer::prefill_pool();
-        self.shared.warm.store(true, Ordering::Release);
-        loop {
-            let target = {
-                let st = self.shared.flush.lock_unpoisoned();
-                let st = if st.requested == st.completed {
-                    self.shared.wake.wait_timeout(st, TICK).unpoisoned().0
-                } else {
-                    st
-                };
-                st.requested
-            };
-            if self.shared.stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let forced = {
-                let st = self.shared.flush.lock_unpoisoned();
-                st.completed < target
-            };
-            // While every core is busy the drain waits, up to `MAX_DEFER` (unless asked for, or
-            // the backlog grows): a core that runs only the collector still looks busy to the
-            // kernel's periodic balancer, which was seen to leave both workers of a 2-worker
-            // runtime sharing the other core for most of a 90 ms burst. Waiting leaves that core
-            // idle, so the kernel moves a worker to it at once; the buffers hold the records
-            // meanwhile, and the live view is at most `MAX_DEFER` later than usual.
-            let defer = !forced && buffer::budget_used() < 0.5 && saturated.check();
-            match (defer, deferred_since) {
-                (true, None) => deferred_since = Some(Instant::now()),
-                (true, Some(since)) if since.elapsed() < MAX_DEFER => {}
-                _ => {
-                    deferred_since = None;
-                    self.drain(forced);
-                }
-            }
-            let wanted = match buffer::budget_used() {
-                u if u > 0.75 => Priority::Normal,
-                u if u < 0.4 => Priority::Background,
-                _ => priority,
-            };
-            if wanted != priority && set_priority(wanted) {
-                priority = wanted;
-            }
-            if forced {
-                let mut st = self.shared.flush.lock_unpoisoned();
-                st.completed = st.completed.max(target);
-                self.shared.flushed.notify_all();
-            }
         }
     }
 

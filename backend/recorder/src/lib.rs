@@ -56,7 +56,7 @@ pub mod sync;
 
 pub use buffer::SpawnInfo;
 pub use capture::set_tracing_polls;
-pub use collector::{Recorder, RecorderConfig};
+pub use collector::{LiveViewer, Recorder, RecorderConfig};
 pub use event::{
     Cause, EventKind, Frame, LaneKind, PollCause, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent,
     TaskState, WakeOp, WireEvent,

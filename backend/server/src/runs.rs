@@ -350,6 +350,11 @@ impl RunManager {
         self.lock_runs().values().rev().cloned().collect()
     }
 
+    /// A client follows a running run live: the recorder drains promptly until it is dropped.
+    pub fn watch_live(&self) -> futurescope_recorder::LiveViewer {
+        self.recorder.watch_live()
+    }
+
     /// When the runs' lints fire (the recorder's thresholds).
     pub fn lint_thresholds(&self) -> futurescope_recorder::LintThresholds {
         self.recorder.lint_thresholds()

@@ -112,6 +112,8 @@ struct Subscription {
     cursor: usize,
     /// The step gate's version last sent (stepped runs only).
     step_version: Option<u64>,
+    /// Held while the run is running: the recorder drains for a live viewer.
+    _live: Option<futurescope_recorder::LiveViewer>,
 }
 
 /// The stepped runs this connection drives; dropping it tells each the driver is gone.
@@ -283,7 +285,8 @@ async fn handle_command(
                 let e = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection; unsubscribe first");
                 return send_text(sink, json!({"type": "error", "error": e, "run": run}).to_string()).await;
             } else {
-                subs.push(Subscription { run: found.clone(), cursor: 0, step_version: None });
+                let live = (!found.is_over()).then(|| state.runs.watch_live());
+                subs.push(Subscription { run: found.clone(), cursor: 0, step_version: None, _live: live });
             }
             send_text(sink, run_message(&found).to_string()).await
         }

@@ -60,6 +60,16 @@ static BLOCKS_RUN_THREAD: std::sync::LazyLock<Scenario> = std::sync::LazyLock::n
     })
 });
 
+static SPAWNS_200: std::sync::LazyLock<Scenario> = std::sync::LazyLock::new(|| {
+    faulty("spawns-200", |ctx, _| {
+        ctx.block_on(Flavor::CurrentThread, "main", async {
+            for _ in 0..200 {
+                spawn_named("short", async {}).await.ok();
+            }
+        })
+    })
+});
+
 fn short_limits() -> RunManagerConfig {
     RunManagerConfig {
         time_limit: Duration::from_secs(1),
@@ -74,6 +84,49 @@ fn wait_over(run: &futurescope::runs::Run, limit: Duration) {
         assert!(Instant::now() < deadline, "run {} still running after {limit:?}", run.id);
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn console_copies_count_against_the_budget_and_a_run_that_would_not_fit_waits() {
+    use futurescope::runs::{CONSOLE_BYTES_PER_TASK, StartError};
+    let per_run = 201 * CONSOLE_BYTES_PER_TASK; // 200 spawned + main
+    let server = support::start(
+        false,
+        RunManagerConfig {
+            // Room for one run's copies and a half.
+            memory_budget: per_run * 3 / 2,
+            console_task_retention: Some(Duration::from_secs(1)),
+            ..short_limits()
+        },
+    );
+    let runs = &server.state.runs;
+    let first = runs.start_scenario(&SPAWNS_200, &Value::Null).unwrap();
+    wait_over(&first, Duration::from_secs(10));
+    assert_eq!(first.summary().status, RunState::Finished);
+    assert_eq!(first.summary().counts.tasks, 201);
+    assert_eq!(runs.memory().console, per_run, "the finished run's copies are held for the retention");
+    // The same scenario with the same parameters is expected to spawn as many again: its copies
+    // would not fit next to the held ones.
+    match runs.start_scenario(&SPAWNS_200, &Value::Null) {
+        Err(e @ StartError::ConsoleMemory { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("TOKIO_CONSOLE_RETENTION"), "{text}");
+        }
+        other => panic!("expected a console memory refusal, got {:?}", other.map(|r| r.id)),
+    }
+    // Past the retention (plus console-subscriber's publish tick) the copies are released.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let second = loop {
+        match runs.start_scenario(&SPAWNS_200, &Value::Null) {
+            Ok(run) => break run,
+            Err(StartError::ConsoleMemory { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => panic!("still refused after the retention: {e}"),
+        }
+    };
+    wait_over(&second, Duration::from_secs(10));
+    assert_eq!(second.summary().status, RunState::Finished);
 }
 
 #[test]
