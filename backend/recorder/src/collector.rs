@@ -55,7 +55,8 @@ pub struct RecorderConfig {
     pub warm_bytes: usize,
     pub lints: LintThresholds,
     /// Whether a thread of its own watches open polls and says why a long one was long
-    /// (`poll_cause` events; Linux only, see `causes.rs`).
+    /// (`poll_cause` events; Linux only, see `causes.rs`). On unless the environment variable
+    /// `FUTURESCOPE_POLL_WATCHER` is `0`.
     pub watch_polls: bool,
 }
 
@@ -65,7 +66,7 @@ impl Default for RecorderConfig {
             buffer_bytes: 256 << 20,
             warm_bytes: 128 << 20,
             lints: LintThresholds::default(),
-            watch_polls: true,
+            watch_polls: std::env::var_os("FUTURESCOPE_POLL_WATCHER").is_none_or(|v| v != "0"),
         }
     }
 }
