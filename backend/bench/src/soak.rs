@@ -49,6 +49,19 @@ fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Bytes the allocator has handed out and not had back (glibc), MiB: RSS above this is
+/// allocator slack, below the accounting an undercount.
+fn heap_in_use_mib() -> f64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallinfo2 only reads the allocator's statistics.
+    unsafe {
+        let mi = libc::mallinfo2();
+        (mi.uordblks + mi.hblkhd) as f64 / 1048576.0
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    0.0
+}
+
 /// A client like the page: subscribes to every run it hears of and reads everything.
 async fn reader(addr: std::net::SocketAddr, events: Arc<AtomicU64>) {
     let Ok((ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await else { return };
@@ -125,6 +138,9 @@ pub fn run(args: Args) -> bool {
     let until = start + Duration::from_secs(args.seconds);
     // (seconds, RSS MiB, accounted MiB)
     let mut samples: Vec<(f64, f64, f64)> = Vec::new();
+    // The scenario each sample follows.
+    let mut after: Vec<&'static str> = Vec::new();
+    let mut heap: Vec<f64> = Vec::new();
     let mut by_status = std::collections::BTreeMap::<String, u64>::new();
     let (mut count, mut waits, mut tasks) = (0u64, 0u64, 0u64);
     'outer: loop {
@@ -132,6 +148,7 @@ pub fn run(args: Args) -> bool {
             if Instant::now() >= until {
                 break 'outer;
             }
+            let heap_before = heap_in_use_mib();
             let run = loop {
                 match runs.start(scenario.name, &Value::Null) {
                     Ok(run) => break run,
@@ -158,6 +175,17 @@ pub fn run(args: Args) -> bool {
             tasks += s.counts.tasks;
             let m = runs.memory();
             samples.push((start.elapsed().as_secs_f64(), rss_mib(), (m.logs + m.console) as f64 / 1048576.0));
+            after.push(scenario.name);
+            if std::env::var_os("SOAK_PER_RUN").is_some() {
+                eprintln!(
+                    "{:<32} heap +{:>7.2} MiB, accounted {:>7.2} MiB, events {}",
+                    scenario.name,
+                    heap_in_use_mib() - heap_before,
+                    run.log.approx_bytes() as f64 / 1048576.0,
+                    s.counts.events
+                );
+            }
+            heap.push(heap_in_use_mib());
         }
     }
     let half = samples.len() / 2;
@@ -199,9 +227,21 @@ pub fn run(args: Args) -> bool {
     } else {
         println!("{}", serde_json::to_string_pretty(&result).expect("json"));
         let step = (samples.len() / 20).max(1);
-        let shown: Vec<_> =
-            samples.iter().step_by(step).map(|s| format!("{:.0}s {:.0}/{:.0}", s.0, s.1, s.2)).collect();
-        println!("samples (time, RSS MiB / accounted MiB): {}", shown.join(", "));
+        let shown: Vec<_> = samples
+            .iter()
+            .zip(&heap)
+            .step_by(step)
+            .map(|(s, h)| format!("{:.0}s {:.0}/{:.0}/{:.0}", s.0, s.1, h, s.2))
+            .collect();
+        println!("samples (time, RSS / heap in use / accounted, MiB): {}", shown.join(", "));
+        let mut gaps: Vec<(f64, usize)> = samples.iter().enumerate().map(|(i, s)| (s.1 - baseline - s.2, i)).collect();
+        gaps.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let top: Vec<_> = gaps
+            .iter()
+            .take(5)
+            .map(|&(gap, i)| format!("{:.0} MiB after {} at {:.0}s", gap, after[i], samples[i].0))
+            .collect();
+        println!("largest RSS above the accounting: {}", top.join(", "));
     }
     flat && within && !by_status.contains_key("failed")
 }

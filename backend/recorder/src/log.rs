@@ -217,11 +217,20 @@ impl RunLog {
     pub fn approx_bytes(&self) -> usize {
         let inner = self.lock();
         inner.events.reserved_bytes()
-            + inner.tasks.capacity() * 24
-            + inner.futures.capacity() * 16
-            + inner.lints.tracked_tasks() * 96
-            + inner.spawns.iter().map(|s| 64 + s.name.len() + s.loc.len() + s.kind.len()).sum::<usize>()
-            + inner.strings.iter().map(|s| 24 + s.len()).sum::<usize>()
+            + map_bytes::<u64, TaskFlags>(inner.tasks.capacity())
+            + map_bytes::<u64, u32>(inner.futures.capacity())
+            + map_bytes::<u32, u32>(inner.lane_of_thread.capacity())
+            + inner.lints.approx_bytes()
+            + inner.spawns.capacity() * std::mem::size_of::<SpawnInfo>()
+            + inner
+                .spawns
+                .iter()
+                .map(|s| {
+                    alloc_bytes(s.name.capacity()) + alloc_bytes(s.loc.capacity()) + alloc_bytes(s.kind.capacity())
+                })
+                .sum::<usize>()
+            + inner.strings.capacity() * std::mem::size_of::<String>()
+            + inner.strings.iter().map(|s| alloc_bytes(s.capacity())).sum::<usize>()
             + inner.snapshots.iter().map(snapshot_bytes).sum::<usize>()
             + inner
                 .causes
@@ -231,16 +240,39 @@ impl RunLog {
     }
 }
 
+/// What the allocator takes for a `n`-byte allocation (glibc: an 8-byte header, 16-byte
+/// granules, 32 bytes at least); 0 for none. Many small strings cost twice their length.
+pub(crate) fn alloc_bytes(n: usize) -> usize {
+    if n == 0 { 0 } else { ((n + 8).div_ceil(16) * 16).max(32) }
+}
+
+/// A hash map's table for `capacity` entries: its buckets (a power of two, 8/7 of the
+/// capacity) of one entry and one control byte each.
+pub(crate) fn map_bytes<K, V>(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = (capacity * 8 / 7).next_power_of_two();
+    alloc_bytes(buckets * (std::mem::size_of::<(K, V)>() + 1))
+}
+
 fn to_value(ev: &WireEvent<'_>) -> serde_json::Value {
     serde_json::to_value(ev).expect("a wire event always serializes")
 }
 
 fn snapshot_bytes(s: &Snapshot) -> usize {
-    48 + s
-        .tasks
-        .iter()
-        .map(|t| 48 + t.frames.iter().map(|f| 48 + f.function.len() + f.loc.len()).sum::<usize>())
-        .sum::<usize>()
+    std::mem::size_of::<Snapshot>()
+        + alloc_bytes(s.tasks.capacity() * std::mem::size_of::<crate::event::SnapshotTask>())
+        + s.tasks
+            .iter()
+            .map(|t| {
+                alloc_bytes(t.frames.capacity() * std::mem::size_of::<crate::event::Frame>())
+                    + t.frames
+                        .iter()
+                        .map(|f| alloc_bytes(f.function.capacity()) + alloc_bytes(f.loc.capacity()))
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
 }
 
 impl RunLog {

@@ -196,9 +196,9 @@ fn ms(ns: u64) -> String {
 }
 
 impl LintState {
-    /// How many tasks the rules keep state for (for memory accounting).
-    pub(crate) fn tracked_tasks(&self) -> usize {
-        self.tasks.capacity()
+    /// The memory the rules' per-task state takes (for memory accounting).
+    pub(crate) fn approx_bytes(&self) -> usize {
+        crate::log::map_bytes::<u64, TaskWatch>(self.tasks.capacity())
     }
 
     /// Whether task `task`'s long poll that began at `since` waits for its cause (a cause for
