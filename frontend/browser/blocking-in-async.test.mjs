@@ -9,7 +9,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { useRealServer, reference, assertSummaryAgrees, sleep } from './support/harness.mjs';
+import { useRealServer, reference, assertSummaryAgrees, sleep, revealTaskLane } from './support/harness.mjs';
 import { clickRun, waitForEnd, settle, canvasSnapshot, backgroundColours, isBackground, pixelAt, timeToCanvasX, shot } from './support/browser.mjs';
 import { taskFigures } from './support/reference.mjs';
 
@@ -318,7 +318,32 @@ test('hovering the long poll shows its length and "long poll" in the tooltip', a
   assert.match(tip, /long poll/, tip);
   assert.match(tip, new RegExp(`poll\\s*${Math.round((stall.end - stall.start) / 1e6)} ms`), tip);
   assert.match(tip, /blocker/, tip);
+  // Why it was long (issue #18): blocked in the sleep's system call, with the split.
+  if (process.platform === 'linux') {
+    assert.match(tip, /blocked in (clock_)?nanosleep/, tip);
+    assert.match(tip, /observed/, tip);
+    assert.match(tip, /a blocking call inside the poll/, tip);
+    await shot(page, 'causes-tooltip-blocked');
+  }
   await page.mouse.move(5, 5);
+});
+
+test('the task panel lists the long poll and why, and the long_poll lint names the system call', async () => {
+  if (process.platform !== 'linux') return;
+  const { page, longOnWorkers } = await runOnce();
+  const stall = longOnWorkers[0];
+  const lane = await revealTaskLane(page, stall.task);
+  await sleep(50);
+  const again = await revealTaskLane(page, stall.task);
+  await page.mouse.click(again.plotX + 40, again.y);
+  await page.waitForFunction((tid) => document.querySelector('#task-panel .task-head')?.textContent.includes(`#${tid}`), stall.task);
+  assert.ok(lane, 'the blocker has a lane');
+  const rows = await page.$$eval('#task-panel .poll-causes li', (lis) => lis.map((li) => li.textContent));
+  assert.equal(rows.length, 1, JSON.stringify(rows));
+  assert.match(rows[0], /^blocked in (clock_)?nanosleep/, rows[0]);
+  const lints = await page.$$eval('#task-panel .lint-list li', (lis) => lis.map((li) => li.textContent));
+  assert.ok(lints.some((l) => /long_poll/.test(l) && /blocked in (clock_)?nanosleep/.test(l)), JSON.stringify(lints));
+  await shot(page, 'causes-task-panel');
 });
 
 test('the recorded stream is legal: the model saw no violations, /events is in time order, no page errors', async () => {

@@ -30,6 +30,13 @@ for (const scenario of ['actors-mpsc', 'blocking-in-async']) {
     assert.equal(download.suggestedFilename(), `run${runId}.trace.json`);
     const saved = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
     assert.deepEqual(saved, server);
+    if (scenario === 'blocking-in-async' && process.platform === 'linux') {
+      // The long poll's cause is in its slices (issue #18), in both exports alike.
+      const slices = server.traceEvents.filter((e) => e.ph === 'X' && e.args?.cause);
+      assert.equal(slices.length, 2, 'the blocker\'s long poll, on its thread and its task');
+      assert.match(slices[0].name, /\(blocked in (clock_)?nanosleep\)$/, slices[0].name);
+      assert.equal(slices[0].args.cause.cause, 'blocked');
+    }
     assert.deepEqual(page.errors, []);
     await page.close();
   });

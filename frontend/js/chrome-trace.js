@@ -6,7 +6,8 @@
 // Process 1 holds one thread per thread lane, process 2 one track per task. Each poll is
 // a complete slice (`ph: "X"`) on both its thread and its task; a wake followed by a poll
 // of the woken task is a flow (`s` at the wake on the waker's track, `f` at that poll's
-// start). Lints and marks are global instants, a snapshot an instant on the tasks process.
+// start). Lints and marks are global instants, a snapshot an instant on the tasks process;
+// a long poll's cause (`poll_cause`) is in its slices' args and, in words, in their names.
 // Times are microseconds. Keep it in step with export.rs: a browser test compares the two
 // on the same run.
 
@@ -24,6 +25,7 @@ export function chromeTrace(events, scenario) {
   const open = new Map(); // task -> [start, lane] of its poll under way
   const pendingWake = new Map(); // task -> [t, pid, tid] of the first wake since its last poll
   let flowId = 0;
+  const lastPoll = new Map(); // task -> [start, its two slices], for its cause
   for (const e of events) {
     switch (e.k) {
       case 'worker':
@@ -59,6 +61,7 @@ export function chromeTrace(events, scenario) {
         ]) {
           out.push({ ph: 'X', pid, tid, ts: us(start), dur: us(e.t - start), name, cat: 'poll', args });
         }
+        lastPoll.set(e.task, [start, out.slice(-2)]);
         break;
       }
       case 'wake': {
@@ -78,6 +81,17 @@ export function chromeTrace(events, scenario) {
       case 'snapshot':
         out.push({ ph: 'i', s: 'g', pid: TASKS_PID, tid: 0, ts: us(e.t), name: `snapshot: ${typeof e.reason === 'string' ? e.reason : ''}`, args: { reason: e.reason, tasks: e.tasks } });
         break;
+      case 'poll_cause': {
+        const poll = lastPoll.get(e.task);
+        if (!poll || poll[0] !== e.since) break;
+        const summary = e.cause === 'on_cpu' ? 'on CPU' : e.cause === 'runnable' ? 'waiting for a CPU' : e.syscall ? `blocked in ${e.syscall}` : 'blocked';
+        const { since, cause, on_cpu, runnable, blocked, syscall, wchan, samples } = e;
+        for (const slice of poll[1]) {
+          slice.args = { ...slice.args, cause: { since, cause, on_cpu, runnable, blocked, syscall, wchan, samples } };
+          slice.name = `${slice.name} (${summary})`;
+        }
+        break;
+      }
       default:
       // waker_clone, waker_drop, state, dropped: not in the trace.
     }

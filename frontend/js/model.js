@@ -47,6 +47,7 @@
 // Streams that do not know threads (an imported tokio-console recording, see
 // console-recording.js) send `poll_start` / `poll_end` with `worker: null`: such a poll
 // has a task slice but no worker slice, and `NO_THREAD` stands for its thread.
+import { PollCauses } from './poll-causes.js';
 
 export const OPEN = -1;
 /** The `worker` of a poll whose thread is not known (`worker: null` on the wire). */
@@ -328,6 +329,8 @@ export class RunModel {
     // frames outermost first in pre-order, as the recorder sent them (depth: the frame's level
     // in the task's await tree; a v0 event without it is read as one path).
     this.snapshots = [];
+    // `poll_cause` events: why each long poll was long, by task and poll start (poll-causes.js).
+    this.pollCauses = new PollCauses();
     this.dropped = 0;
     this.eventCount = 0;
     this.endT = 0;
@@ -402,6 +405,9 @@ export class RunModel {
         return this.onSnapshot(e, t);
       case 'evicted':
         return this.onEvicted(e);
+      case 'poll_cause':
+        if (!this.pollCauses.add(e)) this.violate(e, 'poll_cause without task, since or a known cause');
+        return;
       default:
         // Kinds may be added to the protocol; count what this version does not know.
         this.unknownKinds.set(e.k, (this.unknownKinds.get(e.k) || 0) + 1);

@@ -30,7 +30,7 @@ test('the golden sample reads as a saved run, and the model takes every event wi
 test('the golden sample has every kind the model handles', () => {
   const kinds = new Set(load().events.map((e) => e.k));
   const expected = ['worker', 'spawn', 'poll_start', 'poll_end', 'wake', 'waker_clone', 'waker_drop', 'state', 'done',
-    'lint', 'dropped', 'mark', 'snapshot', 'evicted'];
+    'lint', 'dropped', 'mark', 'snapshot', 'evicted', 'poll_cause'];
   assert.deepEqual([...kinds].sort(), expected.sort());
 });
 
@@ -70,6 +70,12 @@ test('each kind means what the protocol says', () => {
   // lint: one on task 2, one run-wide.
   assert.deepEqual(model.lints.map((l) => [l.rule, l.task]), [['long_poll', 2], ['large_future', null]]);
   assert.equal(hi.lints.length, 1);
+  // poll_cause: the long poll's cause, kept by task and poll start.
+  const cause = model.pollCauses.of(2, 6_000);
+  assert.equal(cause.cause, 'blocked');
+  assert.equal(cause.syscall, 'clock_nanosleep');
+  assert.equal(cause.blocked, 18_850_000);
+  assert.equal(model.pollCauses.of(2, 3_000), null, 'the short poll has none');
   // dropped, mark
   assert.equal(model.dropped, 3);
   // evicted: where a retention window begins, and what went before it.

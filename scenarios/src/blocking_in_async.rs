@@ -211,6 +211,34 @@ mod tests {
         Some((wake, next))
     }
 
+    /// The `poll_cause` of `task`'s poll that began at `since`.
+    fn long_poll_cause(ev: &[Value], task: u64, since: u64) -> Value {
+        let causes: Vec<_> = of_kind(ev, "poll_cause").into_iter().filter(|c| c["task"] == task).collect();
+        assert_eq!(causes.len(), 1, "the long poll says why: {causes:?}");
+        assert_eq!(causes[0]["since"], since, "{}", causes[0]);
+        causes[0].clone()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_spinning_poll_is_on_cpu() {
+        let rec = record(
+            "blocking-in-async",
+            json!({"variant": "blocking", "stall_ms": STALL_MS, "work": "cpu", "tickers": 1}),
+            Duration::from_secs(20),
+        );
+        rec.result.as_ref().expect("the scenario completes");
+        let ev = &rec.events;
+        let blocker = task_named(ev, "blocker");
+        let (b_start, _, _) = polls(ev, blocker)[0];
+        let cause = long_poll_cause(ev, blocker, b_start);
+        assert_eq!(cause["cause"], "on_cpu", "{cause}");
+        assert!(cause["syscall"].is_null(), "{cause}");
+        let lint = of_kind(ev, "lint").into_iter().find(|l| l["rule"] == "long_poll" && l["task"] == blocker);
+        let detail = lint.expect("a long_poll lint names the blocker")["detail"].as_str().unwrap();
+        assert!(detail.contains("on CPU") && detail.contains("CPU-heavy"), "{detail}");
+    }
+
     #[test]
     fn a_blocking_poll_stalls_the_worker_and_spawn_blocking_moves_the_stall_away() {
         let rec = record(
@@ -234,6 +262,15 @@ mod tests {
             of_kind(ev, "lint").iter().any(|l| l["rule"] == "long_poll" && l["task"] == blocker),
             "a long_poll lint names the blocker"
         );
+        // Why it was long: blocked in the sleep's system call (issue #18; Linux's /proc).
+        if cfg!(target_os = "linux") {
+            let cause = long_poll_cause(ev, blocker, b_start);
+            assert_eq!(cause["cause"], "blocked", "{cause}");
+            assert!(matches!(cause["syscall"].as_str(), Some("clock_nanosleep" | "nanosleep")), "{cause}");
+            let lint = of_kind(ev, "lint").into_iter().find(|l| l["rule"] == "long_poll" && l["task"] == blocker);
+            let detail = lint.unwrap()["detail"].as_str().unwrap();
+            assert!(detail.contains("blocked in") && detail.contains("nanosleep"), "{detail}");
+        }
         // Every ticker was woken by the clock thread before the stall ended (during it, or just
         // before it began if the blocker got the worker first), and then waited for the worker.
         let tickers = children(ev, mains[0], "ticker");

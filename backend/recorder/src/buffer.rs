@@ -266,6 +266,15 @@ pub(crate) struct ThreadShared {
     /// The time of the record waiting while this thread hands a full chunk over (the hand-off
     /// lock is shared with the collector, which runs at low priority); `u64::MAX` otherwise.
     pub handing_off_since: AtomicU64,
+    /// The kernel's id of the thread (`gettid`; 0 where unknown), for the watcher of open polls
+    /// (`causes.rs`), which reads `/proc/self/task/TID/...`.
+    pub tid: i32,
+    /// The task of the poll open on this thread (valid while `poll_since` is not `u64::MAX`).
+    pub poll_task: AtomicU64,
+    /// When the poll open on this thread began (raw clock ticks), `u64::MAX` when none: what
+    /// the watcher of open polls reads. The thread's only cost for it is two stores per poll
+    /// into this line, which it owns.
+    pub poll_since: AtomicU64,
     /// Variable-size data a record points at by sequence number (`RawRecord::b`): spawn
     /// metadata and marks. Rare next to polls and wakes, so a per-thread lock is fine here.
     pub side: Mutex<Vec<(u32, SideEntry)>>,
@@ -315,6 +324,17 @@ pub(crate) fn forget_thread(index: u32) {
     THREADS.lock_unpoisoned().retain(|t| t.index != index);
 }
 
+/// The calling thread's kernel id.
+pub(crate) fn current_tid() -> i32 {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `gettid` has no arguments and cannot fail.
+    unsafe {
+        libc::syscall(libc::SYS_gettid) as i32
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
 /// The producer side, owned by one thread.
 pub(crate) struct ThreadBuffer {
     pub shared: Arc<ThreadShared>,
@@ -326,6 +346,19 @@ pub(crate) struct ThreadBuffer {
 }
 
 impl ThreadBuffer {
+    /// A poll of `task` began at `ticks` on this thread (see `ThreadShared::poll_since`).
+    #[inline]
+    pub(crate) fn poll_opened(&self, task: u64, ticks: u64) {
+        self.shared.poll_task.store(task, Ordering::Release);
+        self.shared.poll_since.store(ticks, Ordering::Release);
+    }
+
+    /// The poll open on this thread returned.
+    #[inline]
+    pub(crate) fn poll_closed(&self) {
+        self.shared.poll_since.store(u64::MAX, Ordering::Release);
+    }
+
     pub(crate) fn register() -> ThreadBuffer {
         let index = NEXT_THREAD_INDEX.fetch_add(1, Ordering::Relaxed) as u32;
         let name = std::thread::current().name().unwrap_or("unnamed").to_owned();
@@ -340,6 +373,9 @@ impl ThreadBuffer {
             closed: AtomicBool::new(false),
             pending_since: AtomicU64::new(u64::MAX),
             handing_off_since: AtomicU64::new(u64::MAX),
+            tid: current_tid(),
+            poll_task: AtomicU64::new(0),
+            poll_since: AtomicU64::new(u64::MAX),
             side: Mutex::new(Vec::new()),
         });
         THREADS.lock_unpoisoned().push(shared.clone());

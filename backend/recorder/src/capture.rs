@@ -169,6 +169,7 @@ impl Capture {
     /// all there is; otherwise the poll ends where its span was left, and the collector decides
     /// what it was. From now on this thread's polls come from tracing.
     fn end_stale_window(&mut self) {
+        self.poll_closed();
         let w = std::mem::take(&mut self.window);
         if w.terminated {
             self.end_window(&w);
@@ -181,6 +182,23 @@ impl Capture {
         }
         self.source = PollSource::Tracing;
         self.current_task = 0;
+    }
+
+    /// Publishes, for the watcher of open polls (`causes.rs`), that a poll of `task` began at
+    /// `t` (after the poll's record, so the thread has a buffer).
+    #[inline]
+    fn poll_opened(&self, task: u64, t: u64) {
+        if let Some(b) = &self.buffer {
+            b.poll_opened(task, t);
+        }
+    }
+
+    /// The open poll returned.
+    #[inline]
+    fn poll_closed(&self) {
+        if let Some(b) = &self.buffer {
+            b.poll_closed();
+        }
     }
 
     /// The poll whose end `span_exit` held back (`pending_since`) is published.
@@ -335,7 +353,9 @@ pub(crate) fn task_terminated(task: u64) {
 /// Returns the task that was current before, to restore at the end.
 pub(crate) fn inner_poll_start(task: u64) -> u64 {
     with(|c| {
-        c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, 0);
+        let t = clock::ticks();
+        c.push(RecordKind::PollStart, t, task, 0, 0, 0);
+        c.poll_opened(task, t);
         std::mem::replace(&mut c.current_task, task)
     })
     .unwrap_or(0)
@@ -347,6 +367,7 @@ pub(crate) fn inner_poll_end(task: u64, ready: bool, panicked: bool, previous: u
         let t = clock::ticks();
         let flags = if ready || panicked { FLAG_READY } else { 0 };
         c.push(RecordKind::PollEnd, t, task, 0, 0, flags);
+        c.poll_closed();
         if ready || panicked {
             let outcome = if panicked { Outcome::Panicked } else { Outcome::Completed };
             c.push(RecordKind::Done, t, task, 0, 0, outcome as u8);
@@ -421,7 +442,9 @@ pub(crate) fn span_enter(span: u64, lookup: impl FnOnce() -> SpanTask) {
             c.window.enters = c.window.enters.saturating_add(1);
             if c.window.enters == 1 {
                 c.window.span = span;
-                c.push(RecordKind::PollStart, clock::ticks(), c.window.task, 0, 0, 0);
+                let t = clock::ticks();
+                c.push(RecordKind::PollStart, t, c.window.task, 0, 0, 0);
+                c.poll_opened(c.window.task, t);
             }
         },
         lookup,
@@ -450,7 +473,9 @@ pub(crate) fn span_enter(span: u64, lookup: impl FnOnce() -> SpanTask) {
                 }
                 c.depth += 1;
                 c.current_task = task;
-                c.push(RecordKind::PollStart, clock::ticks(), task, 0, 0, FLAG_TENTATIVE);
+                let t = clock::ticks();
+                c.push(RecordKind::PollStart, t, task, 0, 0, FLAG_TENTATIVE);
+                c.poll_opened(task, t);
             });
         }
     }
@@ -465,6 +490,7 @@ pub(crate) fn span_exit(span: u64, lookup: impl FnOnce() -> SpanTask) {
                 c.window.panicked = std::thread::panicking();
                 if let Some(b) = &c.buffer {
                     b.shared.pending_since.store(c.window.exit_t, std::sync::atomic::Ordering::Release);
+                    b.poll_closed();
                 }
                 if c.deferred_len != 0 {
                     c.flush_deferred(c.window.exit_t);
@@ -495,6 +521,7 @@ pub(crate) fn span_exit(span: u64, lookup: impl FnOnce() -> SpanTask) {
                 }
                 let flags = FLAG_TENTATIVE | if std::thread::panicking() { FLAG_PANICKED } else { 0 };
                 c.push(RecordKind::PollEnd, clock::ticks(), task, 0, 0, flags);
+                c.poll_closed();
                 c.depth -= 1;
                 c.current_task = if c.depth < NEST { c.outer[c.depth] } else { 0 };
             });

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::buffer::{self, SideEntry, SpawnInfo, ThreadShared};
 use crate::capture::SPAN_ID_FLAG;
 use crate::clock;
-use crate::event::{LaneKind, Snapshot, Stored, StoredEvent, WakeOp};
+use crate::event::{LaneKind, PollCause, Snapshot, Stored, StoredEvent, WakeOp};
 use crate::idmap::IdMap;
 use crate::lint::{Finding, LintThresholds};
 use crate::log::{RunLog, RunLogInner, TaskFlags, ThreadLane};
@@ -54,11 +54,20 @@ pub struct RecorderConfig {
     /// first write to a fresh page costs a page clear in the kernel, on the recording thread.
     pub warm_bytes: usize,
     pub lints: LintThresholds,
+    /// Whether a thread of its own watches open polls and says why a long one was long
+    /// (`poll_cause` events; Linux only, see `causes.rs`). On unless the environment variable
+    /// `FUTURESCOPE_POLL_WATCHER` is `0`.
+    pub watch_polls: bool,
 }
 
 impl Default for RecorderConfig {
     fn default() -> Self {
-        RecorderConfig { buffer_bytes: 256 << 20, warm_bytes: 128 << 20, lints: LintThresholds::default() }
+        RecorderConfig {
+            buffer_bytes: 256 << 20,
+            warm_bytes: 128 << 20,
+            lints: LintThresholds::default(),
+            watch_polls: std::env::var_os("FUTURESCOPE_POLL_WATCHER").is_none_or(|v| v != "0"),
+        }
     }
 }
 
@@ -131,6 +140,9 @@ impl Recorder {
             live_thread_up: AtomicBool::new(false),
             config,
         });
+        if shared.config.watch_polls {
+            crate::causes::start(shared.config.lints.long_poll_ns);
+        }
         let collector = Arc::new(Mutex::new(Collector::new(shared.clone())));
         let (for_thread, state) = (shared.clone(), collector.clone());
         std::thread::Builder::new()
@@ -183,8 +195,13 @@ impl Recorder {
             }
         };
         let log = Arc::new(RunLog::new(id, clock::now()));
-        log.lock().lints.thresholds = self.shared.config.lints;
+        {
+            let mut inner = log.lock();
+            inner.lints.thresholds = self.shared.config.lints;
+            inner.lints.await_causes = crate::causes::watching();
+        }
         runs.insert(id, log.clone());
+        crate::causes::run_begun();
         log
     }
 
@@ -221,6 +238,8 @@ impl Recorder {
     /// Ends a run: flushes, applies end-of-run lints, marks the log finished and stops routing
     /// records to it (records arriving later for it are discarded).
     pub fn finish_run(&self, log: &RunLog) {
+        // The causes of the run's last polls are handed over before the final flush.
+        crate::causes::settle();
         self.shared.finishing.lock_unpoisoned().push(log.id);
         self.flush();
         self.shared.finishing.lock_unpoisoned().retain(|&r| r != log.id);
@@ -233,7 +252,9 @@ impl Recorder {
             inner.store_due_snapshots(None);
             inner.finished = true;
         }
-        self.shared.runs.lock_unpoisoned().remove(&log.id);
+        if self.shared.runs.lock_unpoisoned().remove(&log.id).is_some() {
+            crate::causes::run_finished();
+        }
     }
 }
 
@@ -447,6 +468,10 @@ struct Collector {
     /// Snapshots taken over from `Shared::snapshots`, by the sequence number their record carries.
     snapshots: IdMap<u64, Snapshot>,
     next_snapshot: u64,
+    /// Long polls' causes taken over from the watcher (`causes::take_found`), by the sequence
+    /// number their record carries.
+    causes: IdMap<u64, PollCause>,
+    next_cause: u64,
     task_run: IdMap<u64, u16>,
     /// A `lost_wake` was found while storing the current run's records (it gets a snapshot).
     lost_wake: bool,
@@ -474,6 +499,8 @@ impl Collector {
             side: HashMap::new(),
             snapshots: IdMap::default(),
             next_snapshot: 0,
+            causes: IdMap::default(),
+            next_cause: 0,
             task_run: IdMap::default(),
             lost_wake: false,
             span_task: IdMap::default(),
@@ -556,6 +583,12 @@ impl Collector {
             self.snapshots.insert(self.next_snapshot, snapshot);
             self.batch.push(Record { t, run, kind: RecordKind::Snapshot, c: self.next_snapshot, ..Record::default() });
         }
+        for found in crate::causes::take_found() {
+            self.next_cause += 1;
+            self.causes.insert(self.next_cause, found.cause);
+            let (t, task, a, b, c) = (found.t, found.task, found.since, found.thread, self.next_cause);
+            self.batch.push(Record { t, task, a, b, c, kind: RecordKind::PollCause, ..Record::default() });
+        }
         self.batch.sort_by_key(|r| r.t);
         // Everything up to `horizon` is final: no thread can still publish an earlier record.
         // Later records wait for the next drain, except, in a flush, those of the runs being
@@ -609,6 +642,9 @@ impl Collector {
                 }
                 if rec.kind == RecordKind::Snapshot {
                     self.snapshots.remove(&rec.c);
+                }
+                if rec.kind == RecordKind::PollCause {
+                    self.causes.remove(&rec.c);
                 }
                 continue;
             }
@@ -783,17 +819,29 @@ impl Collector {
                 let Some(snapshot) = self.snapshots.remove(&rec.c) else { return };
                 Stored::Snapshot { snapshot: inner.snapshots.push(snapshot) }
             }
+            RecordKind::PollCause => {
+                let Some(mut cause) = self.causes.remove(&rec.c) else { return };
+                let Some(&lane) = inner.lane_of_thread.get(&rec.b) else { return };
+                cause.since = rec.a.saturating_sub(log.start);
+                // Kept only for a long poll (the watcher cannot tell a poll's exact length).
+                if !inner.lints.awaits_cause(rec.task, cause.since) {
+                    return;
+                }
+                inner.causes.push(cause);
+                Stored::PollCause { task: rec.task, lane, cause: (inner.causes.len() - 1) as u32 }
+            }
         };
         let ev = StoredEvent::new(t, ev);
         inner.events.push(ev);
         inner.counts.events += 1;
         let mut findings = Vec::new();
         // A lint names the thread by its lane's name, as the timeline does.
-        let lane = match ev.get() {
-            Stored::PollEnd { lane, .. } => inner.lanes.get(lane as usize).map(|l| l.name.as_str()),
-            _ => None,
+        let (lane, cause) = match ev.get() {
+            Stored::PollEnd { lane, .. } => (inner.lanes.get(lane as usize).map(|l| l.name.as_str()), None),
+            Stored::PollCause { cause, .. } => (None, inner.causes.get(cause as usize)),
+            _ => (None, None),
         };
-        inner.lints.observe(&ev, spawn, lane, &mut findings);
+        inner.lints.observe(&ev, spawn, lane, cause, &mut findings);
         self.lost_wake |= store_findings(inner, findings);
     }
 }

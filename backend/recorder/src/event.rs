@@ -44,11 +44,13 @@ pub enum EventKind {
     Snapshot,
     /// Added in v1 (issue #16): a long-lived run's oldest events were evicted (retention).
     Evicted,
+    /// Added in v1 (issue #18): why a long poll was long (on CPU, blocked, waiting for a CPU).
+    PollCause,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Lane,
         EventKind::Spawn,
         EventKind::PollStart,
@@ -63,6 +65,7 @@ impl EventKind {
         EventKind::Mark,
         EventKind::Snapshot,
         EventKind::Evicted,
+        EventKind::PollCause,
     ];
 
     /// The wire name, the `k` of the event's JSON.
@@ -82,6 +85,7 @@ impl EventKind {
             EventKind::Mark => "mark",
             EventKind::Snapshot => "snapshot",
             EventKind::Evicted => "evicted",
+            EventKind::PollCause => "poll_cause",
         }
     }
 }
@@ -173,6 +177,52 @@ pub struct SnapshotTask {
 pub struct Snapshot {
     pub reason: SnapshotReason,
     pub tasks: Vec<SnapshotTask>,
+}
+
+/// What a long poll's thread mostly did, from the kernel's scheduling figures (the `cause`
+/// of a `poll_cause` event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Running on a CPU: the future's own work.
+    OnCpu,
+    /// Asleep in the kernel: a blocking system call (sleep, read, a lock's futex).
+    Blocked,
+    /// Runnable but not running: the OS gave the CPU to something else. The machine's doing,
+    /// not the code's.
+    Runnable,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::OnCpu => "on_cpu",
+            Cause::Blocked => "blocked",
+            Cause::Runnable => "runnable",
+        }
+    }
+}
+
+/// Why one long poll was long: the kernel's figures for its thread while the poll was open,
+/// from `/proc/self/task/TID/{schedstat,stat,syscall,wchan}` (`causes.rs`). The three times
+/// add up to the part of the poll the watcher observed (from its first sample to its last).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollCause {
+    /// The poll's start (ns since the run started; the `t` of its `poll_start`).
+    pub since: u64,
+    pub cause: Cause,
+    /// ns on a CPU.
+    pub on_cpu: u64,
+    /// ns runnable, waiting for a CPU.
+    pub runnable: u64,
+    /// ns asleep in the kernel.
+    pub blocked: u64,
+    /// The system call the thread was seen blocked in most (`clock_nanosleep`, `futex`, ...).
+    pub syscall: Option<String>,
+    /// The kernel function it was sleeping in then (`/proc/.../wchan`), where readable.
+    pub wchan: Option<String>,
+    /// How many times the thread was sampled.
+    pub samples: u32,
 }
 
 /// One event as `docs/protocol.md` defines it. Field order is wire order; `None` is `null`
@@ -278,6 +328,15 @@ pub enum WireEvent<'a> {
         events: u64,
         tasks: u64,
     },
+    /// Added in v1 (issue #18), right after a long poll ended.
+    PollCause {
+        t: u64,
+        task: u64,
+        #[serde(rename = "worker")]
+        lane: u32,
+        #[serde(flatten)]
+        cause: Cow<'a, PollCause>,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -301,6 +360,7 @@ impl WireEvent<'_> {
             WireEvent::Mark { .. } => EventKind::Mark,
             WireEvent::Snapshot { .. } => EventKind::Snapshot,
             WireEvent::Evicted { .. } => EventKind::Evicted,
+            WireEvent::PollCause { .. } => EventKind::PollCause,
         }
     }
 
@@ -320,6 +380,7 @@ impl WireEvent<'_> {
             | WireEvent::Mark { t, .. }
             | WireEvent::Snapshot { t, .. }
             | WireEvent::Evicted { t, .. } => t,
+            WireEvent::PollCause { t, .. } => t,
         }
     }
 
@@ -332,7 +393,8 @@ impl WireEvent<'_> {
             | WireEvent::Wake { task, .. }
             | WireEvent::WakerClone { task, .. }
             | WireEvent::WakerDrop { task, .. }
-            | WireEvent::Done { task, .. } => Some(task),
+            | WireEvent::Done { task, .. }
+            | WireEvent::PollCause { task, .. } => Some(task),
             WireEvent::State { task, .. } | WireEvent::Lint { task, .. } | WireEvent::Mark { task, .. } => task,
             WireEvent::Lane { .. }
             | WireEvent::Dropped { .. }
@@ -369,6 +431,9 @@ impl WireEvent<'_> {
                 WireEvent::Snapshot { t, reason, tasks: Cow::Owned(tasks.into_owned()) }
             }
             WireEvent::Evicted { t, before, events, tasks } => WireEvent::Evicted { t, before, events, tasks },
+            WireEvent::PollCause { t, task, lane, cause } => {
+                WireEvent::PollCause { t, task, lane, cause: Cow::Owned(cause.into_owned()) }
+            }
         }
     }
 
@@ -451,6 +516,12 @@ pub enum Stored {
         events: u64,
         tasks: u32,
     },
+    /// A long poll's cause: index into the run's cause table.
+    PollCause {
+        task: u64,
+        lane: u32,
+        cause: u32,
+    },
 }
 
 /// One retained event, 30 bytes: packed to 2-byte alignment (its fields are only ever read by
@@ -473,6 +544,7 @@ pub enum Stored {
 /// | Mark | task (0: none) | - | string index | - |
 /// | Snapshot | - | - | snapshot table index | - |
 /// | Evicted | before | events | tasks | - |
+/// | PollCause | task | lane | cause table index | - |
 #[derive(Clone, Copy, Debug)]
 #[repr(C, packed(2))]
 pub struct StoredEvent {
@@ -531,6 +603,7 @@ impl StoredEvent {
             Stored::Mark { task, label } => (EventKind::Mark, or_zero(task), 0, label, 0),
             Stored::Snapshot { snapshot } => (EventKind::Snapshot, 0, 0, snapshot, 0),
             Stored::Evicted { before, events, tasks } => (EventKind::Evicted, before, events, tasks, 0),
+            Stored::PollCause { task, lane, cause } => (EventKind::PollCause, task, u64::from(lane), cause, 0),
         };
         StoredEvent { t, task, a, b, kind, flags }
     }
@@ -582,6 +655,7 @@ impl StoredEvent {
             EventKind::Mark => Stored::Mark { task: nonzero(task), label: b },
             EventKind::Snapshot => Stored::Snapshot { snapshot: b },
             EventKind::Evicted => Stored::Evicted { before: task, events: a, tasks: b },
+            EventKind::PollCause => Stored::PollCause { task, lane: a as u32, cause: b },
         }
     }
 }
@@ -619,6 +693,7 @@ mod tests {
             Stored::Mark { task: Some(7), label: 0 },
             Stored::Snapshot { snapshot: 5 },
             Stored::Evicted { before: 9_000, events: 1 << 40, tasks: 17 },
+            Stored::PollCause { task: 7, lane: 2, cause: 3 },
         ];
         for ev in cases {
             let packed = StoredEvent::new(42, ev);

@@ -17,6 +17,8 @@
 //! - `step`: step mode's gate, which holds each poll of a stepped run until it is allowed.
 //! - `retain`: the retention window of a long-lived run (a watched program): eviction of its
 //!   oldest events in chunks, with what readers still need carried over.
+//! - `causes`: the watcher of open polls, which samples the kernel's figures for a thread
+//!   whose poll runs long and says why it was long (`poll_cause` events), off the hot path.
 //! - `dump`: task dumps (tokio's `Handle::dump`) of a run's runtimes, symbolized into await
 //!   trees (`snapshot` events), on a thread of their own.
 //!
@@ -37,6 +39,7 @@ compile_error!(
 mod buffer;
 mod callsites;
 mod capture;
+mod causes;
 pub mod clock;
 mod collector;
 pub mod dump;
@@ -58,8 +61,8 @@ pub use buffer::SpawnInfo;
 pub use capture::set_tracing_polls;
 pub use collector::{LiveViewer, Recorder, RecorderConfig};
 pub use event::{
-    EventKind, Frame, LaneKind, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent, TaskState, WakeOp,
-    WireEvent,
+    Cause, EventKind, Frame, LaneKind, PollCause, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent,
+    TaskState, WakeOp, WireEvent,
 };
 pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;

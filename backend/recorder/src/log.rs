@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::buffer::SpawnInfo;
-use crate::event::{EventKind, LaneKind, Snapshot, Stored, StoredEvent, WireEvent};
+use crate::event::{EventKind, LaneKind, PollCause, Snapshot, Stored, StoredEvent, WireEvent};
 use crate::idmap::IdMap;
 use crate::lint::LintState;
 use crate::probe;
@@ -193,6 +193,8 @@ pub struct RunLogInner {
     /// Snapshots handed over but not stored yet: the collector stores each at its time, in
     /// order with the records it merges (`store_due_snapshots`).
     pub pending_snapshots: Vec<(u64, Snapshot)>,
+    /// Long polls' causes (`poll_cause` events index it).
+    pub causes: Vec<PollCause>,
     pub counts: RunCounts,
     pub finished: bool,
     pub(crate) lane_of_thread: IdMap<u32, u32>,
@@ -218,6 +220,7 @@ impl RunLog {
                 lanes: Vec::new(),
                 snapshots: Window::default(),
                 pending_snapshots: Vec::new(),
+                causes: Vec::new(),
                 counts: RunCounts::default(),
                 finished: false,
                 lane_of_thread: IdMap::default(),
@@ -408,6 +411,15 @@ impl RunLogInner {
             + self.strings.bytes()
             + self.snapshots.bytes()
             + self.evicted.bytes()
+            + self.causes.capacity() * std::mem::size_of::<PollCause>()
+            + self
+                .causes
+                .iter()
+                .map(|c| {
+                    c.syscall.as_ref().map_or(0, |s| alloc_bytes(s.capacity()))
+                        + c.wchan.as_ref().map_or(0, |s| alloc_bytes(s.capacity()))
+                })
+                .sum::<usize>()
     }
 
     /// The spawn locations (`file:line:col`) of the tasks the log knows, kept or carried over.
@@ -487,6 +499,10 @@ impl RunLogInner {
             }
             Stored::Evicted { before, events, tasks } => {
                 WireEvent::Evicted { t, before, events, tasks: u64::from(tasks) }
+            }
+
+            Stored::PollCause { task, lane, cause } => {
+                WireEvent::PollCause { t, task, lane, cause: Cow::Borrowed(&self.causes[cause as usize]) }
             }
         }
     }

@@ -41,6 +41,9 @@ pub(crate) enum RecordKind {
     /// Never written by a thread: the collector makes it for a snapshot handed to
     /// `Recorder::push_snapshot` (`c` = its sequence number), so it is ordered with the rest.
     Snapshot,
+    /// Never written by a thread: the collector makes it for a long poll's cause the watcher
+    /// found (`causes.rs`; `c` = its sequence number, `b` = the poll's thread).
+    PollCause,
 }
 
 pub(crate) const FLAG_READY: u8 = 1;

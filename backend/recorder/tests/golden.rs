@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use futurescope_recorder::{
-    EventKind, Frame, LaneKind, LintRule, Outcome, SnapshotReason, SnapshotTask, TaskState, WakeOp, WireEvent,
+    Cause, EventKind, Frame, LaneKind, LintRule, Outcome, PollCause, SnapshotReason, SnapshotTask, TaskState, WakeOp,
+    WireEvent,
 };
 
 const GOLDEN: &str = include_str!("../../../docs/golden-events.jsonl");
@@ -90,11 +91,26 @@ fn sample() -> Vec<WireEvent<'static>> {
         WireEvent::State { t: 6_100, task: Some(2), future: 1, parent: None, label: s("ready"), loc: None, name: None },
         WireEvent::PollEnd { t: 20_006_000, task: 2, lane: 0, ready: true, drop: false },
         WireEvent::Done { t: 20_006_000, task: 2, outcome: Outcome::Completed },
+        WireEvent::PollCause {
+            t: 20_006_000,
+            task: 2,
+            lane: 0,
+            cause: Cow::Owned(PollCause {
+                since: 6_000,
+                cause: Cause::Blocked,
+                on_cpu: 100_000,
+                runnable: 50_000,
+                blocked: 18_850_000,
+                syscall: Some("clock_nanosleep".into()),
+                wchan: Some("hrtimer_nanosleep".into()),
+                samples: 9,
+            }),
+        },
         WireEvent::Lint {
             t: 20_006_000,
             task: Some(2),
             rule: LintRule::LongPoll,
-            detail: s("one poll ran for 20.0 ms on worker 0 (threshold 10.0 ms)"),
+            detail: s("one poll ran for 20.0 ms on worker 0 (threshold 10.0 ms), blocked in clock_nanosleep 18.9 ms"),
             since: Some(6_000),
         },
         WireEvent::Lint {

@@ -4,7 +4,9 @@
 //! complete slice (`ph: "X"`) on both its worker and its task; each wake that is followed by a
 //! poll of the woken task is a flow (`ph: "s"` at the wake on the waker's track, `ph: "f"` at
 //! that poll's start), so Perfetto draws who woke whom. Lints and marks are global instants;
-//! a snapshot is an instant on the tasks process with its tasks and their frames as args.
+//! a snapshot is an instant on the tasks process with its tasks and their frames as args; a
+//! long poll's cause (`poll_cause`) is in its slices' args (`cause`), and its summary
+//! (`on CPU`, `blocked in clock_nanosleep`, `waiting for a CPU`) in the slices' names.
 //! Times are microseconds.
 
 use std::collections::HashMap;
@@ -32,6 +34,8 @@ pub fn chrome_trace(log: &RunLog, scenario: &str) -> String {
     // Wakes not yet followed by a poll: task -> (t, waker's pid, waker's tid).
     let mut pending_wake: HashMap<u64, (u64, u64, u64)> = HashMap::new();
     let mut flow_id = 0u64;
+    // Each task's last poll: (start, indexes of its two slices in `out`), for its cause.
+    let mut last_poll: HashMap<u64, (u64, [usize; 2])> = HashMap::new();
     for e in &events {
         match e {
             WireEvent::Lane { lane, name, kind, .. } => {
@@ -61,6 +65,7 @@ pub fn chrome_trace(log: &RunLog, scenario: &str) -> String {
                         out.push(json!({"ph": "X", "pid": pid, "tid": tid, "ts": us(start), "dur": us(t - start),
                             "name": name, "cat": "poll", "args": args}));
                     }
+                    last_poll.insert(task, (start, [out.len() - 2, out.len() - 1]));
                 }
             }
             &WireEvent::Wake { t, task, by, lane, .. } => {
@@ -94,6 +99,25 @@ pub fn chrome_trace(log: &RunLog, scenario: &str) -> String {
             WireEvent::Evicted { t, before, events, tasks } => {
                 out.push(json!({"ph": "i", "s": "g", "pid": WORKERS_PID, "tid": 0, "ts": us(*t), "name": "evicted",
                     "args": {"before_us": *before as f64 / 1000.0, "events": events, "tasks": tasks}}));
+            }
+
+            WireEvent::PollCause { task, cause, .. } => {
+                let Some(&(start, slices)) = last_poll.get(task) else { continue };
+                if start != cause.since {
+                    continue;
+                }
+                let summary = match (cause.cause, &cause.syscall) {
+                    (futurescope_recorder::Cause::OnCpu, _) => "on CPU".to_owned(),
+                    (futurescope_recorder::Cause::Blocked, Some(call)) => format!("blocked in {call}"),
+                    (futurescope_recorder::Cause::Blocked, None) => "blocked".to_owned(),
+                    (futurescope_recorder::Cause::Runnable, _) => "waiting for a CPU".to_owned(),
+                };
+                for i in slices {
+                    let slice = &mut out[i];
+                    slice["args"]["cause"] = json!(cause);
+                    let name = format!("{} ({summary})", slice["name"].as_str().unwrap_or_default());
+                    slice["name"] = json!(name);
+                }
             }
             WireEvent::WakerClone { .. }
             | WireEvent::WakerDrop { .. }

@@ -405,6 +405,8 @@ fn the_source_endpoint_serves_the_programs_own_files_at_spawn_locations_and_noth
     // No such run; no file asked for.
     assert_eq!(get_status(addr, "/api/runs/999/source?file=x.rs").0, 404);
     assert_eq!(get_status(addr, &format!("/api/runs/{id}/source")).0, 400);
+}
+
 #[tokio::test]
 async fn a_snapshot_of_a_program_shows_its_own_tasks_at_their_lines() {
     let program = start("parked", &[]);

@@ -14,6 +14,7 @@ import { formatDuration, formatShare, formatCount, formatBytes, formatTime } fro
 import { log2Histogram, probeGroups, DRIVER, OPEN } from '../model.js';
 import { taskColor } from '../draw.js';
 import { stateDiagram } from './state-diagram.js';
+import { longPollCauses } from './poll-cause-view.js';
 
 /**
  * Renders task `task` of `model` into `container`. `onJump(t, taskIndex)` moves the
@@ -104,7 +105,7 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
       el('section', {}, el('h3', {}, 'Task'), identity, bar, figures),
       el('section', {}, el('h3', {}, 'Wakes & wakers'), wakes),
       el('section', {}, el('h3', {}, 'Histograms'), hists),
-      el('section', { class: 'wide' }, el('h3', {}, 'Await points (state machine)'), probes, el('h3', {}, `Lints (${task.lints.length})`), lints),
+      el('section', { class: 'wide' }, el('h3', {}, 'Await points (state machine)'), probes, el('h3', {}, `Lints (${task.lints.length})`), lints, longPollCauses(model, task, onJump)),
     ),
   );
 }

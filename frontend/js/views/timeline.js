@@ -30,6 +30,7 @@ import { updateSamples, sampleLabel, sampleNear } from '../sampled.js';
 import { TimelineText } from './timeline-text.js';
 import { formatDuration, formatTime } from '../units.js';
 import { escapeHtml } from './dom.js';
+import { causeTipHtml } from './poll-cause-view.js';
 
 /** How far the live edge may run ahead of the last event (a stalled stream stops it). */
 export const LIVE_EDGE_MAX_NS = 10e9;
@@ -794,9 +795,10 @@ export class TimelineView {
         const w = hit.thread;
         // Only a runtime worker is stalled by a long poll; a blocking-pool thread is there to block.
         const stall = hit.end - hit.start >= this.options.stallNs && (!w || isRuntimeWorker(w));
+        const cause = hit.open ? null : m.pollCauses.of(hit.task.id, hit.start);
         return `${name(hit.task)}${this.inFlightLine(hit)}<div>${hit.open ? 'polling for' : 'poll'} <b>${formatDuration(hit.end - hit.start)}</b>${
-          stall ? ' <span class="bad">long poll</span>' : ''
-        }</div><div class="dim">on ${escapeHtml(w ? w.name : m.threadList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
+          stall ? ` <span class="${cause?.cause === 'runnable' ? 'warn' : 'bad'}">long poll</span>` : ''
+        }</div>${cause ? causeTipHtml(cause) : ''}<div class="dim">on ${escapeHtml(w ? w.name : m.threadList.length ? 'thread ?' : 'a thread not recorded')} · at ${at(hit.start)}</div>${
           hit.pollNo ? `<div class="dim">poll ${hit.pollNo} of ${hit.task.polls.length}</div>` : ''
         }`;
       }

@@ -24,7 +24,7 @@ use lost_wake::LostWake;
 use never_yielded::NeverYielded;
 use self_wake::SelfWake;
 
-use crate::event::{Stored, StoredEvent};
+use crate::event::{PollCause, Stored, StoredEvent};
 use crate::idmap::IdMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -122,6 +122,10 @@ pub(crate) struct Seen<'a> {
     pub size: Option<u64>,
     /// For a poll: the name of its thread's lane, as the timeline shows it.
     pub lane_name: Option<&'a str>,
+    /// For a `poll_cause`: the cause.
+    pub cause: Option<&'a PollCause>,
+    /// Whether long polls get a `poll_cause` (the watcher of open polls runs).
+    pub await_cause: bool,
 }
 
 /// What every rule may know of a task, kept by `LintState` before the rules see an event.
@@ -182,6 +186,8 @@ struct TaskWatch {
 #[derive(Default)]
 pub struct LintState {
     pub thresholds: LintThresholds,
+    /// Whether long polls get a `poll_cause`, which `long_poll` then waits for.
+    pub(crate) await_causes: bool,
     tasks: IdMap<u64, TaskWatch>,
 }
 
@@ -208,18 +214,26 @@ impl LintState {
         }
     }
 
+    /// Whether task `task`'s long poll that began at `since` waits for its cause (a cause for
+    /// any other poll is not kept).
+    pub(crate) fn awaits_cause(&self, task: u64, since: u64) -> bool {
+        self.tasks.get(&task).is_some_and(|w| w.long_poll.awaits_cause(since))
+    }
+
     /// Feeds a stored event to every rule. `spawn` is (size, blocking) for a spawn;
-    /// `lane_name` is the name of the thread's lane of a poll event, as the timeline shows it.
+    /// `lane_name` is the name of the thread's lane of a poll event, as the timeline shows it;
+    /// `cause` is a `poll_cause`'s.
     pub(crate) fn observe(
         &mut self,
         ev: &StoredEvent,
         spawn: Option<(Option<u64>, bool)>,
         lane_name: Option<&str>,
+        cause: Option<&PollCause>,
         out: &mut Vec<Finding>,
     ) {
         let th = &self.thresholds;
         let (size, blocking) = spawn.unwrap_or((None, false));
-        let seen = Seen { t: ev.t(), ev: ev.get(), size, lane_name };
+        let seen = Seen { t: ev.t(), ev: ev.get(), size, lane_name, cause, await_cause: self.await_causes };
         let task = match seen.ev {
             Stored::Spawn { task, .. }
             | Stored::PollStart { task, .. }
@@ -227,7 +241,8 @@ impl LintState {
             | Stored::Wake { task, .. }
             | Stored::WakerClone { task }
             | Stored::WakerDrop { task }
-            | Stored::Done { task, .. } => task,
+            | Stored::Done { task, .. }
+            | Stored::PollCause { task, .. } => task,
             _ => return,
         };
         let w = self.tasks.entry(task).or_default();
@@ -248,6 +263,8 @@ impl LintState {
     pub(crate) fn tick(&mut self, now: u64, out: &mut Vec<Finding>) {
         let th = &self.thresholds;
         for (&task, w) in self.tasks.iter_mut() {
+            // A task's last poll may be long: it still waits for its cause.
+            LongPoll::tick(th, &w.facts, &mut w.long_poll, task, now, out);
             if w.facts.done {
                 continue;
             }
@@ -260,6 +277,7 @@ impl LintState {
     pub(crate) fn finish(&mut self, now: u64, out: &mut Vec<Finding>) {
         let th = &self.thresholds;
         for (&task, w) in self.tasks.iter_mut() {
+            LongPoll::finish(th, &mut w.long_poll, task, now, out);
             SelfWake::finish(th, &mut w.self_wake, task, now, out);
         }
     }
