@@ -123,15 +123,18 @@ test('a link naming an earlier server instance (answered 410) says the run belon
 
 test('reconnecting to a server whose instance changed: the open run is marked as of an earlier server, not replaced by its namesake', async () => {
   // The hello and run messages carry the server's instance; this stand-in for a restart
-  // gives the first connection instance "aaaa" and later ones "bbbb".
+  // answers as instance "aaaa" until the test "restarts" it, then as "bbbb" (decided per
+  // message, so a reconnect the page makes on its own before that stays with "aaaa").
   const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 800 } });
-  let connections = 0;
+  let restarted = false;
+  const current = () => (restarted ? 'bbbb' : 'aaaa');
   await page.routeWebSocket(/\/ws$/, (ws) => {
-    const instance = connections++ === 0 ? 'aaaa' : 'bbbb';
+    const instance = current();
     const server = ws.connectToServer();
     server.onMessage((text) => {
-      // Only the messages that carry the instance are rewritten; batches pass unchanged.
-      if (typeof text !== 'string' || !/^\{"type":"(hello|run)"|"type":"run"/.test(text)) return ws.send(text);
+      // Batches pass unchanged; every other message (the server sorts their keys, so "type"
+      // is not first) is parsed and its instance rewritten.
+      if (typeof text !== 'string' || text.startsWith('{"type":"batch"')) return ws.send(text);
       const msg = JSON.parse(text);
       if (msg.type === 'hello' || msg.type === 'run') msg.instance = instance;
       for (const run of msg.runs || []) run.instance = instance;
@@ -141,7 +144,7 @@ test('reconnecting to a server whose instance changed: the open run is marked as
   // The HTTP API answers as the same stand-in server (run summaries carry its instance).
   await page.route(/\/api\/runs/, async (route) => {
     const response = await route.fetch();
-    const body = (await response.text()).replace(/"instance":"[0-9a-f]+"/g, `"instance":"${connections <= 1 ? 'aaaa' : 'bbbb'}"`);
+    const body = (await response.text()).replace(/"instance":"[0-9a-f]+"/g, `"instance":"${current()}"`);
     await route.fulfill({ response, body });
   });
   if (finishedRun == null) await (await openFinished(1280)).close();
@@ -152,6 +155,7 @@ test('reconnecting to a server whose instance changed: the open run is marked as
   await page.waitForFunction((n) => window.futurescope.model && window.futurescope.model.eventCount === n, counts.events);
   await page.waitForFunction(() => window.location.search.includes('instance=aaaa'));
   const events = counts.events;
+  restarted = true;
   await page.evaluate(() => window.futurescope.app.connection.ws.close());
   await page.waitForSelector('#run-missing:not([hidden])', { timeout: 15000 });
   assert.match(await page.textContent('#run-missing'), /belongs to an earlier server/);
