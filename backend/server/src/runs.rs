@@ -50,10 +50,10 @@ pub struct RunManagerConfig {
 /// What console-subscriber keeps per task: two HDR histograms (poll and scheduled times) and
 /// the task's stats; measured here as RSS over 10,000-task runs (README, "Memory").
 pub const CONSOLE_BYTES_PER_TASK: usize = 56 << 10;
-/// console-subscriber drops finished tasks on its publish tick (1 s) after the retention; a
-/// 60 s soak with 2 s of slack here still saw RSS spike by a whole 10,000-task run's copies
-/// (the next such run admitted while the earlier copies were not freed yet), so the hold is
-/// kept longer.
+/// console-subscriber drops finished tasks on its publish tick (1 s) after the retention; the
+/// hold lasts a little longer so the next run is not admitted before they are freed. (A 60 s
+/// soak's RSS still spikes by a 10,000-task run's copies at times, with 2 s here and with 10 s:
+/// the cause is not this.)
 const CONSOLE_RELEASE_SLACK: Duration = Duration::from_secs(10);
 
 /// The memory the budget accounts for, bytes.
