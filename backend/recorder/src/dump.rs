@@ -51,6 +51,23 @@ use crate::probe::ProbeSite;
 /// How long a snapshot waits for a runtime's workers to stop.
 pub const DUMP_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a multi-thread worker waits at the start of a dump for the others before it gives
+/// up on that attempt (tokio's `trace_core`, a constant there). A dump that took less cannot
+/// have left a worker behind at tokio's barriers.
+const TOKIO_BARRIER_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Dumps after a slow one, at most, to free a worker stuck at tokio's end barrier.
+const MAX_REPAIRS: usize = 8;
+
+/// At most this many tasks in the workers' run queues when a dump is requested. tokio's
+/// `steal_all` hangs the runtime when they hold more than about 130 (half its 256-slot local
+/// queue, README "Two tokio bugs"); the margin is for tasks woken between this check and the
+/// workers' stop (the timer wakes a worker finds when it wakes up to stop, say).
+const MAX_QUEUED: usize = 32;
+
+/// How long a snapshot waits for the run queues to empty before it is refused.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub use crate::event::{Frame, SnapshotReason as Reason, SnapshotTask as TaskTrace, TaskState};
 
 impl Reason {
@@ -90,6 +107,10 @@ pub enum DumpError {
     Timeout(Duration),
     #[error("a snapshot of this run is still waiting for a blocked worker")]
     Busy,
+    #[error(
+        "{0} tasks are queued in the runtime's run queues: tokio's dump would hang the runtime with that many (a tokio bug), so no snapshot was taken"
+    )]
+    Queued(usize),
     #[error("the snapshot thread is gone")]
     Gone,
     #[error(
@@ -387,40 +408,69 @@ async fn take(log: &RunLog, reason: Reason, states: &mut TaskStates) -> Result<S
         return Err(DumpError::NoRuntime);
     }
     let t = crate::clock::now().saturating_sub(log.start);
-    let started = Instant::now();
     lock(&PROBE_LEAVES).clear();
-    DUMPING.fetch_add(1, Ordering::SeqCst);
     let mut dumps = Vec::new();
     let mut error = None;
+    let mut pause_ns = 0;
     for (handle, busy) in runtimes {
+        // The previous dump's repairs (or a dump waiting for a blocked worker) first.
+        let waited = Instant::now();
+        while busy.load(Ordering::Acquire) && waited.elapsed() < DUMP_TIMEOUT {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         if busy.load(Ordering::Acquire) {
             error = Some(DumpError::Busy);
             continue;
         }
-        busy.store(true, Ordering::Release);
-        let mut pending = match handle.runtime_flavor() {
-            RuntimeFlavor::CurrentThread => handle.spawn(async { Handle::current().dump().await }),
-            _ => tokio::spawn(async move { handle.dump().await }),
-        };
-        match tokio::time::timeout(DUMP_TIMEOUT, &mut pending).await {
-            Ok(done) => {
-                busy.store(false, Ordering::Release);
-                if let Ok(dump) = done {
-                    dumps.push(dump);
-                }
-            }
-            Err(_) => {
-                // Leave it waiting; the runtime gets no new request until it answers.
-                tokio::spawn(async move {
-                    let _ = pending.await;
-                    busy.store(false, Ordering::Release);
-                });
-                error = Some(DumpError::Timeout(DUMP_TIMEOUT));
-            }
+        let multi_thread = !matches!(handle.runtime_flavor(), RuntimeFlavor::CurrentThread);
+        if multi_thread && let Err(queued) = settle(&handle).await {
+            error = Some(DumpError::Queued(queued));
+            continue;
         }
+        busy.store(true, Ordering::Release);
+        DUMPING.fetch_add(1, Ordering::SeqCst);
+        let started = Instant::now();
+        let (first_tx, first) = oneshot::channel();
+        let dumping = async move {
+            let first_took = Instant::now();
+            let dump = match multi_thread {
+                true => handle.dump().await,
+                // A current-thread runtime is dumped from inside (tokio's rule).
+                false => handle.spawn(async { Handle::current().dump().await }).await?,
+            };
+            let mut slow = multi_thread && first_took.elapsed() >= TOKIO_BARRIER_TIMEOUT;
+            let _ = first_tx.send(dump);
+            // A worker stuck at the end barrier is freed by the next dump's workers (README,
+            // "Two tokio bugs"): dump again until one completes without a barrier timeout.
+            let mut repairs = 0;
+            while slow && repairs < MAX_REPAIRS {
+                repairs += 1;
+                if settle(&handle).await.is_err() {
+                    continue;
+                }
+                let again = Instant::now();
+                handle.dump().await;
+                slow = again.elapsed() >= TOKIO_BARRIER_TIMEOUT;
+            }
+            Ok::<_, tokio::task::JoinError>(())
+        };
+        let busy_until_done = busy.clone();
+        // On the snapshot thread's runtime, so a dump left waiting for a blocked worker, and
+        // the repairs after a slow one, go on after this snapshot has answered.
+        tokio::spawn(async move {
+            let _ = dumping.await;
+            DUMPING.fetch_sub(1, Ordering::SeqCst);
+            busy_until_done.store(false, Ordering::Release);
+        });
+        match tokio::time::timeout(DUMP_TIMEOUT, first).await {
+            Ok(Ok(dump)) => dumps.push(dump),
+            // The runtime shut down under the dump.
+            Ok(Err(_)) => {}
+            // Left waiting; the runtime gets no new request until it answers.
+            Err(_) => error = Some(DumpError::Timeout(DUMP_TIMEOUT)),
+        }
+        pause_ns += started.elapsed().as_nanos() as u64;
     }
-    DUMPING.fetch_sub(1, Ordering::SeqCst);
-    let pause_ns = started.elapsed().as_nanos() as u64;
     if dumps.is_empty() {
         return Err(error.unwrap_or(DumpError::NoRuntime));
     }
@@ -463,6 +513,25 @@ async fn take(log: &RunLog, reason: Reason, states: &mut TaskStates) -> Result<S
     }
     tasks.sort_by_key(|t| t.task);
     Ok(Snapshot { t, reason, tasks, pause_ns, resolve_ns })
+}
+
+/// Waits until the runtime's workers' run queues hold at most `MAX_QUEUED` tasks, for up to
+/// `SETTLE_TIMEOUT`; else answers how many they held last.
+#[cfg(feature = "taskdump")]
+async fn settle(handle: &Handle) -> Result<(), usize> {
+    let metrics = handle.metrics();
+    let queued = || (0..metrics.num_workers()).map(|w| metrics.worker_local_queue_depth(w)).sum::<usize>();
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let n = queued();
+        if n <= MAX_QUEUED {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(n);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 // ---- task states from the run's events -----------------------------------------------------

@@ -257,7 +257,7 @@ pub async fn snapshot_run(
     match answer {
         Ok(snapshot) => Ok(Json(serde_json::to_value(&*snapshot).expect("snapshots serialize"))),
         Err(e @ (DumpError::NoRuntime | DumpError::NotBuilt)) => Err(ApiError::Unprocessable(e.to_string())),
-        Err(e @ (DumpError::Busy | DumpError::Timeout(_))) => Err(ApiError::Busy(e.to_string())),
+        Err(e @ (DumpError::Busy | DumpError::Timeout(_) | DumpError::Queued(_))) => Err(ApiError::Busy(e.to_string())),
         Err(DumpError::Gone) => Err(ApiError::Internal("the snapshot thread is gone".into())),
     }
 }
