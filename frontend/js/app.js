@@ -341,7 +341,7 @@ class App {
   }
 
   /** Shows an opened file's model (not one of the server's runs); `events` feed its Perfetto export. */
-  showFile(model, events) {
+  showFile(model, reread) {
     const state = this.store.state;
     if (state.compare) this.compareMode.exit({ updateUrl: false });
     this.live.unsubscribe(state.runId);
@@ -349,7 +349,7 @@ class App {
     const scenario = model.meta.scenario;
     if (scenario && state.scenarios.some((s) => s.name === scenario)) this.selectScenario(scenario, { updateUrl: false });
     this.setModel(model, false);
-    this.toolbar.showFileExport(events, model.meta.scenario || (model.meta.source === 'futurescope-events' ? 'events' : 'tokio-console recording'), model.meta.file);
+    this.toolbar.showFileExport(reread, model.meta.scenario || (model.meta.source === 'futurescope-events' ? 'events' : 'tokio-console recording'), model.meta.file);
     this.updateUrl();
   }
 
