@@ -182,6 +182,12 @@ class App {
     }
     if (changed.has('collapseTasks')) for (const v of views) v.setLaneOptions({ collapseTasks: state.collapseTasks });
     if (changed.has('taskFilter')) for (const v of views) v.setLaneOptions({ filter: state.taskFilter });
+    if (changed.has('groupSites')) for (const v of views) v.setLaneOptions({ groupSites: state.groupSites });
+    if (changed.has('program') && state.program && !this.sitesDefaulted) {
+      // A live program's tasks per connection are one lane per spawn site, until the user says otherwise.
+      this.sitesDefaulted = true;
+      if (!state.groupSites) queueMicrotask(() => this.store.update({ groupSites: true }));
+    }
     if (changed.has('selectedProbe')) this.timeline.setOption('selectedProbe', state.selectedProbe);
     if (changed.has('selectedTask')) this.timeline.selectTask(state.selectedTask);
     if (changed.has('live') && this.timeline.live !== state.live) this.timeline.setLive(state.live);

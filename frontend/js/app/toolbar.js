@@ -20,6 +20,7 @@ export const TOGGLES = [
   { key: 'wakeEdges', button: 'edges-btn', shortcut: 'e' },
   { key: 'stateStrip', button: 'states-btn', shortcut: 's' },
   { key: 'collapseTasks', button: 'collapse-btn', shortcut: 'c' },
+  { key: 'groupSites', button: 'group-btn', shortcut: 'g' },
 ];
 
 export class Toolbar {
