@@ -177,7 +177,7 @@ function probeEnd(probe) {
 }
 
 /** The task's one future when it has exactly one and no nesting (most tasks), else null. */
-function onlyFuture(task) {
+export function onlyFuture(task) {
   if (task.probes.size !== 1 || task.probeRoots.length !== 1) return null;
   const probe = task.probes.get(task.probeRoots[0]);
   return probe && !probe.children.length ? probe : null;

@@ -13,7 +13,7 @@
 // painting is draw.js's.
 
 import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR, isRuntimeWorker } from './model.js';
-import { packFutures } from './futures.js';
+import { packFutures, onlyFuture } from './futures.js';
 
 /** The horizontal view: the time at x = 0 and the ns one CSS pixel spans. */
 export class Viewport {
@@ -315,7 +315,11 @@ export function buildLanes(model, opts = {}) {
     taskLaneByIndex[task.index] = lanes.length;
     add({ kind: 'task', key, task, site }, small(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
     if (opts.futuresOpen && (task.probes.size || task.samples) && opts.futuresOpen(task)) {
-      if (task.probes.size) {
+      if (onlyFuture(task)) {
+        // One row, whatever the future did: packed when the row is first drawn, so opening
+        // every task's rows does not pack every task's futures at once.
+        add(new OneFutureLane(model, task), LANE_HEIGHT.future);
+      } else if (task.probes.size) {
         const pack = packFutures(task, model.stateEvents);
         for (let row = 0; row < pack.rows.length; row++) add({ kind: 'future', key: `f:${task.index}:${row}`, task, row, pack }, LANE_HEIGHT.future);
       }
@@ -341,6 +345,23 @@ export function buildLanes(model, opts = {}) {
     }
   }
   return { lanes, height: y, taskLaneByIndex, threadLaneByIndex, driverLane };
+}
+
+/** The one future row of a task with one future: a `future` lane whose pack is made when read. */
+class OneFutureLane {
+  constructor(model, task) {
+    this.kind = 'future';
+    this.key = `f:${task.index}:0`;
+    this.task = task;
+    this.row = 0;
+    this.model = model;
+    this.y = 0;
+    this.height = 0;
+  }
+
+  get pack() {
+    return packFutures(this.task, this.model.stateEvents);
+  }
 }
 
 /** The spawn sites of the tasks `shown` with at least GROUP_MIN_TASKS of them: key -> site. */
