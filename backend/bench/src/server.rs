@@ -5,8 +5,12 @@
 //! is the client: it opens a new connection per request at a fixed rate (open loop: each
 //! request has a due time, and its latency is measured from then, so a server that falls
 //! behind is not excused by the client waiting for it), sends 64 bytes and reads them back.
-//! Rounds are interleaved; per mode it reports the median round's throughput and p50 / p99
-//! latency, and the child's resident memory at the end of its round.
+//! A fifth mode, `layer`, is `futurescope::layer()` alone in a registry: the same recorder
+//! behind tracing-subscriber's registry instead of the lean subscriber `init()` installs.
+//! Rounds are interleaved (every mode once, then again), each after a warm-up; per mode it
+//! reports the median of the rounds' throughput, p50 and p99 separately, the p99's spread over
+//! the rounds, and the child's resident memory (sampled during the round: its last and its
+//! largest value).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -25,9 +29,19 @@ pub struct Args {
     /// Seconds of load per round.
     #[arg(long, default_value_t = 5.0)]
     secs: f64,
-    /// Rounds per mode (interleaved); the median round is reported.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds per mode (interleaved); medians are reported.
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Seconds of load before each round is measured (connections, the child's runtime, the
+    /// recorder's buffers).
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Modes to run, comma-separated (of bare, futurescope, layer, console, both).
+    #[arg(long, value_delimiter = ',', default_values_t = MODES.map(String::from))]
+    modes: Vec<String>,
+    /// Seconds between samples of the child's resident memory during a round.
+    #[arg(long, default_value_t = 1.0)]
+    rss_every: f64,
     /// Print one JSON line instead of a table.
     #[arg(long)]
     json: bool,
@@ -39,7 +53,7 @@ pub struct ChildArgs {
     mode: String,
 }
 
-const MODES: [&str; 4] = ["bare", "futurescope", "console", "both"];
+const MODES: [&str; 5] = ["bare", "futurescope", "layer", "console", "both"];
 const REQUEST: [u8; 64] = [b'x'; 64];
 
 pub fn run(args: Args) {
@@ -49,9 +63,13 @@ pub fn run(args: Args) {
         .enable_all()
         .build()
         .expect("building the client's runtime");
-    let mut rounds: Vec<Vec<Value>> = vec![Vec::new(); MODES.len()];
+    let modes: Vec<&str> = args.modes.iter().map(String::as_str).collect();
+    if let Some(bad) = modes.iter().find(|m| !MODES.contains(m)) {
+        panic!("unknown mode {bad} (modes: {})", MODES.join(", "));
+    }
+    let mut rounds: Vec<Vec<Value>> = vec![Vec::new(); modes.len()];
     for _ in 0..args.rounds {
-        for (i, mode) in MODES.iter().enumerate() {
+        for (i, mode) in modes.iter().enumerate() {
             let mut child = Command::new(&exe)
                 .args(["server-child", "--mode", mode])
                 .env("FUTURESCOPE_BIND", "127.0.0.1:0")
@@ -62,10 +80,29 @@ pub fn run(args: Args) {
             let mut line = String::new();
             BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the child's address");
             let addr: SocketAddr = line.trim().parse().unwrap_or_else(|_| panic!("{mode}: no address: {line:?}"));
-            // Warm up: connections, the child's runtime and recorder.
-            client.block_on(load(addr, args.rate, 0.5));
-            let mut round = client.block_on(load(addr, args.rate, args.secs));
-            round["rss_mib"] = rss_mib(child.id()).map_or(Value::Null, Value::from);
+            client.block_on(load(addr, args.rate, args.warmup));
+            let pid = child.id();
+            let rss_every = Duration::from_secs_f64(args.rss_every.max(0.05));
+            let peak = std::sync::Arc::new(std::sync::Mutex::new(0.0f64));
+            let mut round = client.block_on(async {
+                let sampled = peak.clone();
+                let sampler = tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(rss_every).await;
+                        if let Some(mib) = rss_mib(pid) {
+                            let mut p = sampled.lock().unwrap_or_else(|e| e.into_inner());
+                            *p = p.max(mib);
+                        }
+                    }
+                });
+                let round = load(addr, args.rate, args.secs).await;
+                sampler.abort();
+                round
+            });
+            let last = rss_mib(pid);
+            round["rss_mib"] = last.map_or(Value::Null, Value::from);
+            let peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
+            round["rss_peak_mib"] = json!(last.map_or(peak, |l| l.max(peak)));
             let _ = child.kill();
             let _ = child.wait();
             rounds[i].push(round);
@@ -73,41 +110,58 @@ pub fn run(args: Args) {
     }
     let mut result = json!({
         "workload": format!(
-            "TCP echo server, a task per connection, 2 workers; {} new connections/s of 64 bytes, {} s per round, {} rounds",
-            args.rate, args.secs, args.rounds
+            "TCP echo server, a task per connection, 2 workers; {} new connections/s of 64 bytes, {} s per round after {} s of warm-up, {} rounds interleaved",
+            args.rate, args.secs, args.warmup, args.rounds
         ),
     });
-    for (i, mode) in MODES.iter().enumerate() {
-        let mut r = rounds[i].clone();
-        r.sort_by(|a, b| {
-            f64::total_cmp(&a["throughput"].as_f64().unwrap_or(0.0), &b["throughput"].as_f64().unwrap_or(0.0))
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    for (i, mode) in modes.iter().enumerate() {
+        let of = |key: &str| rounds[i].iter().map(|r| r[key].as_f64().unwrap_or(0.0)).collect::<Vec<f64>>();
+        let p99s = of("p99_us");
+        result[*mode] = json!({
+            "throughput": median(&mut of("throughput")),
+            "p50_us": median(&mut of("p50_us")),
+            "p99_us": median(&mut p99s.clone()),
+            "p99_us_min": p99s.iter().copied().fold(f64::INFINITY, f64::min),
+            "p99_us_max": p99s.iter().copied().fold(0.0, f64::max),
+            "errors": rounds[i].iter().map(|r| r["errors"].as_u64().unwrap_or(0)).sum::<u64>(),
+            "rss_mib": median(&mut of("rss_mib")),
+            "rss_peak_mib": of("rss_peak_mib").into_iter().fold(0.0, f64::max),
+            "rounds": rounds[i],
         });
-        result[*mode] = r[r.len() / 2].clone();
-        result[*mode]["rounds_throughput"] = rounds[i].iter().map(|v| v["throughput"].clone()).collect();
     }
     let ratio = |r: &Value, mode: &str, key: &str| {
         json!(r[mode][key].as_f64().unwrap_or(0.0) / r["bare"][key].as_f64().unwrap_or(1.0))
     };
-    for mode in ["futurescope", "console", "both"] {
-        result[format!("{mode}_throughput_x_bare")] = ratio(&result, mode, "throughput");
-        result[format!("{mode}_p99_x_bare")] = ratio(&result, mode, "p99_us");
+    if modes.contains(&"bare") {
+        for mode in modes.iter().filter(|m| **m != "bare") {
+            result[format!("{mode}_throughput_x_bare")] = ratio(&result, mode, "throughput");
+            result[format!("{mode}_p99_x_bare")] = ratio(&result, mode, "p99_us");
+        }
     }
     if args.json {
         println!("{result}");
         return;
     }
     println!("{}", result["workload"].as_str().unwrap_or_default());
-    println!("| mode | requests/s | p50 | p99 | errors | RSS |");
-    println!("|---|---|---|---|---|---|");
-    for mode in MODES {
-        let r = &result[mode];
+    println!("| mode | requests/s | p50 | p99 (median) | p99 over the rounds | errors | RSS (last, peak) |");
+    println!("|---|---|---|---|---|---|---|");
+    for mode in &modes {
+        let r = &result[*mode];
+        let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
         println!(
-            "| {mode} | {:.0} | {:.0} µs | {:.0} µs | {} | {} MiB |",
-            r["throughput"].as_f64().unwrap_or(0.0),
-            r["p50_us"].as_f64().unwrap_or(0.0),
-            r["p99_us"].as_f64().unwrap_or(0.0),
+            "| {mode} | {:.0} | {:.0} µs | {:.0} µs | {:.0} to {:.0} µs | {} | {:.1}, {:.1} MiB |",
+            f("throughput"),
+            f("p50_us"),
+            f("p99_us"),
+            f("p99_us_min"),
+            f("p99_us_max"),
             r["errors"],
-            r["rss_mib"]
+            f("rss_mib"),
+            f("rss_peak_mib")
         );
     }
 }
@@ -172,6 +226,10 @@ pub fn child(args: ChildArgs) {
     let _fs = match args.mode.as_str() {
         "bare" => None,
         "futurescope" => Some(futurescope::init()),
+        "layer" => {
+            tracing_subscriber::registry().with(futurescope::layer()).init();
+            None
+        }
         "console" => {
             tracing_subscriber::registry().with(console()).init();
             None

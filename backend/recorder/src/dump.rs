@@ -65,6 +65,9 @@ const MAX_REPAIRS: usize = 8;
 /// workers' stop (the timer wakes a worker finds when it wakes up to stop, say).
 const MAX_QUEUED: usize = 32;
 
+/// Samples of the run queues in a row that must hold at most `MAX_QUEUED` (see `settle`).
+const QUIET_SAMPLES: usize = 10;
+
 /// How long a snapshot waits for the run queues to empty before it is refused.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -108,7 +111,7 @@ pub enum DumpError {
     #[error("a snapshot of this run is still waiting for a blocked worker")]
     Busy,
     #[error(
-        "{0} tasks are queued in the runtime's run queues: tokio's dump would hang the runtime with that many (a tokio bug), so no snapshot was taken"
+        "the runtime's workers did not rest for a second ({0} tasks queued last): tokio's dump can hang a runtime whose run queues fill while it stops (a tokio bug), so it is only taken while no worker is running tasks"
     )]
     Queued(usize),
     #[error("the snapshot thread is gone")]
@@ -515,22 +518,41 @@ async fn take(log: &RunLog, reason: Reason, states: &mut TaskStates) -> Result<S
     Ok(Snapshot { t, reason, tasks, pause_ns, resolve_ns })
 }
 
-/// Waits until the runtime's workers' run queues hold at most `MAX_QUEUED` tasks, for up to
-/// `SETTLE_TIMEOUT`; else answers how many they held last.
+/// Waits until the runtime has rested in `QUIET_SAMPLES` samples in a row, 1 ms apart: every
+/// worker either parked or still in the same poll (tokio's park and poll counts unchanged since
+/// the sample before), and at most `MAX_QUEUED` tasks in their run queues; for up to
+/// `SETTLE_TIMEOUT`, else answers how many tasks were queued last. Resting, because a worker
+/// that notices the dump while running polls one more task before it stops, and that task may
+/// spawn or wake hundreds (a spawning loop, a broadcast) into its queue; a parked worker goes
+/// from its park straight to the barrier, with only the timers and I/O that became ready
+/// meanwhile. (A worker blocked in a poll stays a risk: once its poll returns it may run
+/// others before it notices the dump.)
 #[cfg(feature = "taskdump")]
 async fn settle(handle: &Handle) -> Result<(), usize> {
     let metrics = handle.metrics();
-    let queued = || (0..metrics.num_workers()).map(|w| metrics.worker_local_queue_depth(w)).sum::<usize>();
+    let workers = metrics.num_workers();
+    let queued = || (0..workers).map(|w| metrics.worker_local_queue_depth(w)).sum::<usize>();
+    // The park count is odd while a worker is parked; both counts are published when a worker
+    // parks and at its periodic maintenance, so a running worker changes them.
+    let counts = || {
+        (0..workers).map(|w| (metrics.worker_park_unpark_count(w), metrics.worker_poll_count(w))).collect::<Vec<_>>()
+    };
     let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let mut quiet = 0;
+    let mut last = counts();
     loop {
+        tokio::time::sleep(Duration::from_millis(1)).await;
         let n = queued();
-        if n <= MAX_QUEUED {
+        let now = counts();
+        let resting = now == last;
+        last = now;
+        quiet = if n <= MAX_QUEUED && resting { quiet + 1 } else { 0 };
+        if quiet >= QUIET_SAMPLES {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(n);
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -39,9 +39,9 @@ fn recorded_runtime(run: u16) -> tokio::runtime::Runtime {
 }
 
 /// One worker is blocked (a poll that sleeps the thread) for a second when the snapshot is
-/// requested, while 64 tasks nap 5 ms at a time: their timers fire while the other worker
-/// waits at tokio's barrier, so they are queued when it traces them alone. Every one of them
-/// must go on napping afterwards. The bound is progress, not time: a control task started when
+/// requested, while 64 tasks wait for a 200 ms timer, then nap 5 ms at a time: their first
+/// timers fire while the other worker waits at tokio's barrier, so they are queued when it
+/// traces them alone. Every one of them must go on napping afterwards. The bound is progress, not time: a control task started when
 /// the block ends naps 4 times as often as each napper still has to.
 #[test]
 fn a_worker_blocked_past_tokios_barrier_timeout_strands_no_queued_task() {
@@ -62,6 +62,7 @@ fn a_worker_blocked_past_tokios_barrier_timeout_strands_no_queued_task() {
         for i in 0..NAPPERS {
             let naps = naps.clone();
             tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
                 for _ in 0..NAPS {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     naps[i].fetch_add(1, Ordering::SeqCst);
@@ -75,7 +76,6 @@ fn a_worker_blocked_past_tokios_barrier_timeout_strands_no_queued_task() {
             std::thread::sleep(Duration::from_millis(1000));
             let _ = unblocked_tx.send(());
         });
-        tokio::time::sleep(Duration::from_millis(20)).await;
     });
     go.send(()).unwrap();
     blocking.recv().unwrap();
