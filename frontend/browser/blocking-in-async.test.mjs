@@ -366,7 +366,7 @@ test('the task panel draws the long poll\'s stack samples as a flame graph; the 
   assert.equal(hot.length, 1, JSON.stringify(frames));
   assert.equal(hot[0].loc, at, 'the hot frame is the sleep call');
   assert.match(hot[0].fn, /blocking_in_async::stall$/);
-  assert.ok(frames.some((f) => /std::thread::sleep/.test(f.fn)), 'std::thread::sleep is below it');
+  assert.ok(frames.some((f) => /^std::thread::(functions::)?sleep/.test(f.fn)), 'std::thread::sleep is below it');
   // Widths are sample counts: the outermost frame spans the graph, a frame in fewer samples is narrower.
   const widest = Math.max(...frames.map((f) => f.width));
   const total = Math.max(...frames.map((f) => f.n));
@@ -376,6 +376,7 @@ test('the task panel draws the long poll\'s stack samples as a flame graph; the 
   // By default the source pane shows the own frame's line.
   const pinned = () => page.evaluate(() => Number(document.querySelector('#source .src-line.pinned, .src-line.pinned')?.dataset.line ?? -1));
   await page.waitForFunction((line) => Number(document.querySelector('.src-line.pinned')?.dataset.line) === line, sleepLine);
+  await page.$eval('#task-panel .flame-box', (e) => e.scrollIntoView({ block: 'end' }));
   await shot(page, 'causes-flame-graph');
   // A click on another frame of the scenario's file moves it there, on the hot frame back.
   const other = frames.find((f) => f.loc && f.loc.startsWith('scenarios/src/blocking_in_async.rs:') && f.loc !== at);

@@ -56,8 +56,7 @@ const MAX_STACKS: usize = 64;
 
 /// A long poll's cause, found by the watcher, before the collector stores it.
 pub(crate) struct Found {
-    /// When the watcher saw the poll had closed, or the symbolizer was done with its stacks
-    /// (`clock::now()`).
+    /// When the watcher saw the poll had closed (`clock::now()`).
     pub t: u64,
     /// The global index of the poll's thread.
     pub thread: u32,
@@ -73,6 +72,8 @@ static FOUND: Mutex<Vec<Found>> = Mutex::new(Vec::new());
 static LIVE_RUNS: AtomicUsize = AtomicUsize::new(0);
 /// Causes handed to the symbolizer and not yet back (for `settle`).
 static SYMBOLIZING: AtomicUsize = AtomicUsize::new(0);
+/// Their `t`s, in the order they were handed over (the symbolizer keeps that order).
+static IN_HAND: Mutex<std::collections::VecDeque<u64>> = Mutex::new(std::collections::VecDeque::new());
 /// How many looks the watcher has finished (for `settle`).
 static LOOKS: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
@@ -108,7 +109,7 @@ pub(crate) fn run_finished() {
 }
 
 /// Waits until the watcher has looked at every thread twice more (at most 100 ms) and the
-/// symbolizer is done with what it has (at most 1 s more: the first lookups read the debug
+/// symbolizer is done with what it has (at most 2 s more: the first lookups read the debug
 /// info), so the causes of polls that have closed by now are handed over: called before a
 /// run's final flush.
 pub(crate) fn settle() {
@@ -122,12 +123,20 @@ pub(crate) fn settle() {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    for _ in 0..1000 {
+    for _ in 0..2000 {
         if SYMBOLIZING.load(Ordering::Acquire) == 0 {
             return;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// The earliest `t` of the causes the symbolizer has in hand (`u64::MAX`: none). The
+/// collector emits nothing later than this until they are handed over, so a cause keeps its
+/// place in the stream's time order (right after its poll's end) and the `long_poll` rule,
+/// which waits for it, sees it in time.
+pub(crate) fn held_since() -> u64 {
+    IN_HAND.lock_unpoisoned().front().copied().unwrap_or(u64::MAX)
 }
 
 /// The causes found since the last call (the collector's side).
@@ -435,9 +444,11 @@ impl Watcher {
         match &self.symbolize {
             Some(tx) if !w.stacks.is_empty() => {
                 SYMBOLIZING.fetch_add(1, Ordering::AcqRel);
+                IN_HAND.lock_unpoisoned().push_back(found.t);
                 if let Err(std::sync::mpsc::SendError((found, _))) = tx.send((found, w.stacks)) {
-                    SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
                     FOUND.lock_unpoisoned().push(found);
+                    IN_HAND.lock_unpoisoned().pop_back();
+                    SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
                 }
             }
             _ => FOUND.lock_unpoisoned().push(found),
@@ -453,9 +464,8 @@ fn symbolizer(rx: std::sync::mpsc::Receiver<(Found, Vec<Vec<usize>>)>) {
     for (mut found, addrs) in rx {
         let stacks = addrs.iter().map(|a| symbols.stack(a)).collect();
         (found.cause.stacks, found.cause.hot) = crate::stacks::group(stacks);
-        // Told now: the collector's stream is in time order, and its horizon has moved on.
-        found.t = clock::now();
         FOUND.lock_unpoisoned().push(found);
+        IN_HAND.lock_unpoisoned().pop_front();
         SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -594,6 +594,8 @@ impl Collector {
         // Later records wait for the next drain, except, in a flush, those of the runs being
         // finished (their threads have stopped, so nothing earlier can come).
         let mut horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
+        // Nor can a long poll's cause whose stacks are being symbolized (`causes::held_since`).
+        horizon = horizon.min(crate::causes::held_since().saturating_sub(1));
         if let Some(waiting) = classify(&mut self.batch, now.saturating_sub(HOLD_NS + TENTATIVE_GRACE_NS)) {
             horizon = horizon.min(waiting.saturating_sub(1));
         }

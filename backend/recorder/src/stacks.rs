@@ -475,6 +475,12 @@ impl Symbolizer {
                 keep_scanned = !self.has_frame_pointer(if i > 0 { addr - 1 } else { addr });
             }
             inner_first.extend(self.frames_of(addr & !SCANNED, i > 0).iter().cloned());
+            // Where the stack is cut is known (below): the frames further out are not looked up.
+            if let Some(own) = inner_first.iter().position(is_own)
+                && inner_first[own..].iter().any(is_runtime)
+            {
+                break;
+            }
         }
         let mut frames = inner_first;
         frames.reverse();
