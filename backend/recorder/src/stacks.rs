@@ -361,7 +361,7 @@ mod imp {
         // frame that has one: their return addresses, found by scanning.
         let scan_end = if fp > sp && fp < hi { fp } else { hi };
         n = scan(slot, n, sp, scan_end, hi);
-        while n < MAX_DEPTH && fp >= lo && fp.checked_add(16).is_some_and(|end| end <= hi) && fp % 8 == 0 {
+        while n < MAX_DEPTH && fp >= lo && fp.checked_add(16).is_some_and(|end| end <= hi) && fp.is_multiple_of(8) {
             // SAFETY: `fp..fp + 16` lies within `[sp, hi)`, the live part of this thread's
             // stack, so both words are mapped and readable.
             let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
