@@ -53,6 +53,10 @@ const MAX_SAMPLES: u32 = 128;
 const SPACING_AFTER: u32 = 32;
 /// At most this many user stacks per poll (one with each sample, while there are fewer).
 const MAX_STACKS: usize = 64;
+/// The collector's stream is held back for a cause being symbolized at most this long; a
+/// cause symbolized later is told when it is done (too late for its `long_poll`, which then
+/// fired without it, so it is not kept: see `collector.rs`).
+const HOLD_MAX_NS: u64 = 1_000_000_000;
 
 /// A long poll's cause, found by the watcher, before the collector stores it.
 pub(crate) struct Found {
@@ -131,12 +135,15 @@ pub(crate) fn settle() {
     }
 }
 
-/// The earliest `t` of the causes the symbolizer has in hand (`u64::MAX`: none). The
-/// collector emits nothing later than this until they are handed over, so a cause keeps its
-/// place in the stream's time order (right after its poll's end) and the `long_poll` rule,
-/// which waits for it, sees it in time.
+/// The earliest `t` of the causes the symbolizer has in hand (`u64::MAX`: none), for at most
+/// `HOLD_MAX_NS`. The collector emits nothing later than this until they are handed over, so
+/// a cause keeps its place in the stream's time order (right after its poll's end) and the
+/// `long_poll` rule, which waits for it, sees it in time. The collector asks before it takes
+/// the causes found (`take_found`): the symbolizer hands a cause over before it lets go of its
+/// `t` here, so one or the other sees it.
 pub(crate) fn held_since() -> u64 {
-    IN_HAND.lock_unpoisoned().front().copied().unwrap_or(u64::MAX)
+    let t = IN_HAND.lock_unpoisoned().front().copied().unwrap_or(u64::MAX);
+    if clock::now().saturating_sub(t) >= HOLD_MAX_NS { u64::MAX } else { t }
 }
 
 /// The causes found since the last call (the collector's side).
@@ -464,6 +471,10 @@ fn symbolizer(rx: std::sync::mpsc::Receiver<(Found, Vec<Vec<usize>>)>) {
     for (mut found, addrs) in rx {
         let stacks = addrs.iter().map(|a| symbols.stack(a)).collect();
         (found.cause.stacks, found.cause.hot) = crate::stacks::group(stacks);
+        // No longer held for (`held_since`): the stream may have moved past it.
+        if clock::now().saturating_sub(found.t) >= HOLD_MAX_NS {
+            found.t = clock::now();
+        }
         FOUND.lock_unpoisoned().push(found);
         IN_HAND.lock_unpoisoned().pop_front();
         SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);

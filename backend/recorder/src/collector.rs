@@ -583,6 +583,8 @@ impl Collector {
             self.snapshots.insert(self.next_snapshot, snapshot);
             self.batch.push(Record { t, run, kind: RecordKind::Snapshot, c: self.next_snapshot, ..Record::default() });
         }
+        // Before the causes found are taken (see `causes::held_since`).
+        let held_since = crate::causes::held_since();
         for found in crate::causes::take_found() {
             self.next_cause += 1;
             self.causes.insert(self.next_cause, found.cause);
@@ -594,8 +596,8 @@ impl Collector {
         // Later records wait for the next drain, except, in a flush, those of the runs being
         // finished (their threads have stopped, so nothing earlier can come).
         let mut horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
-        // Nor can a long poll's cause whose stacks are being symbolized (`causes::held_since`).
-        horizon = horizon.min(crate::causes::held_since().saturating_sub(1));
+        // Nor can a long poll's cause whose stacks are being symbolized.
+        horizon = horizon.min(held_since.saturating_sub(1));
         if let Some(waiting) = classify(&mut self.batch, now.saturating_sub(HOLD_NS + TENTATIVE_GRACE_NS)) {
             horizon = horizon.min(waiting.saturating_sub(1));
         }
