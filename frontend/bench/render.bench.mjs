@@ -19,6 +19,8 @@
 //
 // Usage: FUTURESCOPE_BIN=/abs/target/release/futurescope node frontend/bench/render.bench.mjs [--small] [--seconds N]
 //   --small   20,000 slices over 200 tasks and ~1.5 s of interaction (for CI)
+//   --no-probes  the run without probe futures (no `state` events, no future rows phase): the
+//             workload the benchmark had before future rows, to compare figures across versions
 //   --profile also records a CDP CPU profile of the interaction and prints the top self-time
 //             functions to stderr
 
@@ -36,7 +38,8 @@ const small = args.includes('--small');
 const profile = args.includes('--profile');
 const secIdx = args.indexOf('--seconds');
 const seconds = secIdx >= 0 ? Number(args[secIdx + 1]) : small ? 1.5 : 5;
-const shape = small ? { slices: 20_000, tasks: 200, workers: 8 } : { slices: 1_000_000, tasks: 10_000, workers: 8 };
+const probes = !args.includes('--no-probes');
+const shape = { ...(small ? { slices: 20_000, tasks: 200, workers: 8 } : { slices: 1_000_000, tasks: 10_000, workers: 8 }), probes };
 
 const pct = (xs, p) => {
   if (!xs.length) return null;

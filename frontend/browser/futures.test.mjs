@@ -1,4 +1,4 @@
-// Issue 13 — future rows under task lanes. Each lesson's claim is read from the drawn rows
+// Future rows under task lanes. Each lesson's claim is read from the drawn rows
 // (timeline.futureRows(): the rows and segments draw.js paints) and from the text
 // alternative (the accessible table beside the canvas), and checked against an independent
 // reading of GET /api/runs/{id}/events (state, poll_*, done events, read here without

@@ -1,4 +1,4 @@
-// Issue 17 — task dumps on the page. Snapshots taken from the page (the Snapshot button and
+// Task dumps on the page. Snapshots taken from the page (the Snapshot button and
 // the key d) and the automatic one at a lost_wake lint are checked against the run's
 // `snapshot` events from GET /api/runs/{id}/events, read here without frontend/js: a marker on
 // the time axis for each (hover names it, a click opens it), the Snapshots tab's await trees

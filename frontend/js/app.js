@@ -182,6 +182,12 @@ class App {
     }
     if (changed.has('collapseTasks')) for (const v of views) v.setLaneOptions({ collapseTasks: state.collapseTasks });
     if (changed.has('taskFilter')) for (const v of views) v.setLaneOptions({ filter: state.taskFilter });
+    if (changed.has('groupSites')) for (const v of views) v.setLaneOptions({ groupSites: state.groupSites });
+    if (changed.has('program') && state.program && !this.sitesDefaulted) {
+      // A live program's tasks per connection are one lane per spawn site, until the user says otherwise.
+      this.sitesDefaulted = true;
+      if (!state.groupSites) queueMicrotask(() => this.store.update({ groupSites: true }));
+    }
     if (changed.has('selectedProbe')) this.timeline.setOption('selectedProbe', state.selectedProbe);
     if (changed.has('selectedTask')) this.timeline.selectTask(state.selectedTask);
     if (changed.has('live') && this.timeline.live !== state.live) this.timeline.setLive(state.live);
@@ -341,7 +347,7 @@ class App {
   }
 
   /** Shows an opened file's model (not one of the server's runs); `events` feed its Perfetto export. */
-  showFile(model, events) {
+  showFile(model, reread) {
     const state = this.store.state;
     if (state.compare) this.compareMode.exit({ updateUrl: false });
     this.live.unsubscribe(state.runId);
@@ -349,7 +355,7 @@ class App {
     const scenario = model.meta.scenario;
     if (scenario && state.scenarios.some((s) => s.name === scenario)) this.selectScenario(scenario, { updateUrl: false });
     this.setModel(model, false);
-    this.toolbar.showFileExport(events, model.meta.scenario || (model.meta.source === 'futurescope-events' ? 'events' : 'tokio-console recording'), model.meta.file);
+    this.toolbar.showFileExport(reread, model.meta.scenario || (model.meta.source === 'futurescope-events' ? 'events' : 'tokio-console recording'), model.meta.file);
     this.updateUrl();
   }
 

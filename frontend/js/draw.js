@@ -365,6 +365,7 @@ export class TimelineRenderer {
       const y = laneTop(j);
       if (lane.kind === 'thread') this.drawThreadLane(scene, lane, y, plotW);
       else if (lane.kind === 'task') this.drawTaskLane(scene, lane, y, plotW);
+      else if (lane.kind === 'group') this.drawGroupLane(scene, lane, y, plotW);
       else if (lane.kind === 'probe') this.drawProbeLane(scene, lane, y, plotW);
       else if (lane.kind === 'future') this.drawFutureLane(scene, lane, y, plotW);
       else if (lane.kind === 'sampled') this.drawSampledLane(scene, lane, y, plotW);
@@ -528,6 +529,34 @@ export class TimelineRenderer {
     if (scene.options.stateStrip && !small) this.addStateStrip(scene, task, y, h, plotW);
     const fo = scene.options.futuresOpen;
     if (!small && fo && task.futureCache && fo(task)) this.addInFlight(scene, task.futureCache.pack.counts.get(ROOTS), y, h, plotW);
+  }
+
+  /**
+   * A spawn site's lane (layout.js groups a site's tasks): the polls of all its tasks in the
+   * colour of the first, over one lifeline from the first spawn to the last end (or now).
+   * Polls of several tasks at once (on different workers) overlap; zoomed out, the merged
+   * rectangles' height shows how busy each task was, so a taller bar is busier, never more
+   * tasks. Tasks that did not live in the view are skipped.
+   */
+  drawGroupLane(scene, lane, y, plotW) {
+    const { viewport: vp } = scene;
+    const { tasks } = lane.site;
+    const h = lane.height;
+    const color = taskColor(tasks[0]);
+    let first = Infinity;
+    let last = -Infinity;
+    for (const m of tasks) {
+      first = Math.min(first, m.spawnT);
+      last = Math.max(last, m.doneT !== OPEN ? m.doneT : scene.nowT);
+    }
+    const lx0 = Math.max(-2, vp.timeToX(first));
+    const lx1 = Math.min(plotW + 2, vp.timeToX(last));
+    if (lx1 > lx0) this.batch.add(THEME.lifeline, lx0, y + Math.floor(h / 2), lx1 - lx0, 1);
+    const pad = h < 10 ? 1 : 2;
+    for (const m of tasks) {
+      if (m.spawnT > vp.t1 || (m.doneT !== OPEN && m.doneT < vp.t0)) continue;
+      this.addSlices(scene, m.polls, y + pad, h - 2 * pad, plotW, () => color, true);
+    }
   }
 
   /**
@@ -1245,8 +1274,8 @@ export class TimelineRenderer {
         continue;
       }
       if (lane.height < 10) {
-        if (lane.kind === 'task') {
-          ctx.fillStyle = taskColor(lane.task);
+        if (lane.kind === 'task' || lane.kind === 'group') {
+          ctx.fillStyle = taskColor(lane.kind === 'task' ? lane.task : lane.site.tasks[0]);
           ctx.fillRect(GUTTER_PX - 6, y + 1, 4, lane.height - 2);
         }
         continue;
@@ -1276,6 +1305,14 @@ export class TimelineRenderer {
         ctx.fillText(idText, GUTTER_PX - idW - 8, mid);
         ctx.fillStyle = probe.ended ? THEME.textDim : THEME.text;
         ctx.fillText(fitText(ctx, `${lane.depth ? '└ ' : ''}${probe.name || `future ${probe.id}`}`, GUTTER_PX - idW - x - 14), x, mid);
+      } else if (lane.kind === 'group') {
+        const site = lane.site;
+        ctx.fillStyle = taskColor(site.tasks[0]);
+        ctx.fillRect(4, y + 3, 3, lane.height - 6);
+        ctx.fillStyle = THEME.textDim;
+        ctx.fillText(scene.options.expandedSites?.has(site.key) ? '▾' : '▸', 11, mid);
+        ctx.fillStyle = THEME.text;
+        ctx.fillText(fitText(ctx, siteTitle(site), GUTTER_PX - 36), 22, mid);
       } else if (lane.kind === 'driver') {
         ctx.fillStyle = THEME.wakeDriver;
         ctx.font = THEME.fontSmall;
@@ -1307,12 +1344,12 @@ export class TimelineRenderer {
         ctx.fillStyle = THEME.textDim;
         const idW = ctx.measureText(idText).width;
         ctx.fillText(idText, GUTTER_PX - idW - 8, mid);
-        let nameX = 12;
+        let nameX = lane.site ? 20 : 12; // a task of an opened spawn site's lane, indented
         if ((task.probes.size || task.samples) && scene.options.futuresOpen) {
           // The toggle of the task's future rows (click it, or press o with the task selected).
           ctx.fillStyle = THEME.textDim;
-          ctx.fillText(scene.options.futuresOpen(task) ? '▾' : '▸', 11, mid);
-          nameX = 22;
+          ctx.fillText(scene.options.futuresOpen(task) ? '▾' : '▸', nameX - 1, mid);
+          nameX += 10;
         }
         ctx.fillStyle = activity === 'done' ? THEME.textDim : THEME.text;
         ctx.fillText(fitText(ctx, task.label, GUTTER_PX - idW - nameX - 14), nameX, mid);
@@ -1332,6 +1369,12 @@ export class TimelineRenderer {
     ctx.fillStyle = 'rgba(255,255,255,0.18)';
     ctx.fillRect(W - 6, y, 4, h);
   }
+}
+
+/** A spawn site lane's title: "202 tasks @ server.rs:259:13" (blocking tasks say so). */
+export function siteTitle(site) {
+  const file = String(site.loc).split('/').pop();
+  return `${site.tasks.length} ${site.kind === 'task' ? 'tasks' : `${site.kind} tasks`} @ ${file}`;
 }
 
 /** Colours of the overview rows (run 1, run 2 when comparing). */

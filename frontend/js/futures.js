@@ -167,7 +167,7 @@ export const ROOTS = -1;
 export function packFutures(task, stateEvents) {
   const c = task.futureCache;
   if (c && c.key === stateEvents && c.version === task.probeVersion) return c.pack;
-  const pack = computePack(task);
+  const pack = onlyFuture(task) ? packOne(task, onlyFuture(task)) : computePack(task);
   task.futureCache = { key: stateEvents, version: task.probeVersion, pack };
   return pack;
 }
@@ -176,7 +176,33 @@ function probeEnd(probe) {
   return probe.ended && probe.history && probe.history.length ? probe.history.start[probe.history.length - 1] : Infinity;
 }
 
-function computePack(task) {
+/** The task's one future when it has exactly one and no nesting (most tasks), else null. */
+export function onlyFuture(task) {
+  if (task.probes.size !== 1 || task.probeRoots.length !== 1) return null;
+  const probe = task.probes.get(task.probeRoots[0]);
+  return probe && !probe.children.length ? probe : null;
+}
+
+/**
+ * computePack's result for a task with one future and no children, built without its
+ * maps and sorts: opening every lane's rows of 10,000 such tasks at once was one long frame
+ * (most of it the collector's, for those short-lived maps).
+ */
+function packOne(task, probe) {
+  probe.childList = [];
+  const name = probe.name || `future ${probe.id}`;
+  const row = { ids: [probe.id], depth: 0, names: new Map([[name, 1]]), t0: Float64Array.of(probe.firstT), name };
+  const end = probeEnd(probe);
+  const open = end === Infinity;
+  let step;
+  if (open) step = { t: Float64Array.of(probe.firstT), n: Int32Array.of(1), max: 1 };
+  else if (end === probe.firstT) step = { t: Float64Array.of(end), n: Int32Array.of(0), max: 0 }; // its end sorts first
+  else step = { t: Float64Array.of(probe.firstT, end), n: Int32Array.of(1, 0), max: 1 };
+  return { rows: [row], rowOf: new Map([[probe.id, 0]]), counts: new Map([[ROOTS, step]]) };
+}
+
+/** Exported for the tests, which check packOne against it. */
+export function computePack(task) {
   const byStart = (a, b) => a.firstT - b.firstT || (a.id < b.id ? -1 : 1);
   const kids = (ids) => {
     const list = [];

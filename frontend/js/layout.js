@@ -13,7 +13,7 @@
 // painting is draw.js's.
 
 import { OPEN, LONG_POLL_FLOOR_NS as LONG_POLL_FLOOR, isRuntimeWorker } from './model.js';
-import { packFutures } from './futures.js';
+import { packFutures, onlyFuture } from './futures.js';
 
 /** The horizontal view: the time at x = 0 and the ns one CSS pixel spans. */
 export class Viewport {
@@ -233,6 +233,14 @@ export function mergeSlices(column, i0, i1, nsPerPx, nowT, out, minPx = 1) {
 
 export const LANE_HEIGHT = { thread: 24, driver: 16, task: 20, probe: 20, future: 16, collapsed: 6, header: 18 };
 
+/** With grouping on, a spawn site with at least this many tasks is one lane. */
+export const GROUP_MIN_TASKS = 4;
+
+/** The key a task's spawn site groups by (its kind and spawn location), or null without one. */
+export function siteKey(task) {
+  return task.loc ? `${task.kind}@${task.loc}` : null;
+}
+
 /**
  * The lanes in display order: thread lanes (runtime workers, blocking-pool threads, plain
  * threads: kind `thread`, `lane.thread` a model ThreadRecord), then the driver lane (wakes that came from a
@@ -245,7 +253,12 @@ export const LANE_HEIGHT = { thread: 24, driver: 16, task: 20, probe: 20, future
  * future rows are open}. Under an open task lane come its future rows (futures.js packs
  * them), one lane each: {kind: 'future', task, row, pack}, then, when snapshots traced the
  * task (`task.samples`, sampled.js), its sampled row {kind: 'sampled', task}. Lane keys: "th:<index>", "driver",
- * "p:<probe id>", "t:<task index>", "f:<task index>:<row>", "s:<task index>". Returns {lanes, height,
+ * "p:<probe id>", "t:<task index>", "f:<task index>:<row>", "s:<task index>", "g:<site key>".
+ * With `opts.groupSites`, the tasks of a spawn site with at least GROUP_MIN_TASKS tasks shown
+ * (a server's task per connection) are one lane {kind: 'group', site: {key, kind, loc, tasks:
+ * [TaskRecord in spawn order]}}, where the first of them would be; with the site's key in
+ * `opts.expandedSites` its task lanes follow it, else their tasks point at the group lane in
+ * `taskLaneByIndex`. Returns {lanes, height,
  * taskLaneByIndex (Int32Array: task index -> lane position or -1), threadLaneByIndex (Map)}.
  */
 export function buildLanes(model, opts = {}) {
@@ -293,23 +306,97 @@ export function buildLanes(model, opts = {}) {
   if (model.taskList.length) {
     add({ kind: 'header', key: 'h:tasks', title: `Tasks (${model.taskList.length})` }, LANE_HEIGHT.header);
   }
-  for (const task of model.taskList) {
+  const shown = (task) => !hidden.has(`t:${task.index}`) && !(filter && !matchesTask(task, filter));
+  const sites = opts.groupSites ? spawnSites(model, shown) : null;
+  const expanded = opts.expandedSites || new Set();
+  const small = (key) => (opts.collapseTasks ? !collapsed.has(key) : collapsed.has(key));
+  const addTask = (task, site = null) => {
     const key = `t:${task.index}`;
-    if (hidden.has(key)) continue;
-    if (filter && !matchesTask(task, filter)) continue;
     taskLaneByIndex[task.index] = lanes.length;
-    const small = opts.collapseTasks ? !collapsed.has(key) : collapsed.has(key);
-    add({ kind: 'task', key, task }, small ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
+    add({ kind: 'task', key, task, site }, small(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
     if (opts.futuresOpen && (task.probes.size || task.samples) && opts.futuresOpen(task)) {
-      if (task.probes.size) {
+      if (onlyFuture(task)) {
+        // One row, whatever the future did: packed when the row is first drawn, so opening
+        // every task's rows does not pack every task's futures at once.
+        add(new OneFutureLane(model, task), LANE_HEIGHT.future);
+      } else if (task.probes.size) {
         const pack = packFutures(task, model.stateEvents);
         for (let row = 0; row < pack.rows.length; row++) add({ kind: 'future', key: `f:${task.index}:${row}`, task, row, pack }, LANE_HEIGHT.future);
       }
       // States sampled from snapshots (sampled.js): one row of instants, never a continuous state.
       if (task.samples) add({ kind: 'sampled', key: `s:${task.index}`, task }, LANE_HEIGHT.future);
     }
+  };
+  for (const task of model.taskList) {
+    if (!shown(task)) continue;
+    const site = sites && sites.get(siteKey(task));
+    if (!site) {
+      addTask(task);
+      continue;
+    }
+    if (site.tasks[0] !== task) continue; // drawn with its site's lane
+    const at = lanes.length;
+    const key = `g:${site.key}`;
+    add({ kind: 'group', key, site }, small(key) ? LANE_HEIGHT.collapsed : LANE_HEIGHT.task);
+    const open = expanded.has(site.key);
+    for (const member of site.tasks) {
+      if (open) addTask(member, site);
+      else taskLaneByIndex[member.index] = at;
+    }
   }
   return { lanes, height: y, taskLaneByIndex, threadLaneByIndex, driverLane };
+}
+
+/** The one future row of a task with one future: a `future` lane whose pack is made when read. */
+class OneFutureLane {
+  constructor(model, task) {
+    this.kind = 'future';
+    this.key = `f:${task.index}:0`;
+    this.task = task;
+    this.row = 0;
+    this.model = model;
+    this.y = 0;
+    this.height = 0;
+  }
+
+  get pack() {
+    return packFutures(this.task, this.model.stateEvents);
+  }
+}
+
+/** The spawn sites of the tasks `shown` with at least GROUP_MIN_TASKS of them: key -> site. */
+function spawnSites(model, shown) {
+  const all = new Map();
+  for (const task of model.taskList) {
+    const key = siteKey(task);
+    if (key === null || !shown(task)) continue;
+    let site = all.get(key);
+    if (!site) all.set(key, (site = { key, kind: task.kind, loc: task.loc, tasks: [] }));
+    site.tasks.push(task);
+  }
+  for (const [key, site] of all) if (site.tasks.length < GROUP_MIN_TASKS) all.delete(key);
+  return all;
+}
+
+/**
+ * What a site's tasks were doing at `t`: {alive (spawned, not done), polling (in a poll),
+ * task (the first of them in a poll at t, or null), polls (all their polls so far)}.
+ */
+export function siteAt(site, t, nowT) {
+  let alive = 0;
+  let polling = 0;
+  let task = null;
+  let polls = 0;
+  for (const m of site.tasks) {
+    polls += m.polls.length;
+    if (m.spawnT > t || (m.doneT !== OPEN && m.doneT <= t)) continue;
+    alive++;
+    if (sliceAt(m.polls, t, 0, nowT) >= 0) {
+      polling++;
+      task ||= m;
+    }
+  }
+  return { alive, polling, task, polls };
 }
 
 function matchesTask(task, filter) {

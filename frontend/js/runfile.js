@@ -18,7 +18,16 @@ export function runFileName(scenario, id) {
 }
 
 /**
- * Builds the model of a run file's text. Returns {model, format, events, note, tone}:
+ * The events of a run file's text, either format, as `openRunText` reads them (what an
+ * opened file's Perfetto export is built from: the page keeps how to read the file again,
+ * not its events, which would cost a JS object per event for as long as the file is shown).
+ */
+export function runTextEvents(text) {
+  return looksLikeConsoleRecording(text) ? parseConsoleRecording(text).events : parseEventLines(text).events;
+}
+
+/**
+ * Builds the model of a run file's text. Returns {model, format, note, tone}:
  * `format` is 'futurescope-events' or CONSOLE_FORMAT, `note` a sentence for the user
  * (what was read, what was skipped), `tone` 'good' or 'bad'. Throws with a message a user
  * can act on when the text is neither format.
@@ -43,30 +52,32 @@ export function openRunText(text, fileName = 'file') {
     return {
       model,
       format: CONSOLE_FORMAT,
-      events,
       note: `Imported tokio-console recording ${fileName}: ${formatCount(report.tasks)} tasks, ${formatCount(report.polls)} polls${skipped}`,
       tone: report.errorCount ? 'bad' : 'good',
     };
   }
-  const { header, events, errorCount } = parseEventLines(text);
-  if (!header && !events.length) {
+  // Read and applied in batches: the model is all the page keeps of the file.
+  let model = null;
+  const modelFor = (header) => {
+    model ||= new RunModel({
+      run: header ? header.run : null,
+      scenario: header ? header.scenario : null,
+      params: header ? header.params || {} : {},
+      status: 'file',
+      file: fileName,
+      source: 'futurescope-events',
+    });
+    return model;
+  };
+  const { header, count, errorCount } = parseEventLines(text, (events, header) => modelFor(header).ingest(events));
+  if (!header && !count) {
     throw new Error(errorCount ? 'no event could be read: it is neither a futurescope event log nor a tokio-console recording' : 'the file is empty');
   }
-  const model = new RunModel({
-    run: header ? header.run : null,
-    scenario: header ? header.scenario : null,
-    params: header ? header.params || {} : {},
-    status: 'file',
-    file: fileName,
-    source: 'futurescope-events',
-  });
-  model.ingest(events);
   return {
-    model,
+    model: modelFor(header),
     format: 'futurescope-events',
-    events,
     header,
-    note: `Opened ${fileName}: ${formatCount(events.length)} events${errorCount ? `, ${errorCount} unreadable lines skipped` : ''}`,
+    note: `Opened ${fileName}: ${formatCount(count)} events${errorCount ? `, ${errorCount} unreadable lines skipped` : ''}`,
     tone: errorCount ? 'bad' : 'good',
   };
 }

@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { RunModel } from '../js/model.js';
-import { probeSegments, packFutures, countAt, probeStateAt, ROOTS, SEG_NAMES } from '../js/futures.js';
+import { probeSegments, packFutures, computePack, countAt, probeStateAt, ROOTS, SEG_NAMES } from '../js/futures.js';
 
 const st = (t, future, label, extra = {}) => ({ k: 'state', t, task: 1, future, parent: null, label, loc: null, ...extra });
 const poll = (s, e) => [
@@ -56,6 +56,25 @@ test('rows nest children under their parent and reuse the rows of ended futures'
   assert.equal(countAt(pack.counts.get(ROOTS), 60), 0);
   assert.equal(probeStateAt(task, task.probes.get(3), 45).state, 'await');
   assert.equal(probeStateAt(task, task.probes.get(3), 55).state, 'cancelled');
+});
+
+test('a task with one future packs as the general packing does: alive, ended, ended where it began', () => {
+  const m = new RunModel();
+  const spawn = (task, t) => ({ k: 'spawn', t, task, name: `t${task}`, kind: 'task', loc: null, size: null, parent: null });
+  const st = (t, task, future, label) => ({ k: 'state', t, task, future, parent: null, label, loc: 'a.rs:1', name: future === 12 ? null : 'f' });
+  m.ingest([
+    spawn(1, 0), spawn(2, 0), spawn(3, 0),
+    { k: 'poll_start', t: 1, task: 1, worker: null }, st(2, 1, 11, 'start'), st(3, 1, 11, 'sleep'), { k: 'poll_end', t: 4, task: 1, worker: null, ready: false },
+    { k: 'poll_start', t: 5, task: 2, worker: null }, st(6, 2, 12, 'start'), st(7, 2, 12, 'sleep'), st(8, 2, 12, 'ready'), { k: 'poll_end', t: 9, task: 2, worker: null, ready: true },
+    { k: 'poll_start', t: 10, task: 3, worker: null }, st(11, 3, 13, 'start'), st(11, 3, 13, 'cancelled'), { k: 'poll_end', t: 12, task: 3, worker: null, ready: false },
+  ]);
+  assert.equal(m.violations.count, 0, JSON.stringify(m.violations.messages));
+  for (const task of m.taskList) {
+    const fast = packFutures(task, m.stateEvents);
+    assert.deepEqual(fast, computePack(task), `task ${task.id}`);
+  }
+  assert.equal(countAt(packFutures(m.taskList[0], m.stateEvents).counts.get(ROOTS), 100), 1, 'still in flight');
+  assert.equal(countAt(packFutures(m.taskList[1], m.stateEvents).counts.get(ROOTS), 100), 0, 'ended');
 });
 
 test('a future created in one task and polled in another lives in the second, from its creation', () => {

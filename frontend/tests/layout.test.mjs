@@ -20,7 +20,9 @@ import {
   activityHistogram,
   longPolls,
   OverviewScale,
+  siteAt,
 } from '../js/layout.js';
+import { siteTitle } from '../js/draw.js';
 import { SliceColumn, RunModel, OPEN } from '../js/model.js';
 import { syntheticRun, mulberry32 } from './support/synthetic-run.mjs';
 
@@ -276,4 +278,37 @@ test('probes outside any task get a lane group of their own, nested under their 
   assert.deepEqual(keys, ['h:threads', 'th:0', 'h:outside', 'p:1', 'p:2', 'p:3', 'h:tasks', 't:0']);
   assert.deepEqual(lanes.filter((l) => l.kind === 'probe').map((l) => l.depth), [0, 1, 0]);
   assert.ok(!buildLanes(new RunModel()).lanes.some((l) => l.key === 'h:outside'), 'no group without such probes');
+});
+
+test('spawn sites: a site with 4 or more tasks is one lane where its first task was; opened, its tasks follow it', () => {
+  const m = new RunModel();
+  const events = [{ k: 'worker', t: 0, worker: 0, name: 'w0', kind: 'worker' }];
+  const spawn = (task, t, loc) => events.push({ k: 'spawn', t, task, name: '', kind: 'task', loc, size: null, parent: null });
+  spawn(1, 0, 'server.rs:10:5'); // the accept loop
+  for (let i = 0; i < 5; i++) spawn(10 + i, 1 + i, 'server.rs:20:13'); // a task per connection
+  spawn(2, 7, 'server.rs:30:1');
+  spawn(3, 8, 'server.rs:30:1'); // two at one site: below the threshold, not grouped
+  // Connections 10 and 11 are polled at 20-30 and 25-40 (on one worker, one after the other); 10 ends.
+  events.push({ k: 'poll_start', t: 20, task: 10, worker: 0 }, { k: 'poll_end', t: 24, task: 10, worker: 0, ready: true }, { k: 'done', t: 24, task: 10 });
+  events.push({ k: 'poll_start', t: 25, task: 11, worker: 0 }, { k: 'poll_end', t: 40, task: 11, worker: 0, ready: false });
+  m.ingest(events);
+  assert.equal(m.violations.count, 0, JSON.stringify(m.violations.messages));
+  const kinds = (l) => l.lanes.filter((x) => x.kind === 'task' || x.kind === 'group').map((x) => (x.kind === 'group' ? `g${x.site.tasks.length}` : `t${x.task.id}`));
+  assert.deepEqual(kinds(buildLanes(m)), ['t1', 't10', 't11', 't12', 't13', 't14', 't2', 't3'], 'off: a lane per task');
+  const grouped = buildLanes(m, { groupSites: true });
+  assert.deepEqual(kinds(grouped), ['t1', 'g5', 't2', 't3']);
+  const g = grouped.lanes.find((x) => x.kind === 'group');
+  assert.equal(g.key, 'g:task@server.rs:20:13');
+  assert.equal(siteTitle(g.site), '5 tasks @ server.rs:20:13');
+  for (const id of [10, 11, 12, 13, 14]) assert.equal(grouped.lanes[grouped.taskLaneByIndex[m.tasks.get(id).index]], g, `task ${id} points at its site's lane`);
+  const open = buildLanes(m, { groupSites: true, expandedSites: new Set([g.site.key]) });
+  assert.deepEqual(kinds(open), ['t1', 'g5', 't10', 't11', 't12', 't13', 't14', 't2', 't3']);
+  assert.ok(open.lanes.filter((x) => x.kind === 'task' && x.site).every((x) => x.site.key === g.site.key), 'its tasks know their site');
+  // The filter applies first: a site with fewer than 4 tasks left is not grouped.
+  assert.deepEqual(kinds(buildLanes(m, { groupSites: true, filter: 'server.rs:2', hidden: new Set(['t:1', 't:2']) })), ['t12', 't13', 't14']);
+  assert.deepEqual(kinds(buildLanes(m, { groupSites: true, filter: 'server.rs:2' })), ['g5']);
+  // What the site's tasks were doing, from their events.
+  assert.deepEqual(siteAt(g.site, 22, 50), { alive: 5, polling: 1, task: m.tasks.get(10), polls: 2 });
+  assert.deepEqual(siteAt(g.site, 30, 50), { alive: 4, polling: 1, task: m.tasks.get(11), polls: 2 }, 'task 10 is done');
+  assert.deepEqual(siteAt(g.site, 3, 50), { alive: 3, polling: 0, task: null, polls: 2 }, 'two not spawned yet');
 });

@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use crate::capture;
 use crate::clock;
+use crate::sync::{LockUnpoisoned, Unpoisoned};
 
 /// Gates registered for runs now being stepped (0: the hooks return at once).
 static STEPPED_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -194,7 +195,7 @@ impl StepGate {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Nothing panics while holding it; the fields stay consistent if something did.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 
     fn now(&self) -> u64 {
@@ -343,7 +344,7 @@ impl StepGate {
                         g = self.lock();
                         continue;
                     }
-                    g = self.resume.wait(g).unwrap_or_else(|e| e.into_inner());
+                    g = self.resume.wait(g).unpoisoned();
                 }
             }
         }
@@ -442,7 +443,7 @@ fn set_mode(g: &mut Inner, mode: Mode) {
 }
 
 fn lock_registry() -> MutexGuard<'static, Vec<Arc<StepGate>>> {
-    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+    REGISTRY.lock_unpoisoned()
 }
 
 fn this_thread() -> (u32, String) {

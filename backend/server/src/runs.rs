@@ -618,7 +618,7 @@ impl RunManager {
     }
 
     fn lock_holds(&self) -> std::sync::MutexGuard<'_, Vec<(Instant, usize)>> {
-        self.console_holds.lock().unwrap_or_else(|e| e.into_inner())
+        self.console_holds.lock_unpoisoned()
     }
 
     /// console-subscriber's copies of tasks now (running runs' tasks and finished runs' within

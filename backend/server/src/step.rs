@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
+use futurescope_recorder::LockUnpoisoned;
 use futurescope_recorder::StepGate;
 use futurescope_recorder::step::{Arrival, GateState, StepError};
 use futurescope_scenarios::StepTime;
@@ -70,7 +71,7 @@ impl StepControl {
     }
 
     fn lock_driver(&self) -> std::sync::MutexGuard<'_, Driver> {
-        self.driver.lock().unwrap_or_else(|e| e.into_inner())
+        self.driver.lock_unpoisoned()
     }
 
     fn touch(&self) {

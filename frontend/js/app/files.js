@@ -49,7 +49,7 @@ export class Files {
   /** Opens a saved run or a tokio-console recording (file picker or drop). */
   loadFile(file) {
     const reader = new FileReader();
-    reader.onload = () => this.loadText(String(reader.result), file.name);
+    reader.onload = () => this.loadText(String(reader.result), file.name, () => file.text());
     reader.onerror = () => flash(`Could not read ${file.name}: ${reader.error && reader.error.message}`, 'bad');
     reader.readAsText(file);
   }
@@ -58,14 +58,17 @@ export class Files {
   async loadOpened() {
     try {
       const { text, name } = await fetchOpened();
-      this.loadText(text, name);
+      this.loadText(text, name, async () => (await fetchOpened()).text);
     } catch (err) {
       flash(`Could not load the opened run: ${err.message}`, 'bad');
     }
   }
 
-  /** Shows a saved run or a console recording given as text. */
-  loadText(text, fileName) {
+  /**
+   * Shows a saved run or a console recording given as text; `reread` gives the text again
+   * (for the Perfetto export, so the page need not keep the file's events).
+   */
+  loadText(text, fileName, reread) {
     let opened;
     try {
       opened = openRunText(text, fileName);
@@ -73,7 +76,7 @@ export class Files {
       flash(`Could not open ${fileName}: ${err.message}`, 'bad');
       return;
     }
-    this.app.showFile(opened.model, opened.events);
+    this.app.showFile(opened.model, reread);
     flash(opened.note, opened.tone);
   }
 }

@@ -41,6 +41,7 @@ export function initialState({ console: consoleAddr = null, version = '' } = {})
     wakeEdges: true,
     stateStrip: false,
     collapseTasks: false,
+    groupSites: false, // one lane per spawn site with many tasks (on once a live program is shown)
     stallNs: 10e6,
     taskFilter: '',
   };

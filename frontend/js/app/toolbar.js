@@ -9,7 +9,8 @@
 // index.html and, when the timelines draw it, one line in app.js's `applyDisplay`.
 
 import { formatDuration, parseDuration, formatCount } from '../units.js';
-import { runFileName } from '../runfile.js';
+import { runFileName, runTextEvents } from '../runfile.js';
+import { flash } from './toast.js';
 import { runEventsUrl, runExportUrl } from './api.js';
 import { chromeTrace, traceFileName } from '../chrome-trace.js';
 
@@ -19,6 +20,7 @@ export const TOGGLES = [
   { key: 'wakeEdges', button: 'edges-btn', shortcut: 'e' },
   { key: 'stateStrip', button: 'states-btn', shortcut: 's' },
   { key: 'collapseTasks', button: 'collapse-btn', shortcut: 'c' },
+  { key: 'groupSites', button: 'group-btn', shortcut: 'g' },
 ];
 
 export class Toolbar {
@@ -58,15 +60,12 @@ export class Toolbar {
       stall.value = formatDuration(ns).replace(' ', '');
       this.store.update({ stallNs: ns });
     });
-    // An opened file's Perfetto export is built on the click, from its events.
-    $('export-link').addEventListener('click', () => {
+    // An opened file's Perfetto export is built on the click, from the file read again.
+    $('export-link').addEventListener('click', (ev) => {
       const f = this.fileExport;
       if (!f) return;
-      if (this.exportUrl) URL.revokeObjectURL(this.exportUrl);
-      const trace = JSON.stringify(chromeTrace(f.events, f.scenario));
-      this.exportUrl = URL.createObjectURL(new Blob([trace], { type: 'application/json' }));
-      $('export-link').href = this.exportUrl;
-      $('export-link').download = traceFileName(f.fileName);
+      ev.preventDefault();
+      this.exportFile(f).catch((err) => flash(`Could not export ${f.fileName}: ${err.message}`, 'bad'));
     });
     this.store.subscribe(() => this.update());
   }
@@ -76,10 +75,22 @@ export class Toolbar {
     this.store.update({ [key]: !this.store.state[key] });
   }
 
-  /** An opened file: no Save run (it is a file already); Perfetto exports its events. */
-  showFileExport(events, scenario, fileName) {
+  /** Downloads opened file `f`'s Chrome trace, built from its text read again. */
+  async exportFile(f) {
+    const trace = JSON.stringify(chromeTrace(runTextEvents(await f.reread()), f.scenario));
+    if (this.fileExport !== f) return; // another run is shown by now
+    if (this.exportUrl) URL.revokeObjectURL(this.exportUrl);
+    this.exportUrl = URL.createObjectURL(new Blob([trace], { type: 'application/json' }));
+    const a = document.createElement('a');
+    a.href = this.exportUrl;
+    a.download = traceFileName(f.fileName);
+    a.click();
+  }
+
+  /** An opened file: no Save run (it is a file already); Perfetto exports it, read again. */
+  showFileExport(reread, scenario, fileName) {
     this.showRunLinks(null);
-    this.fileExport = { events, scenario, fileName };
+    this.fileExport = { reread, scenario, fileName };
     const exportLink = $('export-link');
     exportLink.href = '#';
     exportLink.hidden = false;

@@ -8,8 +8,8 @@
 // It reads the TimelineView (model, lanes, viewport, scroll) and futures.js; it draws nothing.
 
 import { OPEN } from '../model.js';
-import { visibleLanes, upperBound } from '../layout.js';
-import { AXIS_PX } from '../draw.js';
+import { visibleLanes, upperBound, siteAt } from '../layout.js';
+import { AXIS_PX, siteTitle } from '../draw.js';
 import { probeAtRow, probeStateAt, cancelNotes, countAt, ROOTS } from '../futures.js';
 import { sampleLabel } from '../sampled.js';
 import { formatTime } from '../units.js';
@@ -167,6 +167,13 @@ export class TimelineText {
         const kind = `sampled row of ${task.label} #${task.id} (${task.samples.length} snapshots)`;
         if (!s) return tr({ kind: 'sampled', task: task.id, state: 'none' }, '└ sampled', kind, 'no snapshot yet', 'none');
         return tr({ kind: 'sampled', task: task.id, state: 'sampled' }, '└ sampled', kind, `sampled at ${formatTime(s.t)}: waiting at ${sampleLabel(s)}; unknown since`, `${s.reason} snapshot at ${formatTime(s.t)}`);
+      }
+      case 'group': {
+        const site = lane.site;
+        const s = siteAt(site, at, now);
+        const open = this.view.options.expandedSites.has(site.key);
+        const state = `${s.alive} alive, ${s.polling} polling`;
+        return tr({ kind: 'group', site: site.key, tasks: site.tasks.length, alive: s.alive, polling: s.polling }, siteTitle(site), `spawn site ${site.loc}, task lanes ${open ? 'shown' : 'hidden'}`, state, `${s.polls} polls in all`);
       }
       case 'driver':
         return tr({ kind: 'driver' }, 'driver / thread wakes', 'wakes from a timer, I/O or a plain thread', `${m.driverWakes.length} wakes`, '');

@@ -22,13 +22,13 @@
 // and open scheduled time grow on screen as they do in the program. When the run ends,
 // "now" is the last event's time again.
 
-import { Viewport, buildLanes, laneAtY, sliceAt, lowerBound, MIN_NS_PER_PX, MAX_NS_PER_PX } from '../layout.js';
-import { TimelineRenderer, RedrawScheduler, GUTTER_PX, taskColor, lintSpan, lowerBoundIndexed, OVERVIEW_COLORS } from '../draw.js';
+import { Viewport, buildLanes, laneAtY, sliceAt, siteAt, lowerBound, MIN_NS_PER_PX, MAX_NS_PER_PX } from '../layout.js';
+import { TimelineRenderer, RedrawScheduler, GUTTER_PX, taskColor, lintSpan, lowerBoundIndexed, OVERVIEW_COLORS, siteTitle } from '../draw.js';
 import { OPEN, isRuntimeWorker } from '../model.js';
 import { probeSegments, probeStateAt, probeAtRow, countAt, cancelNotes, ROOTS, SEG_NAMES } from '../futures.js';
 import { updateSamples, sampleLabel, sampleNear } from '../sampled.js';
 import { TimelineText } from './timeline-text.js';
-import { formatDuration, formatTime } from '../units.js';
+import { formatDuration, formatTime, formatCount } from '../units.js';
 import { escapeHtml } from './dom.js';
 import { causeTipHtml } from './poll-cause-view.js';
 
@@ -95,7 +95,10 @@ export class TimelineView {
     this.futuresAll = null;
     this.options.futuresOpen = (task) => this.futuresOpen(task);
     this.options.selectedFuture = null;
-    this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '', futuresOpen: this.options.futuresOpen };
+    // Spawn sites' lanes (layout.js): grouped when `groupSites` is on; the keys of the sites
+    // whose task lanes are shown under them.
+    this.options.expandedSites = new Set();
+    this.laneOptions = { hidden: new Set(), collapsed: new Set(), collapseTasks: false, filter: '', futuresOpen: this.options.futuresOpen, groupSites: false, expandedSites: this.options.expandedSites };
     this.text = new TimelineText(this);
     this.futuresButton = this.makeFuturesButton();
     this.drag = null;
@@ -129,6 +132,7 @@ export class TimelineView {
 
   setModel(model, { live = false } = {}) {
     this.model = model;
+    this.options.expandedSites.clear();
     this.futureDefaults = new Set(model ? this.defaultOpenFutures(model) || [] : []);
     this.futureOverrides.clear();
     this.futuresAll = null;
@@ -219,6 +223,15 @@ export class TimelineView {
     if (c.has(key)) c.delete(key);
     else c.add(key);
     this.setLaneOptions({});
+  }
+
+  /** Shows or hides the task lanes of spawn site `key` under its lane (`open` omitted: toggles). */
+  toggleSite(key, open) {
+    const sites = this.options.expandedSites;
+    if (open ?? !sites.has(key)) sites.add(key);
+    else sites.delete(key);
+    this.setLaneOptions({});
+    this.onViewChange();
   }
 
   /** Whether task `task`'s future rows are open. */
@@ -339,9 +352,15 @@ export class TimelineView {
 
   /** Scrolls vertically so the lane of task index `ti` is visible. */
   revealTask(ti) {
-    const j = this.lanes.taskLaneByIndex[ti];
+    let j = this.lanes.taskLaneByIndex[ti];
     if (j == null || j < 0) return;
-    const lane = this.lanes.lanes[j];
+    let lane = this.lanes.lanes[j];
+    if (lane.kind === 'group') {
+      // A task of a closed spawn site's lane: open the site to show it.
+      this.toggleSite(lane.site.key, true);
+      j = this.lanes.taskLaneByIndex[ti];
+      lane = this.lanes.lanes[j];
+    }
     const viewH = this.plotHeight();
     if (lane.y < this.scrollY || lane.y + lane.height > this.scrollY + viewH) {
       this.scrollY = lane.y - viewH / 3;
@@ -552,7 +571,8 @@ export class TimelineView {
     const y = axisPx + lane.y - this.scrollY;
     const base = { j, lane, y, h: lane.height, inGutter: p.x < GUTTER_PX };
     if (p.x < GUTTER_PX) {
-      if (lane.kind === 'task' && (lane.task.probes.size || lane.task.samples) && p.x < 20) return { ...base, kind: 'futures-toggle', task: lane.task };
+      if (lane.kind === 'task' && (lane.task.probes.size || lane.task.samples) && p.x < (lane.site ? 28 : 20)) return { ...base, kind: 'futures-toggle', task: lane.task };
+      if (lane.kind === 'group') return { ...base, kind: 'site-label', site: lane.site, ...siteAt(lane.site, this.viewport.t1, now) };
       if (lane.kind === 'sampled') return { ...base, kind: 'sampled-label', task: lane.task };
       if (lane.kind === 'task') return { ...base, kind: 'task-label', task: lane.task };
       if (lane.kind === 'future') return { ...base, kind: 'future-label', task: lane.task, row: lane.pack.rows[lane.row] };
@@ -589,6 +609,21 @@ export class TimelineView {
       return hit;
     }
     if (lane.kind === 'probe') return { ...base, kind: 'probe-state', probe: lane.probe, ...this.probeStateAt(lane.probe, t, now) };
+    if (lane.kind === 'group') {
+      const at = siteAt(lane.site, t, now);
+      // A poll under the pointer (within a couple of pixels) names its task, as a task lane's does.
+      let poll = null;
+      if (!at.task) {
+        for (const m of lane.site.tasks) {
+          const i = sliceAt(m.polls, t, slack, now);
+          if (i >= 0) {
+            poll = { task: m, i };
+            break;
+          }
+        }
+      }
+      return { ...base, kind: 'site', site: lane.site, ...at, task: at.task || (poll && poll.task) || undefined };
+    }
     if (lane.kind === 'sampled') {
       const samples = lane.task.samples;
       const i = sampleNear(samples, t, this.viewport.nsPerPx * 6);
@@ -748,7 +783,7 @@ export class TimelineView {
       this.setCursor('');
       return;
     }
-    this.setCursor(hit.task || hit.probe || hit.kind === 'snapshot' ? 'pointer' : '');
+    this.setCursor(hit.task || hit.probe || hit.site || hit.kind === 'snapshot' ? 'pointer' : '');
     this.showTooltip(p, this.tooltipHtml(hit));
   }
 
@@ -785,11 +820,22 @@ export class TimelineView {
     return `a driver (timer, I/O) on <b>${escapeHtml(thread.name)}</b>`;
   }
 
+  /** A spawn site lane's tooltip: how many of its tasks were alive and in a poll at `t`. */
+  siteHtml(hit) {
+    const site = hit.site;
+    const title = `<b>${escapeHtml(siteTitle(site))}</b><div class="dim">${escapeHtml(String(site.loc))}</div>`;
+    const poll = hit.task ? `<div>${hit.polling ? 'in a poll' : 'near a poll'}: ${escapeHtml(hit.task.label)} #${hit.task.id}</div>` : '';
+    const when = hit.kind === 'site' ? ` at ${formatTime(hit.t)}` : ' at the view’s end';
+    const open = this.options.expandedSites.has(site.key);
+    return `${title}<div><b>${hit.alive}</b> alive, <b>${hit.polling}</b> polling${when}</div>${poll}<div class="dim">${formatCount(hit.polls)} polls in all · click ${hit.kind === 'site' && hit.task ? 'for the task, or its name to ' : 'to '}${open ? 'hide' : 'show'} the ${site.tasks.length} task lanes</div>`;
+  }
+
   hitHtml(hit) {
     const m = this.model;
     const name = (task) =>
       `<span class="sw" style="background:${taskColor(task)}"></span><b>${escapeHtml(task.label)}</b> <span class="dim">#${task.id}</span>`;
     const at = (t) => formatTime(t);
+    if (hit.kind === 'site' || hit.kind === 'site-label') return this.siteHtml(hit);
     switch (hit.kind) {
       case 'poll': {
         const w = hit.thread;
@@ -950,6 +996,10 @@ export class TimelineView {
     }
     if (hit.kind === 'futures-toggle') {
       this.toggleFutures(hit.task.index);
+      return;
+    }
+    if (hit.kind === 'site-label' || (hit.kind === 'site' && !hit.task)) {
+      this.toggleSite(hit.site.key);
       return;
     }
     if (hit.kind === 'future') {
