@@ -297,7 +297,8 @@ pub struct RunManager {
     /// console-subscriber's copies of finished runs' tasks: (released by, bytes).
     console_holds: Mutex<Vec<(Instant, usize)>>,
     /// Set when a large amount was freed (console-subscriber's copies past their retention, an
-    /// evicted run's log): the memory thread hands free pages back to the OS.
+    /// evicted run's log, a run's runtimes at its end): the memory thread hands free pages
+    /// back to the OS.
     freed: AtomicBool,
     /// What the last run of (scenario, parameters) left: the tasks it spawned (for the console
     /// admission check) and its log's bytes (room made for the next one before it starts).
@@ -571,6 +572,9 @@ impl RunManager {
             self.lock_holds().push((Instant::now() + retention + CONSOLE_RELEASE_SLACK, bytes));
         }
         if run.end(state, error) {
+            // The run's runtimes, tasks and threads are gone: their memory too, back to the OS
+            // (a 10,000-task run frees hundreds of MiB that glibc would otherwise keep).
+            self.freed.store(true, Ordering::Relaxed);
             let _ = self.notices.send(Notice::Ended(run.id));
             self.evict_over_budget(0);
         }
