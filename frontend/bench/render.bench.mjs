@@ -202,9 +202,10 @@ async function main() {
         let dragging = false;
         let dragX = 0;
         const phases = [
-          // [share of the time, action(frame index within the phase)]; names in PHASES
-          [0.2, (i) => wheel(700 + (i % 40) * 10, 300, 0, -60)], // zoom in around a moving cursor
-          [0.25, (i) => {
+          // [share of the time, action(frame index within the phase)]; names in PHASES. The
+          // shares add up to 1 (they once added up to 1.1, which cut the last phase in half).
+          [0.15, (i) => wheel(700 + (i % 40) * 10, 300, 0, -60)], // zoom in around a moving cursor
+          [0.2, (i) => {
             if (!dragging) {
               dragging = true;
               dragX = 600;
