@@ -379,13 +379,22 @@ fn collector_thread(shared: Arc<Shared>, collector: Arc<Mutex<Collector>>, role:
         Role::Background => Priority::Background,
         Role::Live => Priority::Normal,
     };
-    set_priority(priority);
     match role {
         Role::Background => {
+            // Still at the priority of the thread that started the recorder: faulting the pool
+            // in holds the process's memory-map lock for each chunk, and a `SCHED_IDLE` thread
+            // preempted by busy threads while it holds it stalls every thread that maps memory
+            // (the live collector thread growing a buffer, an allocator asking for pages) for as
+            // long as the machine stays busy. With a CPU hog on both cores a prefill took 0.9 s
+            // instead of 60 ms and the live view stalled 0.7 to 5 s behind it.
             buffer::prefill_pool();
             shared.warm.store(true, Ordering::Release);
+            set_priority(priority);
         }
-        Role::Live => shared.live_thread_up.store(true, Ordering::Release),
+        Role::Live => {
+            set_priority(priority);
+            shared.live_thread_up.store(true, Ordering::Release);
+        }
     }
     let mut saturated = Saturation::new();
     let mut deferred_since: Option<Instant> = None;
