@@ -323,6 +323,8 @@ test('hovering the long poll shows its length and "long poll" in the tooltip', a
     assert.match(tip, /blocked in (clock_)?nanosleep/, tip);
     assert.match(tip, /observed/, tip);
     assert.match(tip, /a blocking call inside the poll/, tip);
+    // and where: the hottest stack, the program's own frame first.
+    if (process.arch === 'x64') assert.match(tip, /in blocking_in_async::stall at scenarios\/src\/blocking_in_async\.rs:\d+ \(\d+ of \d+ stack samples\)/, tip);
     await shot(page, 'causes-tooltip-blocked');
   }
   await page.mouse.move(5, 5);
@@ -344,6 +346,49 @@ test('the task panel lists the long poll and why, and the long_poll lint names t
   const lints = await page.$$eval('#task-panel .lint-list li', (lis) => lis.map((li) => li.textContent));
   assert.ok(lints.some((l) => /long_poll/.test(l) && /blocked in (clock_)?nanosleep/.test(l)), JSON.stringify(lints));
   await shot(page, 'causes-task-panel');
+});
+
+test('the task panel draws the long poll\'s stack samples as a flame graph; the source pane jumps to the sleep call', async () => {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return;
+  const { page, longOnWorkers } = await runOnce();
+  const stall = longOnWorkers[0];
+  // The panel of the blocker is open (the test before); the line of `std::thread::sleep(d);`.
+  await page.waitForFunction((tid) => document.querySelector('#task-panel .task-head')?.textContent.includes(`#${tid}`), stall.task);
+  const source = await page.evaluate(async () => (await (await fetch('/api/scenarios')).json()).find((s) => s.name === 'blocking-in-async').source);
+  const sleepLine = source.split('\n').findIndex((l) => l.includes('std::thread::sleep(d);')) + 1;
+  assert.ok(sleepLine > 0);
+  const at = `scenarios/src/blocking_in_async.rs:${sleepLine}`;
+  await page.waitForSelector('#task-panel .flame .flame-frame');
+  const frames = await page.$$eval('#task-panel .flame .flame-frame', (els) =>
+    els.map((e) => ({ fn: e.dataset.fn, loc: e.dataset.loc, n: Number(e.dataset.n), hot: e.classList.contains('hot'), width: e.parentElement.getBoundingClientRect().width })),
+  );
+  const hot = frames.filter((f) => f.hot);
+  assert.equal(hot.length, 1, JSON.stringify(frames));
+  assert.equal(hot[0].loc, at, 'the hot frame is the sleep call');
+  assert.match(hot[0].fn, /blocking_in_async::stall$/);
+  assert.ok(frames.some((f) => /^std::thread::(functions::)?sleep/.test(f.fn)), 'std::thread::sleep is below it');
+  // Widths are sample counts: the outermost frame spans the graph, a frame in fewer samples is narrower.
+  const widest = Math.max(...frames.map((f) => f.width));
+  const total = Math.max(...frames.map((f) => f.n));
+  for (const f of frames) assert.ok(f.width <= (widest * f.n) / total + 2, `${f.fn}: ${f.width}px for ${f.n} of ${total}`);
+  const panelText = await page.textContent('#task-panel .poll-causes');
+  assert.match(panelText, new RegExp(`in blocking_in_async::stall at ${at.replace(/[.]/g, '\\.')} \\(\\d+ of \\d+ stack samples\\)`), panelText);
+  // By default the source pane shows the own frame's line.
+  const pinned = () => page.evaluate(() => Number(document.querySelector('#source .src-line.pinned, .src-line.pinned')?.dataset.line ?? -1));
+  await page.waitForFunction((line) => Number(document.querySelector('.src-line.pinned')?.dataset.line) === line, sleepLine);
+  await page.$eval('#task-panel .flame-box', (e) => e.scrollIntoView({ block: 'end' }));
+  await shot(page, 'causes-flame-graph');
+  // A click on another frame of the scenario's file moves it there, on the hot frame back.
+  const other = frames.find((f) => f.loc && f.loc.startsWith('scenarios/src/blocking_in_async.rs:') && f.loc !== at);
+  if (other) {
+    await page.click(`#task-panel .flame .flame-frame[data-loc="${other.loc}"]`);
+    const line = Number(other.loc.split(':').pop());
+    await page.waitForFunction((l) => Number(document.querySelector('.src-line.pinned')?.dataset.line) === l, line);
+  }
+  await page.click('#task-panel .flame .flame-frame.hot');
+  await page.waitForFunction((l) => Number(document.querySelector('.src-line.pinned')?.dataset.line) === l, sleepLine);
+  assert.equal(await pinned(), sleepLine);
+  assert.deepEqual(page.errors, [], 'no page errors');
 });
 
 test('the recorded stream is legal: the model saw no violations, /events is in time order, no page errors', async () => {

@@ -34,8 +34,20 @@ for (const scenario of ['actors-mpsc', 'blocking-in-async']) {
       // The long poll's cause is in its slices (issue #18), in both exports alike.
       const slices = server.traceEvents.filter((e) => e.ph === 'X' && e.args?.cause);
       assert.equal(slices.length, 2, 'the blocker\'s long poll, on its thread and its task');
-      assert.match(slices[0].name, /\(blocked in (clock_)?nanosleep\)$/, slices[0].name);
+      assert.match(slices[0].name, /\(blocked in (clock_)?nanosleep(, in [^)]+)?\)$/, slices[0].name);
       assert.equal(slices[0].args.cause.cause, 'blocked');
+      if (process.arch === 'x64') {
+        // With its stack samples and hot frame (the scenario's `stall`), saved and reopened alike.
+        assert.match(slices[0].name, /, in futurescope_scenarios::blocking_in_async::stall\)$/, slices[0].name);
+        assert.ok(slices[0].args.cause.stacks.length >= 1, JSON.stringify(slices[0].args.cause));
+        assert.match(slices[0].args.cause.hot.loc, /^scenarios\/src\/blocking_in_async\.rs:\d+$/);
+        const opened = await page.evaluate(() => {
+          const c = window.futurescope.model.pollCauses.byTask.values().next().value.values().next().value;
+          return { stacks: c.stacks.length, hot: c.hot };
+        });
+        assert.equal(opened.stacks, slices[0].args.cause.stacks.length, 'the opened file has the stacks');
+        assert.equal(opened.hot.loc, slices[0].args.cause.hot.loc);
+      }
     }
     assert.deepEqual(page.errors, []);
     await page.close();

@@ -7,7 +7,8 @@
 // a complete slice (`ph: "X"`) on both its thread and its task; a wake followed by a poll
 // of the woken task is a flow (`s` at the wake on the waker's track, `f` at that poll's
 // start). Lints and marks are global instants, a snapshot an instant on the tasks process;
-// a long poll's cause (`poll_cause`) is in its slices' args and, in words, in their names.
+// a long poll's cause (`poll_cause`) is in its slices' args (its stack samples and hot frame
+// too) and, in words, in their names.
 // Times are microseconds. Keep it in step with export.rs: a browser test compares the two
 // on the same run.
 
@@ -86,9 +87,12 @@ export function chromeTrace(events, scenario) {
         if (!poll || poll[0] !== e.since) break;
         const summary = e.cause === 'on_cpu' ? 'on CPU' : e.cause === 'runnable' ? 'waiting for a CPU' : e.syscall ? `blocked in ${e.syscall}` : 'blocked';
         const { since, cause, on_cpu, runnable, blocked, syscall, wchan, samples } = e;
+        const stacks = Array.isArray(e.stacks) ? e.stacks : [];
+        const hot = e.hot ?? null;
+        const where = hot && typeof hot.fn === 'string' ? `, in ${hot.fn}` : '';
         for (const slice of poll[1]) {
-          slice.args = { ...slice.args, cause: { since, cause, on_cpu, runnable, blocked, syscall, wchan, samples } };
-          slice.name = `${slice.name} (${summary})`;
+          slice.args = { ...slice.args, cause: { since, cause, on_cpu, runnable, blocked, syscall, wchan, samples, stacks, hot } };
+          slice.name = `${slice.name} (${summary}${where})`;
         }
         break;
       }

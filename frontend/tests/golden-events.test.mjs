@@ -75,6 +75,9 @@ test('each kind means what the protocol says', () => {
   assert.equal(cause.cause, 'blocked');
   assert.equal(cause.syscall, 'clock_nanosleep');
   assert.equal(cause.blocked, 18_850_000);
+  // its stacks, outermost frame first, and the program's own frame most samples were in.
+  assert.deepEqual(cause.stacks.map((s) => [s.n, s.frames.length, s.own]), [[6, 3, 0], [1, 1, 0]]);
+  assert.deepEqual(cause.hot, { fn: 'golden::work', loc: 'src/golden.rs:12', n: 6 });
   assert.equal(model.pollCauses.of(2, 3_000), null, 'the short poll has none');
   // dropped, mark
   assert.equal(model.dropped, 3);

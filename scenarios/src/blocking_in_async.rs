@@ -211,6 +211,33 @@ mod tests {
         Some((wake, next))
     }
 
+    /// The line of this file that `text` is on (the first with it).
+    fn line_of(text: &str) -> usize {
+        super::SCENARIO.source.lines().position(|l| l.contains(text)).expect("in the source") + 1
+    }
+
+    /// A cause's stack samples: (count, frames as (fn, loc)), frames outermost first.
+    fn stacks(cause: &Value) -> Vec<(u64, Vec<(String, String)>)> {
+        let stacks = cause["stacks"].as_array().unwrap_or_else(|| panic!("stacks: {cause}"));
+        stacks
+            .iter()
+            .map(|s| {
+                let frames = s["frames"].as_array().unwrap().iter();
+                let frames =
+                    frames.map(|f| (f["fn"].as_str().unwrap().to_owned(), f["loc"].as_str().unwrap_or("").to_owned()));
+                (s["n"].as_u64().unwrap(), frames.collect())
+            })
+            .collect()
+    }
+
+    /// How many of a cause's stack samples have a frame for which `pick(fn, loc)` holds, and
+    /// how many were taken.
+    fn samples_with(cause: &Value, pick: impl Fn(&str, &str) -> bool) -> (u64, u64) {
+        let all = stacks(cause);
+        let with = all.iter().filter(|(_, f)| f.iter().any(|(name, loc)| pick(name, loc))).map(|(n, _)| n).sum();
+        (with, all.iter().map(|(n, _)| n).sum())
+    }
+
     /// The `poll_cause` of `task`'s poll that began at `since`.
     fn long_poll_cause(ev: &[Value], task: u64, since: u64) -> Value {
         let causes: Vec<_> = of_kind(ev, "poll_cause").into_iter().filter(|c| c["task"] == task).collect();
@@ -237,6 +264,14 @@ mod tests {
         let lint = of_kind(ev, "lint").into_iter().find(|l| l["rule"] == "long_poll" && l["task"] == blocker);
         let detail = lint.expect("a long_poll lint names the blocker")["detail"].as_str().unwrap();
         assert!(detail.contains("on CPU") && detail.contains("CPU-heavy"), "{detail}");
+        // The user stacks: the spinning function in (nearly) every sample, and the hot frame.
+        let (in_stall, taken) = samples_with(&cause, |name, _| name.ends_with("blocking_in_async::stall"));
+        assert!(taken >= 10, "stacks were sampled during the poll: {cause}");
+        assert!(in_stall * 10 >= taken * 9, "{in_stall} of {taken} samples in stall: {cause}");
+        let hot = &cause["hot"];
+        assert!(hot["fn"].as_str().unwrap().ends_with("blocking_in_async::stall"), "{hot}");
+        assert!(hot["loc"].as_str().unwrap().starts_with("scenarios/src/blocking_in_async.rs:"), "{hot}");
+        assert!(detail.contains("in futurescope_scenarios::blocking_in_async::stall at "), "{detail}");
     }
 
     #[test]
@@ -270,6 +305,14 @@ mod tests {
             let lint = of_kind(ev, "lint").into_iter().find(|l| l["rule"] == "long_poll" && l["task"] == blocker);
             let detail = lint.unwrap()["detail"].as_str().unwrap();
             assert!(detail.contains("blocked in") && detail.contains("nanosleep"), "{detail}");
+            // Its user stacks: at the `std::thread::sleep` call of `stall`, the hot frame.
+            let at = format!("scenarios/src/blocking_in_async.rs:{}", line_of("std::thread::sleep(d);"));
+            let (at_sleep, taken) = samples_with(&cause, |_, loc| loc == at);
+            assert!(taken >= 10, "stacks were sampled during the poll: {cause}");
+            assert!(at_sleep * 10 >= taken * 9, "{at_sleep} of {taken} samples at {at}: {cause}");
+            assert_eq!(cause["hot"]["loc"], at.as_str(), "{cause}");
+            assert!(cause["hot"]["fn"].as_str().unwrap().ends_with("blocking_in_async::stall"), "{cause}");
+            assert!(detail.contains(&at), "the lint says where: {detail}");
         }
         // Every ticker was woken by the clock thread before the stall ended (during it, or just
         // before it began if the blocker got the worker first), and then waited for the worker.

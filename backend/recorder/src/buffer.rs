@@ -275,6 +275,10 @@ pub(crate) struct ThreadShared {
     /// the watcher of open polls reads. The thread's only cost for it is two stores per poll
     /// into this line, which it owns.
     pub poll_since: AtomicU64,
+    /// The thread's stack (lowest address, one past the highest; (0, 0) where unknown),
+    /// captured when it registers: the bounds the stack sampler's handler checks frame
+    /// pointers against (`stacks.rs`).
+    pub stack: (usize, usize),
     /// Variable-size data a record points at by sequence number (`RawRecord::b`): spawn
     /// metadata and marks. Rare next to polls and wakes, so a per-thread lock is fine here.
     pub side: Mutex<Vec<(u32, SideEntry)>>,
@@ -376,6 +380,7 @@ impl ThreadBuffer {
             tid: current_tid(),
             poll_task: AtomicU64::new(0),
             poll_since: AtomicU64::new(u64::MAX),
+            stack: crate::stacks::current_stack_bounds(),
             side: Mutex::new(Vec::new()),
         });
         THREADS.lock_unpoisoned().push(shared.clone());

@@ -20,8 +20,11 @@
 //! from its first sample to its last: up to `ARM_NS + TICK` at the start and one sampling
 //! interval at the end are not seen.
 //!
-//! The user stack of the stuck thread (a signal-based sampler) is not taken: only the kernel's
-//! view of the thread is.
+//! With each sample, the watcher also asks for the thread's user stack (`stacks.rs`: a signal
+//! and a frame-pointer walk in its handler, into a preallocated slot), at most `MAX_STACKS`
+//! times a poll; when the poll has closed a thread of its own, `futurescope-symbols`,
+//! symbolizes them (never a recording thread) before the cause is handed over, and the
+//! `poll_cause` carries them grouped, with the program's own frame most of them were in.
 //!
 //! Elsewhere than Linux the watcher does not run, and `long_poll` fires as before, without a
 //! cause.
@@ -34,6 +37,7 @@ use std::time::Duration;
 use crate::buffer::{self, ThreadShared};
 use crate::clock;
 use crate::event::{Cause, PollCause};
+use crate::stacks::{StackSlot, Symbolizer};
 use crate::sync::LockUnpoisoned;
 
 /// How often the watcher looks at the threads' open polls.
@@ -47,6 +51,12 @@ const MAX_SAMPLES: u32 = 128;
 /// Samples are taken every tick for the first `SPACING_AFTER`, then every 2 ticks for as many,
 /// every 4, and so on: a long poll is covered to its end with a bounded number of samples.
 const SPACING_AFTER: u32 = 32;
+/// At most this many user stacks per poll (one with each sample, while there are fewer).
+const MAX_STACKS: usize = 64;
+/// The collector's stream is held back for a cause being symbolized at most this long; a
+/// cause symbolized later is told when it is done (too late for its `long_poll`, which then
+/// fired without it, so it is not kept: see `collector.rs`).
+const HOLD_MAX_NS: u64 = 1_000_000_000;
 
 /// A long poll's cause, found by the watcher, before the collector stores it.
 pub(crate) struct Found {
@@ -64,6 +74,10 @@ pub(crate) struct Found {
 static FOUND: Mutex<Vec<Found>> = Mutex::new(Vec::new());
 /// Runs being recorded (begun, not finished): the watcher idles while there are none.
 static LIVE_RUNS: AtomicUsize = AtomicUsize::new(0);
+/// Causes handed to the symbolizer and not yet back (for `settle`).
+static SYMBOLIZING: AtomicUsize = AtomicUsize::new(0);
+/// Their `t`s, in the order they were handed over (the symbolizer keeps that order).
+static IN_HAND: Mutex<std::collections::VecDeque<u64>> = Mutex::new(std::collections::VecDeque::new());
 /// How many looks the watcher has finished (for `settle`).
 static LOOKS: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
@@ -98,8 +112,10 @@ pub(crate) fn run_finished() {
     LIVE_RUNS.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Waits until the watcher has looked at every thread twice more (at most 100 ms), so the
-/// causes of polls that have closed by now are handed over: called before a run's final flush.
+/// Waits until the watcher has looked at every thread twice more (at most 100 ms) and the
+/// symbolizer is done with what it has (at most 2 s more: the first lookups read the debug
+/// info), so the causes of polls that have closed by now are handed over: called before a
+/// run's final flush.
 pub(crate) fn settle() {
     if !watching() {
         return;
@@ -107,10 +123,27 @@ pub(crate) fn settle() {
     let want = LOOKS.load(Ordering::Acquire) + 2;
     for _ in 0..100 {
         if LOOKS.load(Ordering::Acquire) >= want {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for _ in 0..2000 {
+        if SYMBOLIZING.load(Ordering::Acquire) == 0 {
             return;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// The earliest `t` of the causes the symbolizer has in hand (`u64::MAX`: none), for at most
+/// `HOLD_MAX_NS`. The collector emits nothing later than this until they are handed over, so
+/// a cause keeps its place in the stream's time order (right after its poll's end) and the
+/// `long_poll` rule, which waits for it, sees it in time. The collector asks before it takes
+/// the causes found (`take_found`): the symbolizer hands a cause over before it lets go of its
+/// `t` here, so one or the other sees it.
+pub(crate) fn held_since() -> u64 {
+    let t = IN_HAND.lock_unpoisoned().front().copied().unwrap_or(u64::MAX);
+    if clock::now().saturating_sub(t) >= HOLD_MAX_NS { u64::MAX } else { t }
 }
 
 /// The causes found since the last call (the collector's side).
@@ -147,6 +180,14 @@ struct Watch {
     /// ns asleep, per system call number (-1: asleep outside any system call).
     asleep_in: Vec<(i64, u64, Option<String>)>,
     files: Option<ThreadFiles>,
+    /// Where the thread's stack is asked for (`None`: stacks are not taken of it).
+    slot: Option<StackSlot>,
+    /// The stacks taken during the poll, addresses innermost first.
+    stacks: Vec<Vec<usize>>,
+    /// The thread's time on a CPU when the last stack was taken, if it was asleep then: while
+    /// it is still asleep with the same figure it has not run since, so its stack is the same
+    /// and is counted again without a signal (which would wake it).
+    stack_cpu: Option<u64>,
 }
 
 /// The thread's `/proc` files, opened once per watched poll and re-read in place.
@@ -208,11 +249,24 @@ struct Watcher {
     threads: Vec<Arc<ThreadShared>>,
     watches: HashMap<u32, Watch>,
     buf: Vec<u8>,
+    /// Whether the stack sampler's handler is installed.
+    stacks: bool,
+    /// To the symbolizer thread: a cause and its poll's stacks (addresses).
+    symbolize: Option<std::sync::mpsc::Sender<(Found, Vec<Vec<usize>>)>>,
+    addrs: Vec<usize>,
 }
 
 impl Watcher {
     fn new(threshold_ns: u64) -> Watcher {
-        Watcher { threshold_ns, threads: Vec::new(), watches: HashMap::new(), buf: vec![0; 512] }
+        Watcher {
+            threshold_ns,
+            threads: Vec::new(),
+            watches: HashMap::new(),
+            buf: vec![0; 512],
+            stacks: false,
+            symbolize: None,
+            addrs: Vec::with_capacity(crate::stacks::MAX_DEPTH),
+        }
     }
 
     /// How long a poll is open before it is sampled: `ARM_NS`, or less for a lower threshold.
@@ -222,6 +276,12 @@ impl Watcher {
 
     /// Runs for the life of the process, as the collector does.
     fn run(mut self) {
+        if crate::stacks::install() {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new().name("futurescope-symbols".into()).spawn(move || symbolizer(rx));
+            self.stacks = spawned.is_ok();
+            self.symbolize = spawned.is_ok().then_some(tx);
+        }
         loop {
             if LIVE_RUNS.load(Ordering::Relaxed) == 0 && self.watches.is_empty() {
                 LOOKS.fetch_add(1, Ordering::Release);
@@ -271,6 +331,9 @@ impl Watcher {
                 asleep: 0,
                 asleep_in: Vec::new(),
                 files: ThreadFiles::open(thread.tid),
+                slot: if self.stacks { StackSlot::claim(thread) } else { None },
+                stacks: Vec::new(),
+                stack_cpu: None,
             });
             if w.wait > 0 {
                 w.wait -= 1;
@@ -280,10 +343,30 @@ impl Watcher {
                 continue;
             }
             let Some(files) = &w.files else { continue };
+            // The stack asked for with the last sample, if the handler has taken it.
+            let taken = w.slot.as_ref().is_some_and(|slot| slot.take(since_ticks, &mut self.addrs));
+            if taken {
+                w.stacks.push(self.addrs.clone());
+            }
             let Some(s) = sample(files, &mut self.buf) else { continue };
             // The poll may have closed while the files were read: then the sample is not its.
             if thread.poll_since.load(Ordering::Acquire) != since_ticks {
                 continue;
+            }
+            if taken {
+                w.stack_cpu = s.asleep.then_some(s.on_cpu);
+            }
+            // After the figures are read, since the signal wakes a sleeping thread for a moment.
+            if let Some(slot) = &w.slot
+                && w.stacks.len() < MAX_STACKS
+                && !taken
+            {
+                if s.asleep && w.stack_cpu == Some(s.on_cpu) {
+                    let same = w.stacks.last().expect("a stack was taken").clone();
+                    w.stacks.push(same);
+                } else {
+                    slot.ask();
+                }
             }
             w.samples += 1;
             w.wait = (1u32 << (w.samples / SPACING_AFTER).min(8)) - 1;
@@ -332,11 +415,18 @@ impl Watcher {
 
     /// The poll `w` on thread `thread` has closed: hands its cause over, if it was watched
     /// for long enough to say something (two samples or more).
-    fn closed(&mut self, thread: u32, w: Watch) {
+    fn closed(&mut self, thread: u32, mut w: Watch) {
+        // The last stack asked for, if it was taken before the poll closed.
+        if let Some(slot) = w.slot.take()
+            && slot.take(w.since_ticks, &mut self.addrs)
+        {
+            w.stacks.push(self.addrs.clone());
+        }
         let (Some(first), Some(last)) = (w.first, w.last) else { return };
         if w.samples < 2 {
             return;
         }
+
         let (on_cpu, runnable, blocked) = split(first, last, w.asleep);
         let cause = PollCause {
             since: 0,
@@ -347,6 +437,8 @@ impl Watcher {
             syscall: None,
             wchan: None,
             samples: w.samples,
+            stacks: Vec::new(),
+            hot: None,
         };
         let top = w.asleep_in.iter().max_by_key(|(_, ns, _)| *ns);
         let cause = match top {
@@ -356,7 +448,36 @@ impl Watcher {
             _ => cause,
         };
         let found = Found { t: clock::now(), thread, task: w.task, since: w.since, cause };
+        match &self.symbolize {
+            Some(tx) if !w.stacks.is_empty() => {
+                SYMBOLIZING.fetch_add(1, Ordering::AcqRel);
+                IN_HAND.lock_unpoisoned().push_back(found.t);
+                if let Err(std::sync::mpsc::SendError((found, _))) = tx.send((found, w.stacks)) {
+                    FOUND.lock_unpoisoned().push(found);
+                    IN_HAND.lock_unpoisoned().pop_back();
+                    SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            _ => FOUND.lock_unpoisoned().push(found),
+        }
+    }
+}
+
+/// The symbolizer thread: resolves each cause's stacks, groups them, and hands it over.
+fn symbolizer(rx: std::sync::mpsc::Receiver<(Found, Vec<Vec<usize>>)>) {
+    let mut symbols = Symbolizer::default();
+    // The first lookup reads the binary's debug info: now, not after the first long poll.
+    symbols.warm();
+    for (mut found, addrs) in rx {
+        let stacks = addrs.iter().map(|a| symbols.stack(a)).collect();
+        (found.cause.stacks, found.cause.hot) = crate::stacks::group(stacks);
+        // No longer held for (`held_since`): the stream may have moved past it.
+        if clock::now().saturating_sub(found.t) >= HOLD_MAX_NS {
+            found.t = clock::now();
+        }
         FOUND.lock_unpoisoned().push(found);
+        IN_HAND.lock_unpoisoned().pop_front();
+        SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

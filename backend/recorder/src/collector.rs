@@ -379,13 +379,22 @@ fn collector_thread(shared: Arc<Shared>, collector: Arc<Mutex<Collector>>, role:
         Role::Background => Priority::Background,
         Role::Live => Priority::Normal,
     };
-    set_priority(priority);
     match role {
         Role::Background => {
+            // Still at the priority of the thread that started the recorder: faulting the pool
+            // in holds the process's memory-map lock for each chunk, and a `SCHED_IDLE` thread
+            // preempted by busy threads while it holds it stalls every thread that maps memory
+            // (the live collector thread growing a buffer, an allocator asking for pages) for as
+            // long as the machine stays busy. With a CPU hog on both cores a prefill took 0.9 s
+            // instead of 60 ms and the live view stalled 0.7 to 5 s behind it.
             buffer::prefill_pool();
             shared.warm.store(true, Ordering::Release);
+            set_priority(priority);
         }
-        Role::Live => shared.live_thread_up.store(true, Ordering::Release),
+        Role::Live => {
+            set_priority(priority);
+            shared.live_thread_up.store(true, Ordering::Release);
+        }
     }
     let mut saturated = Saturation::new();
     let mut deferred_since: Option<Instant> = None;
@@ -583,6 +592,8 @@ impl Collector {
             self.snapshots.insert(self.next_snapshot, snapshot);
             self.batch.push(Record { t, run, kind: RecordKind::Snapshot, c: self.next_snapshot, ..Record::default() });
         }
+        // Before the causes found are taken (see `causes::held_since`).
+        let held_since = crate::causes::held_since();
         for found in crate::causes::take_found() {
             self.next_cause += 1;
             self.causes.insert(self.next_cause, found.cause);
@@ -594,6 +605,8 @@ impl Collector {
         // Later records wait for the next drain, except, in a flush, those of the runs being
         // finished (their threads have stopped, so nothing earlier can come).
         let mut horizon = now.saturating_sub(HOLD_NS).min(pending.saturating_sub(1));
+        // Nor can a long poll's cause whose stacks are being symbolized.
+        horizon = horizon.min(held_since.saturating_sub(1));
         if let Some(waiting) = classify(&mut self.batch, now.saturating_sub(HOLD_NS + TENTATIVE_GRACE_NS)) {
             horizon = horizon.min(waiting.saturating_sub(1));
         }

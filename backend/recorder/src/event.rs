@@ -223,6 +223,44 @@ pub struct PollCause {
     pub wchan: Option<String>,
     /// How many times the thread was sampled.
     pub samples: u32,
+    /// The thread's user stacks sampled during the poll (`stacks.rs`), distinct stacks with
+    /// how many samples each was, most first; empty where stacks are not taken (added in v1,
+    /// issue #18).
+    #[serde(default)]
+    pub stacks: Vec<Stack>,
+    /// The program's own frame most of the stacks were in (added in v1, issue #18).
+    #[serde(default)]
+    pub hot: Option<HotFrame>,
+}
+
+/// One frame of a sampled stack.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StackFrame {
+    #[serde(rename = "fn")]
+    pub function: String,
+    /// `file:line`, where the debug info says.
+    pub loc: Option<String>,
+}
+
+/// A stack sampled `n` times during one poll.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stack {
+    pub n: u32,
+    /// Outermost first: from the frame the runtime polled the task in to the interrupted one.
+    pub frames: Vec<StackFrame>,
+    /// The index in `frames` of the innermost frame of the program's own code (not the
+    /// standard library, tokio, futurescope or a system library).
+    pub own: Option<u32>,
+}
+
+/// The program's own frame the most samples of a poll were in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HotFrame {
+    #[serde(rename = "fn")]
+    pub function: String,
+    pub loc: Option<String>,
+    /// How many samples it was the innermost own frame of.
+    pub n: u32,
 }
 
 /// One event as `docs/protocol.md` defines it. Field order is wire order; `None` is `null`

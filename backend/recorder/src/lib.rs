@@ -53,6 +53,7 @@ pub mod probe;
 mod record;
 pub mod retain;
 pub mod runtime;
+mod stacks;
 pub mod step;
 pub mod subscriber;
 pub mod sync;
@@ -61,8 +62,8 @@ pub use buffer::SpawnInfo;
 pub use capture::set_tracing_polls;
 pub use collector::{LiveViewer, Recorder, RecorderConfig};
 pub use event::{
-    Cause, EventKind, Frame, LaneKind, PollCause, Snapshot, SnapshotReason, SnapshotTask, Stored, StoredEvent,
-    TaskState, WakeOp, WireEvent,
+    Cause, EventKind, Frame, HotFrame, LaneKind, PollCause, Snapshot, SnapshotReason, SnapshotTask, Stack, StackFrame,
+    Stored, StoredEvent, TaskState, WakeOp, WireEvent,
 };
 pub use futurescope_macros::instrument;
 pub use layer::RecorderLayer;

@@ -39,12 +39,41 @@ fn ns(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("{v} is a number of ns"))
 }
 
+/// The frames of a cause's stacks, each as (fn, loc), outermost first.
+fn stacks(cause: &Value) -> Vec<(u64, Vec<(String, String)>)> {
+    let stacks = cause["stacks"].as_array().unwrap_or_else(|| panic!("stacks: {cause}"));
+    stacks
+        .iter()
+        .map(|s| {
+            let frames = s["frames"].as_array().unwrap().iter();
+            let frames =
+                frames.map(|f| (f["fn"].as_str().unwrap().to_owned(), f["loc"].as_str().unwrap_or("").to_owned()));
+            (s["n"].as_u64().unwrap(), frames.collect())
+        })
+        .collect()
+}
+
+/// The stacks in short, for failure messages: "n: fn@loc <- ..." innermost first.
+fn stacks_text(cause: &Value) -> String {
+    let lines = stacks(cause).into_iter().map(|(n, frames)| {
+        let frames: Vec<String> = frames.iter().rev().map(|(f, l)| format!("{f}@{l}")).collect();
+        format!("{n}: {}", frames.join(" <- "))
+    });
+    format!("hot {}; stacks:\n{}", cause["hot"], lines.collect::<Vec<_>>().join("\n"))
+}
+
+/// Stack samples with a frame at `file:line` (the loc ends with it).
+fn samples_at(cause: &Value, at: &str) -> u64 {
+    stacks(cause).iter().filter(|(_, frames)| frames.iter().any(|(_, loc)| loc.ends_with(at))).map(|(n, _)| n).sum()
+}
+
 fn long_polls(ev: &[Value], task: u64) -> Vec<&Value> {
     ev.iter().filter(|e| e["k"] == "lint" && e["rule"] == "long_poll" && e["task"] == task).collect()
 }
 
 #[test]
 fn a_sleeping_poll_is_blocked_in_its_sleep_call() {
+    let sleep_line = line!() + 1;
     let ev = one_long_poll(|| std::thread::sleep(Duration::from_millis(200)));
     let ((start, end), cause) = the_poll_and_its_cause(&ev);
     assert!(end - start >= 200_000_000);
@@ -61,19 +90,27 @@ fn a_sleeping_poll_is_blocked_in_its_sleep_call() {
     let detail = lints[0]["detail"].as_str().unwrap();
     assert!(detail.contains("blocked in ") && detail.contains("nanosleep"), "{detail}");
     assert_eq!(lints[0]["since"], start);
+    // Its user stacks: in std's sleep, called from this file's line, which is the hot frame.
+    let at = format!("tests/causes.rs:{sleep_line}");
+    let taken: u64 = stacks(&cause).iter().map(|(n, _)| n).sum();
+    assert!(taken >= 2, "stacks were taken: {cause}");
+    assert!(samples_at(&cause, &at) * 10 >= taken * 9, "most samples are at {at}: {}", stacks_text(&cause));
+    assert!(
+        stacks(&cause)
+            .iter()
+            .all(|(_, f)| f.iter().any(|(name, _)| name.starts_with("std::thread::") && name.ends_with("::sleep"))),
+        "{}",
+        stacks_text(&cause)
+    );
+    assert!(cause["hot"]["loc"].as_str().unwrap().ends_with(&at), "the hot frame is the sleep's caller: {cause}");
+    assert!(detail.contains(&at), "the lint names it: {detail}");
 }
 
 #[test]
 fn a_spinning_poll_is_on_cpu() {
     // 200 ms of CPU time, however long that takes on a busy machine: a poll that ran for the
     // threshold on a CPU is the code's doing even if it also waited for one.
-    let ev = one_long_poll(|| {
-        let until = thread_cpu() + Duration::from_millis(200);
-        let mut x = 1u64;
-        while thread_cpu() < until {
-            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-        }
-    });
+    let ev = one_long_poll(|| spin(Duration::from_millis(200)));
     let ((start, end), cause) = the_poll_and_its_cause(&ev);
     assert!(end - start >= 200_000_000, "{} ns: {ev:?}", end - start);
     assert!(ns(&cause["on_cpu"]) >= 10_000_000, "at least the threshold on a CPU was seen: {cause}");
@@ -83,6 +120,26 @@ fn a_spinning_poll_is_on_cpu() {
     let lints = long_polls(&ev, main_task(&ev));
     assert_eq!(lints.len(), 1, "{lints:?}");
     assert!(lints[0]["detail"].as_str().unwrap().contains("on CPU"), "{}", lints[0]["detail"]);
+    // Its user stacks are in the spinning function (a test crate's inlined functions have
+    // bare names), and so is the hot frame, or in a function it inlined.
+    let is_spin = |name: &str| name == "spin" || name.ends_with("causes::spin");
+    let taken: u64 = stacks(&cause).iter().map(|(n, _)| n).sum();
+    let in_spin: u64 =
+        stacks(&cause).iter().filter(|(_, f)| f.iter().any(|(name, _)| is_spin(name))).map(|(n, _)| n).sum();
+    assert!(taken >= 2 && in_spin * 10 >= taken * 9, "the samples are in spin: {}", stacks_text(&cause));
+    let hot = cause["hot"]["fn"].as_str().unwrap();
+    assert!(is_spin(hot) || hot == "thread_cpu", "{}", stacks_text(&cause));
+    assert!(cause["hot"]["loc"].as_str().unwrap().starts_with("backend/recorder/tests/causes.rs:"), "{cause}");
+}
+
+/// Spins for `cpu` of this thread's CPU time.
+#[inline(never)]
+fn spin(cpu: Duration) {
+    let until = thread_cpu() + cpu;
+    let mut x = 1u64;
+    while thread_cpu() < until {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
 }
 
 /// The thread's own CPU time.

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use futurescope_recorder::{
-    Cause, EventKind, Frame, LaneKind, LintRule, Outcome, PollCause, SnapshotReason, SnapshotTask, TaskState, WakeOp,
-    WireEvent,
+    Cause, EventKind, Frame, HotFrame, LaneKind, LintRule, Outcome, PollCause, SnapshotReason, SnapshotTask, Stack,
+    StackFrame, TaskState, WakeOp, WireEvent,
 };
 
 const GOLDEN: &str = include_str!("../../../docs/golden-events.jsonl");
@@ -104,6 +104,29 @@ fn sample() -> Vec<WireEvent<'static>> {
                 syscall: Some("clock_nanosleep".into()),
                 wchan: Some("hrtimer_nanosleep".into()),
                 samples: 9,
+                stacks: vec![
+                    Stack {
+                        n: 6,
+                        frames: vec![
+                            StackFrame { function: "golden::work".into(), loc: Some("src/golden.rs:12".into()) },
+                            StackFrame {
+                                function: "std::thread::sleep".into(),
+                                loc: Some("library/std/src/thread/mod.rs:3".into()),
+                            },
+                            StackFrame { function: "clock_nanosleep".into(), loc: None },
+                        ],
+                        own: Some(0),
+                    },
+                    Stack {
+                        n: 1,
+                        frames: vec![StackFrame {
+                            function: "golden::work".into(),
+                            loc: Some("src/golden.rs:11".into()),
+                        }],
+                        own: Some(0),
+                    },
+                ],
+                hot: Some(HotFrame { function: "golden::work".into(), loc: Some("src/golden.rs:12".into()), n: 6 }),
             }),
         },
         WireEvent::Lint {

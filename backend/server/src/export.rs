@@ -5,8 +5,9 @@
 //! poll of the woken task is a flow (`ph: "s"` at the wake on the waker's track, `ph: "f"` at
 //! that poll's start), so Perfetto draws who woke whom. Lints and marks are global instants;
 //! a snapshot is an instant on the tasks process with its tasks and their frames as args; a
-//! long poll's cause (`poll_cause`) is in its slices' args (`cause`), and its summary
-//! (`on CPU`, `blocked in clock_nanosleep`, `waiting for a CPU`) in the slices' names.
+//! long poll's cause (`poll_cause`) is in its slices' args (`cause`, with its stack samples and
+//! hot frame), and its summary (`on CPU`, `blocked in clock_nanosleep`, `waiting for a CPU`,
+//! then the hot frame's function) in the slices' names.
 //! Times are microseconds.
 
 use std::collections::HashMap;
@@ -111,6 +112,10 @@ pub fn chrome_trace(log: &RunLog, scenario: &str) -> String {
                     (futurescope_recorder::Cause::Blocked, Some(call)) => format!("blocked in {call}"),
                     (futurescope_recorder::Cause::Blocked, None) => "blocked".to_owned(),
                     (futurescope_recorder::Cause::Runnable, _) => "waiting for a CPU".to_owned(),
+                };
+                let summary = match &cause.hot {
+                    Some(hot) => format!("{summary}, in {}", hot.function),
+                    None => summary,
                 };
                 for i in slices {
                     let slice = &mut out[i];

@@ -297,10 +297,12 @@ pub struct RunManager {
     /// console-subscriber's copies of finished runs' tasks: (released by, bytes).
     console_holds: Mutex<Vec<(Instant, usize)>>,
     /// Set when a large amount was freed (console-subscriber's copies past their retention, an
-    /// evicted run's log): the memory thread hands free pages back to the OS.
+    /// evicted run's log, a run's runtimes at its end): the memory thread hands free pages
+    /// back to the OS.
     freed: AtomicBool,
-    /// Tasks the last run of (scenario, parameters) spawned, for the console admission check.
-    last_tasks: Mutex<HashMap<(&'static str, String), u64>>,
+    /// What the last run of (scenario, parameters) left: the tasks it spawned (for the console
+    /// admission check) and its log's bytes (room made for the next one before it starts).
+    last_runs: Mutex<HashMap<(&'static str, String), LastRun>>,
 }
 
 /// A fresh per-process id (16 hex digits): the clock, the pid and the std hasher's random keys.
@@ -325,7 +327,7 @@ impl RunManager {
             shutdown: tokio::sync::watch::Sender::new(false),
             console_holds: Mutex::new(Vec::new()),
             freed: AtomicBool::new(false),
-            last_tasks: Mutex::new(HashMap::new()),
+            last_runs: Mutex::new(HashMap::new()),
         });
         Self::spawn_memory_thread(Arc::downgrade(&manager));
         manager
@@ -340,8 +342,10 @@ impl RunManager {
             loop {
                 std::thread::sleep(Duration::from_secs(1));
                 let Some(manager) = manager.upgrade() else { return };
-                // Expires the holds whose retention is over (and sets `freed` if any did).
-                let _ = manager.console_use();
+                // Expires the holds whose retention is over (and sets `freed` if any did), and
+                // evicts finished runs while a running one grows past the budget (its log and
+                // console-subscriber's copies of its tasks), not only when a run ends.
+                manager.evict_over_budget(0);
                 if manager.freed.swap(false, Ordering::Relaxed) {
                     release_free_memory();
                 }
@@ -424,7 +428,8 @@ impl RunManager {
         // A run whose scenario ran before with these parameters is expected to spawn as many
         // tasks again: it starts only if their copies fit too (unless nothing is held).
         let (console, release) = self.console_use();
-        let expected = self.expected_console_bytes(scenario.name, &params);
+        let last = self.last_run(scenario.name, &params);
+        let expected = last.tasks as usize * self.console_bytes_per_task();
         if console >= self.config.memory_budget || (console > 0 && console + expected > self.config.memory_budget) {
             return Err(StartError::ConsoleMemory {
                 held_mib: console >> 20,
@@ -432,6 +437,10 @@ impl RunManager {
                 free_in_s: release.saturating_duration_since(Instant::now()).as_secs() + 1,
             });
         }
+        // Room for what the run is expected to take, made before it starts: evicting only when
+        // a run ends let a 10,000-task run's copies and log sit on top of a full budget of kept
+        // logs for its whole length (the soak's samples above the limit).
+        self.evict_over_budget(expected + last.log_bytes);
         let log = self.recorder.begin_run();
         let (ctx, cancel, step) = if step {
             let gate = StepGate::register(log.id, log.start);
@@ -554,18 +563,20 @@ impl RunManager {
             (state, error)
         };
         self.recorder.finish_run(&run.log);
+        if let RunKind::Scenario(scenario) = &run.kind {
+            let last = LastRun { tasks: run.log.counts().tasks, log_bytes: run.log.approx_bytes() };
+            self.last_runs.lock_unpoisoned().insert((scenario.name, format!("{:?}", run.params)), last);
+        }
         if let Some(retention) = self.config.console_task_retention {
-            if let RunKind::Scenario(scenario) = &run.kind {
-                self.last_tasks
-                    .lock_unpoisoned()
-                    .insert((scenario.name, format!("{:?}", run.params)), run.log.counts().tasks);
-            }
             let bytes = run.log.counts().tasks as usize * CONSOLE_BYTES_PER_TASK;
             self.lock_holds().push((Instant::now() + retention + CONSOLE_RELEASE_SLACK, bytes));
         }
         if run.end(state, error) {
+            // The run's runtimes, tasks and threads are gone: their memory too, back to the OS
+            // (a 10,000-task run frees hundreds of MiB that glibc would otherwise keep).
+            self.freed.store(true, Ordering::Relaxed);
             let _ = self.notices.send(Notice::Ended(run.id));
-            self.evict_over_budget();
+            self.evict_over_budget(0);
         }
     }
 
@@ -639,15 +650,16 @@ impl RunManager {
         (finished + running, release)
     }
 
-    /// console-subscriber's copies the next run of `scenario` with `params` is expected to make.
-    fn expected_console_bytes(&self, scenario: &str, params: &Params) -> usize {
-        if self.config.console_task_retention.is_none() {
-            return 0;
-        }
-        let last = self.last_tasks.lock_unpoisoned();
-        let tasks =
-            last.iter().find(|((name, p), _)| *name == scenario && *p == format!("{params:?}")).map(|(_, t)| *t);
-        tasks.unwrap_or(0) as usize * CONSOLE_BYTES_PER_TASK
+    /// What the last run of `scenario` with `params` left (nothing known: zeros).
+    fn last_run(&self, scenario: &str, params: &Params) -> LastRun {
+        let params = format!("{params:?}");
+        let last = self.last_runs.lock_unpoisoned();
+        last.iter().find(|((name, p), _)| *name == scenario && *p == params).map(|(_, l)| *l).unwrap_or_default()
+    }
+
+    /// What console-subscriber keeps of a task (0 when it is off).
+    fn console_bytes_per_task(&self) -> usize {
+        if self.config.console_task_retention.is_some() { CONSOLE_BYTES_PER_TASK } else { 0 }
     }
 
     /// What the memory budget accounts for right now.
@@ -656,10 +668,12 @@ impl RunManager {
         MemoryUse { logs, console: self.console_use().0, budget: self.config.memory_budget }
     }
 
-    fn evict_over_budget(&self) {
+    /// Evicts the oldest finished runs until the kept logs, console-subscriber's copies and
+    /// `reserve` more bytes fit in the budget (or no finished run is left).
+    fn evict_over_budget(&self, reserve: usize) {
         let console = self.console_use().0;
         let mut runs = self.lock_runs();
-        let mut total: usize = console + runs.values().map(|r| r.log.approx_bytes()).sum::<usize>();
+        let mut total: usize = reserve + console + runs.values().map(|r| r.log.approx_bytes()).sum::<usize>();
         while total > self.config.memory_budget {
             let Some((&oldest, run)) = runs.iter().find(|(_, r)| r.is_over()) else { break };
             total -= run.log.approx_bytes();
@@ -672,6 +686,13 @@ impl RunManager {
             let _ = self.notices.send(Notice::Evicted { run: oldest, reason });
         }
     }
+}
+
+/// What a finished run of a scenario left, for admitting the next run of it.
+#[derive(Clone, Copy, Debug, Default)]
+struct LastRun {
+    tasks: u64,
+    log_bytes: usize,
 }
 
 /// Hands the allocator's free pages back to the OS (glibc: `malloc_trim`, which also releases

@@ -130,6 +130,32 @@ fn console_copies_count_against_the_budget_and_a_run_that_would_not_fit_waits() 
 }
 
 #[test]
+fn room_for_a_run_is_made_before_it_starts() {
+    use futurescope::runs::RunManager;
+    support::install(false);
+    // How much the log of one run of the scenario takes.
+    let calibration = RunManager::new(futurescope_recorder::Recorder::global(), short_limits());
+    let probe = calibration.start_scenario(&SPAWNS_200, &Value::Null).unwrap();
+    wait_over(&probe, Duration::from_secs(10));
+    let log_bytes = probe.log.approx_bytes();
+    drop(calibration);
+    // Room for one such log and a half: a second run is expected to need a whole one, so the
+    // first is evicted when the second starts, not only once the second has ended.
+    let runs = RunManager::new(
+        futurescope_recorder::Recorder::global(),
+        RunManagerConfig { memory_budget: log_bytes * 3 / 2, ..short_limits() },
+    );
+    let first = runs.start_scenario(&SPAWNS_200, &Value::Null).unwrap();
+    wait_over(&first, Duration::from_secs(10));
+    assert!(runs.get(first.id).is_some(), "one run's log fits the budget");
+    let second = runs.start_scenario(&SPAWNS_200, &Value::Null).unwrap();
+    assert!(runs.get(first.id).is_none(), "the first run is evicted as the second starts");
+    assert!(runs.get(second.id).is_some());
+    wait_over(&second, Duration::from_secs(10));
+    assert_eq!(second.summary().status, RunState::Finished);
+}
+
+#[test]
 fn a_panicking_scenario_is_a_failed_run_with_the_panic_message() {
     let server = support::start(false, short_limits());
     let run = server.state.runs.start_scenario(&PANICS, &Value::Null).unwrap();

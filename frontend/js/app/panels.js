@@ -130,6 +130,11 @@ export class Panels {
       onJump: (t, ti) => this.app.jumpTo(t, ti),
       onSelect: (ti) => this.app.selectTask(ti),
       onClose: () => this.app.selectTask(-1),
+      // A long poll's stack frame; shown unasked only when it is in the source pane's file.
+      onLoc: (loc, { auto = false } = {}) => {
+        if (auto && !this.store.state.program && this.app.source.lineOf(loc) < 0) return;
+        this.app.snapshots.showLoc(loc);
+      },
     });
     box.scrollTop = scroll;
   }

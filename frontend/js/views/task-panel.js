@@ -18,9 +18,10 @@ import { longPollCauses } from './poll-cause-view.js';
 
 /**
  * Renders task `task` of `model` into `container`. `onJump(t, taskIndex)` moves the
- * timeline; `onSelect(taskIndex)` opens another task (parent, wakers).
+ * timeline; `onSelect(taskIndex)` opens another task (parent, wakers); `onLoc(loc, {auto})`
+ * shows a `file:line` in the source pane (a long poll's stack frame).
  */
-export function renderTaskPanel(container, model, task, { onJump, onSelect, onClose, focusFuture = null }) {
+export function renderTaskPanel(container, model, task, { onJump, onSelect, onClose, onLoc, focusFuture = null }) {
   const f = model.taskFigures(task);
   const now = model.endT;
   const activity = model.taskActivity(task);
@@ -105,7 +106,7 @@ export function renderTaskPanel(container, model, task, { onJump, onSelect, onCl
       el('section', {}, el('h3', {}, 'Task'), identity, bar, figures),
       el('section', {}, el('h3', {}, 'Wakes & wakers'), wakes),
       el('section', {}, el('h3', {}, 'Histograms'), hists),
-      el('section', { class: 'wide' }, el('h3', {}, 'Await points (state machine)'), probes, el('h3', {}, `Lints (${task.lints.length})`), lints, longPollCauses(model, task, onJump)),
+      el('section', { class: 'wide' }, el('h3', {}, 'Await points (state machine)'), probes, el('h3', {}, `Lints (${task.lints.length})`), lints, longPollCauses(model, task, onJump, onLoc)),
     ),
   );
 }

@@ -53,7 +53,20 @@ pub(crate) fn split_text(c: &PollCause) -> String {
     parts.push((c.runnable, format!("waiting for a CPU {}", ms(c.runnable))));
     parts.sort_by_key(|(ns, _)| std::cmp::Reverse(*ns));
     let parts: Vec<String> = parts.into_iter().map(|(_, text)| text).collect();
-    format!("{} (of {} observed)", parts.join(", "), ms(observed))
+    let split = format!("{} (of {} observed)", parts.join(", "), ms(observed));
+    match hot_text(c) {
+        Some(hot) => format!("{split}, {hot}"),
+        None => split,
+    }
+}
+
+/// Where the sampled stacks say the program was: "in stall at src/x.rs:12 (40 of 42 stack
+/// samples)".
+pub(crate) fn hot_text(c: &PollCause) -> Option<String> {
+    let hot = c.hot.as_ref()?;
+    let taken: u32 = c.stacks.iter().map(|s| s.n).sum();
+    let at = hot.loc.as_deref().map(|l| format!(" at {l}")).unwrap_or_default();
+    Some(format!("in {}{at} ({} of {taken} stack samples)", hot.function, hot.n))
 }
 
 impl LongPoll {
