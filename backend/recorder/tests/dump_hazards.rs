@@ -51,6 +51,10 @@ fn a_worker_blocked_past_tokios_barrier_timeout_strands_no_queued_task() {
     let log = recorder.begin_run();
     let rt = recorded_runtime(log.id);
     let registration = dump::register_runtime(log.id, rt.handle());
+    // The snapshot thread reads the binary's debug info as it starts, which can take most of a
+    // second: a first snapshot, of the idle runtime, waits for that, so that the one below
+    // starts while the nappers' first timers are still pending.
+    dump::take_blocking(log.clone(), Reason::Manual).expect("a snapshot of the idle runtime");
 
     const NAPPERS: usize = 64;
     const NAPS: usize = 100;
