@@ -81,11 +81,26 @@ static IN_HAND: Mutex<std::collections::VecDeque<u64>> = Mutex::new(std::collect
 /// How many looks the watcher has finished (for `settle`).
 static LOOKS: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
+/// Whether the watcher's start-up work is over: the symbolizer has read the binary's debug info
+/// (hundreds of milliseconds of one core's time, decompressing it), or there is no symbolizer.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the watcher is up and its symbolizer has read the debug info (or never will: no
+/// watcher on this platform, or stacks off). A benchmark waits for it, as for the warm pool.
+pub(crate) fn started() -> bool {
+    STARTED.load(Ordering::Acquire)
+}
+
+/// The recorder runs without a watcher: there is nothing to start.
+pub(crate) fn without_watcher() {
+    STARTED.store(true, Ordering::Release);
+}
 
 /// Starts the watcher thread (once; only on Linux, where the per-thread figures exist).
 /// `threshold_ns` is the long-poll threshold.
 pub(crate) fn start(threshold_ns: u64) {
     if !cfg!(target_os = "linux") || !std::path::Path::new("/proc/self/task").exists() {
+        STARTED.store(true, Ordering::Release);
         return;
     }
     if RUNNING.swap(true, Ordering::AcqRel) {
@@ -96,6 +111,7 @@ pub(crate) fn start(threshold_ns: u64) {
         .spawn(move || Watcher::new(threshold_ns).run());
     if spawned.is_err() {
         RUNNING.store(false, Ordering::Release);
+        STARTED.store(true, Ordering::Release);
     }
 }
 
@@ -281,6 +297,11 @@ impl Watcher {
             let spawned = std::thread::Builder::new().name("futurescope-symbols".into()).spawn(move || symbolizer(rx));
             self.stacks = spawned.is_ok();
             self.symbolize = spawned.is_ok().then_some(tx);
+            if spawned.is_err() {
+                STARTED.store(true, Ordering::Release);
+            }
+        } else {
+            STARTED.store(true, Ordering::Release);
         }
         loop {
             if LIVE_RUNS.load(Ordering::Relaxed) == 0 && self.watches.is_empty() {
@@ -468,6 +489,7 @@ fn symbolizer(rx: std::sync::mpsc::Receiver<(Found, Vec<Vec<usize>>)>) {
     let mut symbols = Symbolizer::default();
     // The first lookup reads the binary's debug info: now, not after the first long poll.
     symbols.warm();
+    STARTED.store(true, Ordering::Release);
     for (mut found, addrs) in rx {
         let stacks = addrs.iter().map(|a| symbols.stack(a)).collect();
         (found.cause.stacks, found.cause.hot) = crate::stacks::group(stacks);

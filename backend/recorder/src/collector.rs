@@ -142,6 +142,8 @@ impl Recorder {
         });
         if shared.config.watch_polls {
             crate::causes::start(shared.config.lints.long_poll_ns);
+        } else {
+            crate::causes::without_watcher();
         }
         let collector = Arc::new(Mutex::new(Collector::new(shared.clone())));
         let (for_thread, state) = (shared.clone(), collector.clone());
@@ -173,10 +175,12 @@ impl Recorder {
         LiveViewer { shared: self.shared.clone() }
     }
 
-    /// Whether the collector has faulted in the warm part of the buffers
-    /// (`RecorderConfig::warm_bytes`). Recording works before that; a benchmark waits for it.
+    /// Whether the recorder's start-up work is over: the collector has faulted in the warm part
+    /// of the buffers (`RecorderConfig::warm_bytes`) and the poll watcher's symbolizer has read
+    /// the binary's debug info (about a core's quarter second, beside the program's threads).
+    /// Recording works before that; a benchmark waits for it.
     pub fn is_warm(&self) -> bool {
-        self.shared.warm.load(Ordering::Acquire)
+        self.shared.warm.load(Ordering::Acquire) && crate::causes::started()
     }
 
     /// When the lint rules fire for the runs this recorder starts (the `long_poll` threshold is
