@@ -18,6 +18,11 @@ pub struct Args {
     tasks: usize,
     #[arg(long, default_value_t = 1000)]
     yields: usize,
+    /// Modes to run, comma-separated, of bare, recorder, console, recorder_console and
+    /// recorder_unwatched (the recorder without its watcher of open polls, as with
+    /// `FUTURESCOPE_POLL_WATCHER=0`: the watcher's cost is recorder against it).
+    #[arg(long, value_delimiter = ',', default_value = "bare,recorder,console,recorder_console")]
+    modes: Vec<String>,
     /// Print one JSON line instead of a table.
     #[arg(long)]
     json: bool,
@@ -33,59 +38,87 @@ pub struct ChildArgs {
     yields: usize,
 }
 
-const MODES: [&str; 4] = ["bare", "recorder", "console", "recorder_console"];
+const MODES: [&str; 5] = ["bare", "recorder", "console", "recorder_console", "recorder_unwatched"];
+
+/// The ratios reported: (name, mode, against).
+const RATIOS: [(&str, &str, &str); 3] = [
+    ("recorder_x_bare", "recorder", "bare"),
+    ("recorder_console_x_console", "recorder_console", "console"),
+    ("recorder_x_recorder_unwatched", "recorder", "recorder_unwatched"),
+];
 
 pub fn run(args: Args) {
+    if let Some(bad) = args.modes.iter().find(|m| !MODES.contains(&m.as_str())) {
+        eprintln!("unknown mode {bad:?}: the modes are {}", MODES.join(", "));
+        std::process::exit(2);
+    }
     let exe = std::env::current_exe().expect("the bench binary knows its own path");
-    let mut samples: Vec<Vec<Value>> = vec![Vec::new(); MODES.len()];
+    let mut samples: Vec<Vec<Value>> = vec![Vec::new(); args.modes.len()];
     for _ in 0..args.rounds {
-        for (i, mode) in MODES.iter().enumerate() {
-            let out = Command::new(&exe)
-                .args([
-                    "overhead-child",
-                    "--mode",
-                    mode,
-                    "--tasks",
-                    &args.tasks.to_string(),
-                    "--yields",
-                    &args.yields.to_string(),
-                ])
-                .output()
-                .expect("running a bench child process");
+        for (i, mode) in args.modes.iter().enumerate() {
+            let mut child = Command::new(&exe);
+            child.args(["overhead-child", "--tasks", &args.tasks.to_string(), "--yields", &args.yields.to_string()]);
+            match mode.as_str() {
+                "recorder_unwatched" => child.args(["--mode", "recorder"]).env("FUTURESCOPE_POLL_WATCHER", "0"),
+                _ => child.args(["--mode", mode]).env_remove("FUTURESCOPE_POLL_WATCHER"),
+            };
+            let out = child.output().expect("running a bench child process");
             assert!(out.status.success(), "{mode} child failed: {}", String::from_utf8_lossy(&out.stderr));
             let line = String::from_utf8_lossy(&out.stdout);
             let v: Value = serde_json::from_str(line.trim()).expect("the child prints one JSON line");
             samples[i].push(v);
         }
     }
-    let median = |i: usize| -> (f64, &Value) {
-        let mut s: Vec<&Value> = samples[i].iter().collect();
-        s.sort_by(|a, b| a["ms"].as_f64().partial_cmp(&b["ms"].as_f64()).expect("times are numbers"));
-        let m = s[s.len() / 2];
-        (m["ms"].as_f64().expect("ms"), m)
+    // Each mode's median round (by wall time): its time and the rest of what it printed.
+    let medians: Vec<(&str, f64, &Value)> = args
+        .modes
+        .iter()
+        .zip(&samples)
+        .map(|(mode, rounds)| {
+            let mut s: Vec<&Value> = rounds.iter().collect();
+            s.sort_by(|a, b| a["ms"].as_f64().partial_cmp(&b["ms"].as_f64()).expect("times are numbers"));
+            let m = s[s.len() / 2];
+            (mode.as_str(), m["ms"].as_f64().expect("ms"), m)
+        })
+        .collect();
+    let of = |mode: &str| medians.iter().find(|m| m.0 == mode);
+    let mut result = serde_json::Map::new();
+    result.insert(
+        "workload".into(),
+        format!("{} tasks x {} yield_now, multi_thread runtime with 2 workers, release", args.tasks, args.yields).into(),
+    );
+    result.insert("rounds".into(), args.rounds.into());
+    for &(mode, ms, v) in &medians {
+        result.insert(format!("{mode}_ms"), ms.into());
+        if mode.starts_with("recorder") {
+            for key in ["events", "polls", "wakes", "dropped"] {
+                result.insert(format!("{mode}_{key}"), v[key].clone());
+            }
+        }
+    }
+    let cpu = |mode: &str| {
+        let i = args.modes.iter().position(|m| m == mode)?;
+        median_of(&samples[i], "worker_cpu_ms")
     };
-    let (bare, _) = median(0);
-    let (rec, rec_v) = median(1);
-    let (con, _) = median(2);
-    let (rc, rc_v) = median(3);
-    let result = json!({
-        "workload": format!("{} tasks x {} yield_now, multi_thread runtime with 2 workers, release", args.tasks, args.yields),
-        "rounds": args.rounds,
-        "bare_ms": bare,
-        "recorder_ms": rec,
-        "console_ms": con,
-        "recorder_console_ms": rc,
-        "recorder_x_bare": rec / bare,
-        "recorder_console_x_console": rc / con,
-        "recorder_events": rec_v["events"],
-        "recorder_polls": rec_v["polls"],
-        "recorder_wakes": rec_v["wakes"],
-        "recorder_dropped": rec_v["dropped"],
-        "recorder_console_events": rc_v["events"],
-        "recorder_console_dropped": rc_v["dropped"],
-        "worker_cpu_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), median_of(&samples[i], "worker_cpu_ms").map_or(Value::Null, Value::from))).collect::<serde_json::Map<_, _>>(),
-        "samples_ms": MODES.iter().enumerate().map(|(i, m)| (m.to_string(), samples[i].iter().map(|v| v["ms"].clone()).collect::<Value>())).collect::<serde_json::Map<_, _>>(),
-    });
+    let mut cpu_ratios = serde_json::Map::new();
+    for (name, mode, against) in RATIOS {
+        if let (Some(a), Some(b)) = (of(mode), of(against)) {
+            result.insert(name.into(), (a.1 / b.1).into());
+        }
+        if let (Some(a), Some(b)) = (cpu(mode), cpu(against)) {
+            cpu_ratios.insert(name.into(), (a / b).into());
+        }
+    }
+    let per_mode = |f: &dyn Fn(usize) -> Value| -> Value {
+        args.modes.iter().enumerate().map(|(i, m)| (m.clone(), f(i))).collect::<serde_json::Map<_, _>>().into()
+    };
+    result.insert(
+        "worker_cpu_ms".into(),
+        per_mode(&|i| median_of(&samples[i], "worker_cpu_ms").map_or(Value::Null, Value::from)),
+    );
+    result.insert("worker_cpu_ratios".into(), cpu_ratios.into());
+    result.insert("samples_ms".into(), per_mode(&|i| samples[i].iter().map(|v| v["ms"].clone()).collect::<Value>()));
+    let result = Value::from(result);
     if args.json {
         println!("{result}");
     } else {
