@@ -96,3 +96,16 @@ test('each kind means what the protocol says', () => {
   ]);
   assert.equal(snap.tasks[1].frames[1].loc, 'scenarios/src/golden.rs:21');
 });
+
+test('a snapshot survives saving and reopening: the file picker path builds the same snapshots', async () => {
+  const { model: direct } = load();
+  const { openRunText } = await import('../js/runfile.js');
+  const opened = openRunText(TEXT, 'golden.jsonl');
+  assert.equal(opened.format, 'futurescope-events');
+  assert.deepEqual(opened.model.snapshots, direct.snapshots);
+  assert.equal(opened.model.snapshots.length, 1);
+  // Saved again (the events as JSON lines behind their header) and reopened: still the same.
+  const { header, events } = parseEventLines(TEXT);
+  const saved = `${[header, ...events].map((e) => JSON.stringify(e)).join('\n')}\n`;
+  assert.deepEqual(openRunText(saved, 'again.jsonl').model.snapshots, direct.snapshots);
+});
