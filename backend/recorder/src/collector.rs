@@ -627,7 +627,10 @@ impl Collector {
                 continue;
             }
             let run = if rec.run != 0 { rec.run } else { default_run };
-            if run != 0 && runs.contains_key(&run) {
+            // A task of the default run needs no entry: the lookups fall back to it anyway. (A
+            // program's run is the default run and lasts as long as the program: an entry per
+            // task would grow with every task it ever spawned.)
+            if run != 0 && run != default_run && runs.contains_key(&run) {
                 self.task_run.insert(rec.task, run);
             }
             if let Some(SideEntry::Spawn(SpawnInfo { span: Some(span), .. })) = self.side.get(&(rec.b, rec.c)) {
@@ -721,7 +724,9 @@ impl Collector {
             self.live_runs = runs.len();
             self.task_run.retain(|_, run| runs.contains_key(run));
             let task_run = &self.task_run;
-            self.span_task.retain(|_, task| task_run.contains_key(task));
+            // A task with no entry is the default run's (see above), kept while that run is.
+            let default_live = default_run != 0 && runs.contains_key(&default_run);
+            self.span_task.retain(|_, task| task_run.get(task).map_or(default_live, |run| runs.contains_key(run)));
         }
     }
 
