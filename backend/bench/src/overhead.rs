@@ -85,7 +85,8 @@ pub fn run(args: Args) {
     let mut result = serde_json::Map::new();
     result.insert(
         "workload".into(),
-        format!("{} tasks x {} yield_now, multi_thread runtime with 2 workers, release", args.tasks, args.yields).into(),
+        format!("{} tasks x {} yield_now, multi_thread runtime with 2 workers, release", args.tasks, args.yields)
+            .into(),
     );
     result.insert("rounds".into(), args.rounds.into());
     for &(mode, ms, v) in &medians {
