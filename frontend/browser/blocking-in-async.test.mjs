@@ -18,10 +18,14 @@ const SCENARIO = 'blocking-in-async';
 
 /** One run shared by the tests of this file: the page, the run id, samples taken each frame while it ran. */
 let shared = null;
+const STALL_MS = 800;
 async function runOnce() {
   if (shared) return shared;
   const page = await ctx.open(`?scenario=${SCENARIO}`);
   assert.equal(await page.textContent('.scenario.selected .scenario-title'), 'Blocking inside async', 'the deep link selects the scenario');
+  // A stall long enough that a page behind a loaded machine's live lag (p99 under 100 ms
+  // with a CPU hog, 200 ms and more past saturation) still sees it grow past half its length.
+  await page.fill('#params [name="stall_ms"]', String(STALL_MS));
   // Sample the page's model on every animation frame while the run goes on, and how far
   // to the right the worker lane of an open poll is painted (so a page that draws an open
   // poll up to "now" passes as well as one whose model time moves on).
