@@ -91,8 +91,9 @@ pub(crate) fn started() -> bool {
     STARTED.load(Ordering::Acquire)
 }
 
-/// The recorder runs without a watcher: there is nothing to start.
-pub(crate) fn without_watcher() {
+/// The watcher's start-up work is over, or there is none (the recorder runs without a watcher,
+/// or without a symbolizer).
+pub(crate) fn mark_started() {
     STARTED.store(true, Ordering::Release);
 }
 
@@ -100,7 +101,7 @@ pub(crate) fn without_watcher() {
 /// `threshold_ns` is the long-poll threshold.
 pub(crate) fn start(threshold_ns: u64) {
     if !cfg!(target_os = "linux") || !std::path::Path::new("/proc/self/task").exists() {
-        STARTED.store(true, Ordering::Release);
+        mark_started();
         return;
     }
     if RUNNING.swap(true, Ordering::AcqRel) {
@@ -111,7 +112,7 @@ pub(crate) fn start(threshold_ns: u64) {
         .spawn(move || Watcher::new(threshold_ns).run());
     if spawned.is_err() {
         RUNNING.store(false, Ordering::Release);
-        STARTED.store(true, Ordering::Release);
+        mark_started();
     }
 }
 
@@ -298,10 +299,10 @@ impl Watcher {
             self.stacks = spawned.is_ok();
             self.symbolize = spawned.is_ok().then_some(tx);
             if spawned.is_err() {
-                STARTED.store(true, Ordering::Release);
+                mark_started();
             }
         } else {
-            STARTED.store(true, Ordering::Release);
+            mark_started();
         }
         loop {
             if LIVE_RUNS.load(Ordering::Relaxed) == 0 && self.watches.is_empty() {
@@ -489,7 +490,7 @@ fn symbolizer(rx: std::sync::mpsc::Receiver<(Found, Vec<Vec<usize>>)>) {
     let mut symbols = Symbolizer::default();
     // The first lookup reads the binary's debug info: now, not after the first long poll.
     symbols.warm();
-    STARTED.store(true, Ordering::Release);
+    mark_started();
     for (mut found, addrs) in rx {
         let stacks = addrs.iter().map(|a| symbols.stack(a)).collect();
         (found.cause.stacks, found.cause.hot) = crate::stacks::group(stacks);

@@ -143,7 +143,7 @@ impl Recorder {
         if shared.config.watch_polls {
             crate::causes::start(shared.config.lints.long_poll_ns);
         } else {
-            crate::causes::without_watcher();
+            crate::causes::mark_started();
         }
         let collector = Arc::new(Mutex::new(Collector::new(shared.clone())));
         let (for_thread, state) = (shared.clone(), collector.clone());
