@@ -82,6 +82,7 @@ pub fn run(args: Args) {
             let addr: SocketAddr = line.trim().parse().unwrap_or_else(|_| panic!("{mode}: no address: {line:?}"));
             client.block_on(load(addr, args.rate, args.warmup));
             let pid = child.id();
+            let first = rss_mib(pid);
             let rss_every = Duration::from_secs_f64(args.rss_every.max(0.05));
             let peak = std::sync::Arc::new(std::sync::Mutex::new(0.0f64));
             let mut round = client.block_on(async {
@@ -100,7 +101,12 @@ pub fn run(args: Args) {
                 round
             });
             let last = rss_mib(pid);
+            round["rss_first_mib"] = first.map_or(Value::Null, Value::from);
             round["rss_mib"] = last.map_or(Value::Null, Value::from);
+            round["rss_growth_mib"] = match (first, last) {
+                (Some(f), Some(l)) => json!(((l - f) * 10.0).round() / 10.0),
+                _ => Value::Null,
+            };
             let peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
             round["rss_peak_mib"] = json!(last.map_or(peak, |l| l.max(peak)));
             let _ = child.kill();
@@ -128,7 +134,9 @@ pub fn run(args: Args) {
             "p99_us_min": p99s.iter().copied().fold(f64::INFINITY, f64::min),
             "p99_us_max": p99s.iter().copied().fold(0.0, f64::max),
             "errors": rounds[i].iter().map(|r| r["errors"].as_u64().unwrap_or(0)).sum::<u64>(),
+            "rss_first_mib": median(&mut of("rss_first_mib")),
             "rss_mib": median(&mut of("rss_mib")),
+            "rss_growth_mib": median(&mut of("rss_growth_mib")),
             "rss_peak_mib": of("rss_peak_mib").into_iter().fold(0.0, f64::max),
             "rounds": rounds[i],
         });
@@ -140,6 +148,17 @@ pub fn run(args: Args) {
         for mode in modes.iter().filter(|m| **m != "bare") {
             result[format!("{mode}_throughput_x_bare")] = ratio(&result, mode, "throughput");
             result[format!("{mode}_p99_x_bare")] = ratio(&result, mode, "p99_us");
+            // Each round against bare's round of the same pass (run a few seconds apart), which
+            // a machine that drifts during the benchmark affects less than the medians' ratio.
+            let by_round: Vec<f64> = {
+                let p99 = |m: &str| result[m]["rounds"].as_array().cloned().unwrap_or_default();
+                p99(mode)
+                    .iter()
+                    .zip(p99("bare").iter())
+                    .map(|(r, b)| r["p99_us"].as_f64().unwrap_or(0.0) / b["p99_us"].as_f64().unwrap_or(1.0))
+                    .collect()
+            };
+            result[format!("{mode}_p99_x_bare_by_round")] = json!(median(&mut by_round.clone()));
         }
     }
     if args.json {
@@ -147,21 +166,31 @@ pub fn run(args: Args) {
         return;
     }
     println!("{}", result["workload"].as_str().unwrap_or_default());
-    println!("| mode | requests/s | p50 | p99 (median) | p99 over the rounds | errors | RSS (last, peak) |");
+    println!("| mode | requests/s | p50 | p99 (median) | p99 over the rounds | errors | RSS (first, last, peak) |");
     println!("|---|---|---|---|---|---|---|");
     for mode in &modes {
         let r = &result[*mode];
         let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
         println!(
-            "| {mode} | {:.0} | {:.0} µs | {:.0} µs | {:.0} to {:.0} µs | {} | {:.1}, {:.1} MiB |",
+            "| {mode} | {:.0} | {:.0} µs | {:.0} µs | {:.0} to {:.0} µs | {} | {:.1}, {:.1}, {:.1} MiB |",
             f("throughput"),
             f("p50_us"),
             f("p99_us"),
             f("p99_us_min"),
             f("p99_us_max"),
             r["errors"],
+            f("rss_first_mib"),
             f("rss_mib"),
             f("rss_peak_mib")
+        );
+    }
+    for mode in modes.iter().filter(|m| **m != "bare" && modes.contains(&"bare")) {
+        let x = |k: String| result[k].as_f64().unwrap_or(0.0);
+        println!(
+            "{mode} against bare: throughput {:.3}x, p99 {:.3}x (medians), {:.3}x (median of the rounds' ratios)",
+            x(format!("{mode}_throughput_x_bare")),
+            x(format!("{mode}_p99_x_bare")),
+            x(format!("{mode}_p99_x_bare_by_round")),
         );
     }
 }

@@ -50,39 +50,37 @@ impl Default for Retention {
 pub struct Window<T> {
     base: u32,
     items: VecDeque<T>,
-    bytes: usize,
+    /// What the entries own on the heap (`Weigh::heap_bytes`), summed.
+    heap_bytes: usize,
 }
 
 impl<T> Default for Window<T> {
     fn default() -> Self {
-        Window { base: 0, items: VecDeque::new(), bytes: 0 }
+        Window { base: 0, items: VecDeque::new(), heap_bytes: 0 }
     }
 }
 
-/// The heap bytes an entry of a side table costs, for the run's memory accounting.
+/// The heap bytes an entry of a side table owns beyond its slot in the table (its strings and
+/// vectors), for the run's memory accounting.
 pub trait Weigh {
-    fn weight(&self) -> usize;
+    fn heap_bytes(&self) -> usize;
 }
 
 impl Weigh for SpawnInfo {
-    fn weight(&self) -> usize {
-        std::mem::size_of::<SpawnInfo>()
-            + alloc_bytes(self.name.capacity())
-            + alloc_bytes(self.loc.capacity())
-            + alloc_bytes(self.kind.capacity())
+    fn heap_bytes(&self) -> usize {
+        alloc_bytes(self.name.capacity()) + alloc_bytes(self.loc.capacity()) + alloc_bytes(self.kind.capacity())
     }
 }
 
 impl Weigh for String {
-    fn weight(&self) -> usize {
-        std::mem::size_of::<String>() + alloc_bytes(self.capacity())
+    fn heap_bytes(&self) -> usize {
+        alloc_bytes(self.capacity())
     }
 }
 
 impl Weigh for Snapshot {
-    fn weight(&self) -> usize {
-        std::mem::size_of::<Snapshot>()
-            + alloc_bytes(self.tasks.capacity() * std::mem::size_of::<crate::event::SnapshotTask>())
+    fn heap_bytes(&self) -> usize {
+        alloc_bytes(self.tasks.capacity() * std::mem::size_of::<crate::event::SnapshotTask>())
             + self
                 .tasks
                 .iter()
@@ -100,7 +98,7 @@ impl Weigh for Snapshot {
 impl<T: Weigh> Window<T> {
     /// Appends `item`; returns its (absolute) index.
     pub fn push(&mut self, item: T) -> u32 {
-        self.bytes += item.weight();
+        self.heap_bytes += item.heap_bytes();
         self.items.push_back(item);
         self.base + self.items.len() as u32 - 1
     }
@@ -122,14 +120,23 @@ impl<T: Weigh> Window<T> {
     pub fn drop_before(&mut self, i: u32) {
         while self.base < i {
             let Some(item) = self.items.pop_front() else { break };
-            self.bytes -= item.weight();
+            self.heap_bytes -= item.heap_bytes();
             self.base += 1;
         }
     }
 
-    /// Heap bytes of the entries kept.
+    /// Gives back the deque's spare slots once they are most of it (after a burst the
+    /// retention then trimmed; shrinking copies the entries, so not on every eviction).
+    pub fn shrink_spare(&mut self) {
+        if self.items.capacity() > 4 * self.items.len().max(1024) {
+            self.items.shrink_to_fit();
+        }
+    }
+
+    /// Heap bytes of the table: its slots (the deque's capacity, which stays at its peak and
+    /// is up to twice the entries kept) and what the kept entries own.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        alloc_bytes(self.items.capacity() * std::mem::size_of::<T>()) + self.heap_bytes
     }
 }
 
@@ -215,6 +222,9 @@ impl RunLogInner {
                 self.tasks.shrink_to_fit();
                 self.lints.shrink_to_fit();
             }
+            self.spawns.shrink_spare();
+            self.strings.shrink_spare();
+            self.snapshots.shrink_spare();
             evicted_any = true;
         }
         // A quiet run fills a chunk slowly: the one being appended to is sealed once its first
@@ -280,5 +290,42 @@ impl RunLogInner {
         if let Some(i) = snapshots {
             self.snapshots.drop_before(i + 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_side_table_counts_its_spare_slots_and_what_its_entries_own() {
+        let mut spawns: Window<SpawnInfo> = Window::default();
+        let loc = "examples/echo-server/src/main.rs:40:13".to_owned();
+        for _ in 0..1025 {
+            spawns.push(SpawnInfo { loc: loc.clone(), kind: "task".into(), ..SpawnInfo::default() });
+        }
+        // The deque doubled past 1,024 entries: its spare slots are memory held too.
+        let slots = spawns.items.capacity() * std::mem::size_of::<SpawnInfo>();
+        assert!(spawns.items.capacity() > 1025);
+        let owned = 1025 * (alloc_bytes(loc.len()) + alloc_bytes(4));
+        assert_eq!(spawns.bytes(), alloc_bytes(slots) + owned);
+        // Dropping entries gives back what they own, not the slots (the deque keeps them).
+        spawns.drop_before(1000);
+        let owned = 25 * (alloc_bytes(loc.len()) + alloc_bytes(4));
+        assert_eq!(spawns.bytes(), alloc_bytes(slots) + owned);
+        // Until they are most of it, and a shrink is worth its copy.
+        for _ in 0..5000 {
+            spawns.push(SpawnInfo::default());
+        }
+        spawns.drop_before(3000);
+        spawns.shrink_spare();
+        let cap = spawns.items.capacity();
+        assert!(cap >= 8192, "not shrunk while the spare slots are not most of it: {cap}");
+        assert_eq!(spawns.bytes(), alloc_bytes(cap * std::mem::size_of::<SpawnInfo>()));
+        spawns.drop_before(6020);
+        spawns.shrink_spare();
+        assert!(spawns.items.capacity() < 1024, "shrunk once they are: {}", spawns.items.capacity());
+        assert!(spawns.get(6019).is_none() && spawns.get(6020).is_some(), "indexes stay absolute");
+        assert_eq!(spawns.end(), 6025);
     }
 }

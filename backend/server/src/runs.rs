@@ -186,6 +186,8 @@ pub struct RetentionSummary {
     pub max_bytes: usize,
     /// The time of the first event kept (0 until something was evicted).
     pub window_start_ns: u64,
+    /// The log's size now, as the window counts it against `max_bytes` (added in v1).
+    pub held_bytes: usize,
 }
 
 impl Run {
@@ -238,6 +240,7 @@ impl Run {
                 max_age_ns: r.max_age.as_nanos() as u64,
                 max_bytes: r.max_bytes,
                 window_start_ns: self.log.window_start(),
+                held_bytes: self.log.approx_bytes(),
             }),
         }
     }
