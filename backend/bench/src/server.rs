@@ -9,8 +9,10 @@
 //! behind tracing-subscriber's registry instead of the lean subscriber `init()` installs.
 //! Rounds are interleaved (every mode once, then again), each after a warm-up; per mode it
 //! reports the median of the rounds' throughput, p50 and p99 separately, the p99's spread over
-//! the rounds, and the child's resident memory (sampled during the round: its last and its
-//! largest value).
+//! the rounds, and the child's resident memory (at the round's start and end, and its largest
+//! sample). Where the mode serves a dashboard, the program run's log size (what its retention
+//! window bounds) is read from it at both ends too, which splits the memory into the log and
+//! the rest of the process.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -79,10 +81,16 @@ pub fn run(args: Args) {
                 .expect("starting the server child");
             let mut line = String::new();
             BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the child's address");
-            let addr: SocketAddr = line.trim().parse().unwrap_or_else(|_| panic!("{mode}: no address: {line:?}"));
+            let mut words = line.split_whitespace();
+            let addr: SocketAddr =
+                words.next().and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("{mode}: no address: {line:?}"));
+            // The dashboard's address where the mode serves one: the run's log size is read
+            // from it, to tell the log (which the retention window bounds) from the rest.
+            let dashboard: Option<SocketAddr> = words.next().and_then(|a| a.parse().ok());
             client.block_on(load(addr, args.rate, args.warmup));
             let pid = child.id();
             let first = rss_mib(pid);
+            let log_first = dashboard.and_then(|d| client.block_on(log_mib(d)));
             let rss_every = Duration::from_secs_f64(args.rss_every.max(0.05));
             let peak = std::sync::Arc::new(std::sync::Mutex::new(0.0f64));
             let mut round = client.block_on(async {
@@ -101,6 +109,12 @@ pub fn run(args: Args) {
                 round
             });
             let last = rss_mib(pid);
+            let log_last = dashboard.and_then(|d| client.block_on(log_mib(d)));
+            let mib = |v: Option<f64>| v.map_or(Value::Null, |v| json!((v * 10.0).round() / 10.0));
+            round["log_first_mib"] = mib(log_first);
+            round["log_mib"] = mib(log_last);
+            round["rest_first_mib"] = mib(first.zip(log_first).map(|(r, l)| r - l));
+            round["rest_mib"] = mib(last.zip(log_last).map(|(r, l)| r - l));
             round["rss_first_mib"] = first.map_or(Value::Null, Value::from);
             round["rss_mib"] = last.map_or(Value::Null, Value::from);
             round["rss_growth_mib"] = match (first, last) {
@@ -138,6 +152,10 @@ pub fn run(args: Args) {
             "rss_mib": median(&mut of("rss_mib")),
             "rss_growth_mib": median(&mut of("rss_growth_mib")),
             "rss_peak_mib": of("rss_peak_mib").into_iter().fold(0.0, f64::max),
+            "log_first_mib": median(&mut of("log_first_mib")),
+            "log_mib": median(&mut of("log_mib")),
+            "rest_first_mib": median(&mut of("rest_first_mib")),
+            "rest_mib": median(&mut of("rest_mib")),
             "rounds": rounds[i],
         });
     }
@@ -182,6 +200,16 @@ pub fn run(args: Args) {
             f("rss_first_mib"),
             f("rss_mib"),
             f("rss_peak_mib")
+        );
+    }
+    for mode in modes.iter().filter(|m| result[**m]["log_mib"].as_f64().is_some_and(|l| l > 0.0)) {
+        let f = |k: &str| result[*mode][k].as_f64().unwrap_or(0.0);
+        println!(
+            "{mode}: the run's log {:.1} -> {:.1} MiB (its retention window bounds it), the rest of the process {:.1} -> {:.1} MiB",
+            f("log_first_mib"),
+            f("log_mib"),
+            f("rest_first_mib"),
+            f("rest_mib")
         );
     }
     for mode in modes.iter().filter(|m| **m != "bare" && modes.contains(&"bare")) {
@@ -252,11 +280,18 @@ pub fn child(args: ChildArgs) {
     use tracing_subscriber::util::SubscriberInitExt;
     let console = || console_subscriber::ConsoleLayer::builder().server_addr(([127, 0, 0, 1], 0)).spawn();
     // Kept for the life of the process (dropping it stops the dashboard).
+    let mut dashboard = None;
     let _fs = match args.mode.as_str() {
         "bare" => None,
-        "futurescope" => Some(futurescope::init()),
+        "futurescope" => {
+            let fs = futurescope::init();
+            dashboard = Some(fs.addr());
+            Some(fs)
+        }
         "layer" => {
-            tracing_subscriber::registry().with(futurescope::layer()).init();
+            let layer = futurescope::layer();
+            dashboard = Some(layer.addr());
+            tracing_subscriber::registry().with(layer).init();
             None
         }
         "console" => {
@@ -264,7 +299,9 @@ pub fn child(args: ChildArgs) {
             None
         }
         "both" => {
-            tracing_subscriber::registry().with(console()).with(futurescope::layer()).init();
+            let layer = futurescope::layer();
+            dashboard = Some(layer.addr());
+            tracing_subscriber::registry().with(console()).with(layer).init();
             None
         }
         other => panic!("unknown mode {other}"),
@@ -276,7 +313,11 @@ pub fn child(args: ChildArgs) {
         .expect("building the server's runtime");
     rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the echo server");
-        println!("{}", listener.local_addr().expect("its address"));
+        let addr = listener.local_addr().expect("its address");
+        match dashboard {
+            Some(d) => println!("{addr} {d}"),
+            None => println!("{addr}"),
+        }
         loop {
             let Ok((socket, _)) = listener.accept().await else { continue };
             tokio::spawn(echo(socket));
@@ -293,6 +334,21 @@ async fn echo(mut socket: TcpStream) -> std::io::Result<()> {
         }
         socket.write_all(&buf[..n]).await?;
     }
+}
+
+/// The size of the watched program's run log, MiB, as its retention window counts it (from
+/// the dashboard's `GET /api/runs`: `retention.held_bytes`).
+async fn log_mib(dashboard: SocketAddr) -> Option<f64> {
+    let mut conn = TcpStream::connect(dashboard).await.ok()?;
+    let request = format!("GET /api/runs HTTP/1.1\r\nHost: {dashboard}\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.ok()?;
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).await.ok()?;
+    let response = String::from_utf8(response).ok()?;
+    let body = response.split_once("\r\n\r\n")?.1;
+    let runs: Value = serde_json::from_str(body).ok()?;
+    let program = runs.as_array()?.iter().find(|r| !r["program"].is_null())?;
+    Some(program["retention"]["held_bytes"].as_f64()? / (1024.0 * 1024.0))
 }
 
 /// A process's resident memory, MiB (Linux).
