@@ -117,10 +117,6 @@ pub fn run(args: Args) {
             round["rest_mib"] = mib(last.zip(log_last).map(|(r, l)| r - l));
             round["rss_first_mib"] = first.map_or(Value::Null, Value::from);
             round["rss_mib"] = last.map_or(Value::Null, Value::from);
-            round["rss_growth_mib"] = match (first, last) {
-                (Some(f), Some(l)) => json!(((l - f) * 10.0).round() / 10.0),
-                _ => Value::Null,
-            };
             let peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
             round["rss_peak_mib"] = json!(last.map_or(peak, |l| l.max(peak)));
             let _ = child.kill();
@@ -150,7 +146,6 @@ pub fn run(args: Args) {
             "errors": rounds[i].iter().map(|r| r["errors"].as_u64().unwrap_or(0)).sum::<u64>(),
             "rss_first_mib": median(&mut of("rss_first_mib")),
             "rss_mib": median(&mut of("rss_mib")),
-            "rss_growth_mib": median(&mut of("rss_growth_mib")),
             "rss_peak_mib": of("rss_peak_mib").into_iter().fold(0.0, f64::max),
             "log_first_mib": median(&mut of("log_first_mib")),
             "log_mib": median(&mut of("log_mib")),
@@ -168,15 +163,11 @@ pub fn run(args: Args) {
             result[format!("{mode}_p99_x_bare")] = ratio(&result, mode, "p99_us");
             // Each round against bare's round of the same pass (run a few seconds apart), which
             // a machine that drifts during the benchmark affects less than the medians' ratio.
-            let by_round: Vec<f64> = {
-                let p99 = |m: &str| result[m]["rounds"].as_array().cloned().unwrap_or_default();
-                p99(mode)
-                    .iter()
-                    .zip(p99("bare").iter())
-                    .map(|(r, b)| r["p99_us"].as_f64().unwrap_or(0.0) / b["p99_us"].as_f64().unwrap_or(1.0))
-                    .collect()
-            };
-            result[format!("{mode}_p99_x_bare_by_round")] = json!(median(&mut by_round.clone()));
+            let p99s = |i: usize| rounds[i].iter().map(|r| r["p99_us"].as_f64().unwrap_or(0.0));
+            let bare = modes.iter().position(|m| *m == "bare").expect("checked above");
+            let mine = modes.iter().position(|m| m == mode).expect("a listed mode");
+            let mut by_round: Vec<f64> = p99s(mine).zip(p99s(bare)).map(|(p, b)| p / b).collect();
+            result[format!("{mode}_p99_x_bare_by_round")] = json!(median(&mut by_round));
         }
     }
     if args.json {

@@ -128,7 +128,7 @@ impl<T: Weigh> Window<T> {
     /// Gives back the deque's spare slots once they are most of it (after a burst the
     /// retention then trimmed; shrinking copies the entries, so not on every eviction).
     pub fn shrink_spare(&mut self) {
-        if self.items.capacity() > 4 * self.items.len().max(1024) {
+        if mostly_spare(self.items.capacity(), self.items.len()) {
             self.items.shrink_to_fit();
         }
     }
@@ -148,6 +148,12 @@ impl<T> std::ops::Index<u32> for Window<T> {
             i.checked_sub(self.base).expect("a kept event names a side-table entry that was evicted (a retain.rs bug)");
         &self.items[at as usize]
     }
+}
+
+/// Whether a table's spare capacity is most of it, and giving it back (a copy or a rehash of
+/// what it keeps) is worth doing.
+pub(crate) fn mostly_spare(capacity: usize, len: usize) -> bool {
+    capacity > 4 * len.max(1024)
 }
 
 /// What a run's retention removed so far, and what it carried over.
@@ -218,7 +224,7 @@ impl RunLogInner {
             self.evict_chunk(start, &chunk);
             // Maps keep their peak capacity: give back what the evicted tasks held, once it is
             // most of it (shrinking is a rehash: not on every chunk).
-            if self.tasks.capacity() > 4 * self.tasks.len().max(1024) {
+            if mostly_spare(self.tasks.capacity(), self.tasks.len()) {
                 self.tasks.shrink_to_fit();
                 self.lints.shrink_to_fit();
             }

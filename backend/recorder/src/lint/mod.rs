@@ -209,7 +209,7 @@ impl LintState {
 
     /// Gives back the capacity of forgotten tasks (if most of it is theirs).
     pub(crate) fn shrink_to_fit(&mut self) {
-        if self.tasks.capacity() > 4 * self.tasks.len().max(1024) {
+        if crate::retain::mostly_spare(self.tasks.capacity(), self.tasks.len()) {
             self.tasks.shrink_to_fit();
         }
     }
